@@ -35,6 +35,21 @@ func (b *Bernoulli) Lost() bool {
 	return b.rng.Float64() < b.p
 }
 
+// MeanLoss returns the long-run share of packets lost: p.
+func (b *Bernoulli) MeanLoss() float64 { return b.p }
+
+// MeanBurst returns the mean length of a run of consecutive losses:
+// 1/(1−p). It is +Inf for p = 1 (one endless run) and 0 for p = 0 (no runs).
+func (b *Bernoulli) MeanBurst() float64 {
+	switch b.p {
+	case 0:
+		return 0
+	case 1:
+		return math.Inf(1)
+	}
+	return 1 / (1 - b.p)
+}
+
 // UniformJitter delays each packet by a fixed base plus an independent
 // uniformly distributed extra in [0, jitter).
 type UniformJitter struct {
