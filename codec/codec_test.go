@@ -11,7 +11,7 @@ import (
 
 func TestDefault(t *testing.T) {
 	r := Default()
-	if got, want := r.Names(), []string{"pcmu", "pcma"}; !slices.Equal(got, want) {
+	if got, want := r.Names(), []string{"pcmu", "pcma", "gsm"}; !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
 	// The default set must pass the checks a hand-built registry gets.
@@ -25,11 +25,13 @@ func TestDefault(t *testing.T) {
 		lookup      string
 		name        string
 		payloadType uint8
+		frame       int
 	}{
-		{"PCMU", "PCMU", 0},
-		{"pcmu", "PCMU", 0},
-		{"PcMa", "PCMA", 8},
-		{"PCMA", "PCMA", 8},
+		{"PCMU", "PCMU", 0, 1},
+		{"pcmu", "PCMU", 0, 1},
+		{"PcMa", "PCMA", 8, 1},
+		{"PCMA", "PCMA", 8, 1},
+		{"gsm", "GSM", 3, 160},
 	}
 	for _, tt := range tests {
 		t.Run(tt.lookup, func(t *testing.T) {
@@ -37,7 +39,7 @@ func TestDefault(t *testing.T) {
 			if err != nil {
 				t.Fatalf("ByName(%q): %v", tt.lookup, err)
 			}
-			if c.Name != tt.name || c.PayloadType != tt.payloadType || c.ClockRate != 8000 || c.FrameSamples != 1 {
+			if c.Name != tt.name || c.PayloadType != tt.payloadType || c.ClockRate != 8000 || c.FrameSamples != tt.frame {
 				t.Errorf("ByName(%q) = %+v", tt.lookup, c)
 			}
 			byPT, err := r.ByPayloadType(tt.payloadType)
@@ -61,7 +63,7 @@ func TestUnknownCodec(t *testing.T) {
 	if _, err := r.ByName(""); !errors.Is(err, ErrUnknownCodec) {
 		t.Errorf("ByName(\"\") error = %v, want ErrUnknownCodec", err)
 	}
-	for _, pt := range []uint8{3, 9, 18, 96, 127, 255} {
+	for _, pt := range []uint8{4, 9, 18, 96, 127, 255} {
 		if _, err := r.ByPayloadType(pt); !errors.Is(err, ErrUnknownCodec) {
 			t.Errorf("ByPayloadType(%d) error = %v, want ErrUnknownCodec", pt, err)
 		}

@@ -1,10 +1,15 @@
 package codec
 
-import "github.com/spurtvoip/spurt/codec/g711"
+import (
+	"github.com/spurtvoip/spurt/codec/g711"
+	"github.com/spurtvoip/spurt/codec/gsm"
+)
 
 // Default returns a fresh registry holding the codecs every Spurt endpoint
 // supports, in order of preference: PCMU (payload type 0) and PCMA (payload
-// type 8), ITU-T G.711 mu-law and A-law at 8000 Hz (RFC 3551 section 4.5.14).
+// type 8), ITU-T G.711 mu-law and A-law at 8000 Hz (RFC 3551 section 4.5.14),
+// and GSM (payload type 3), GSM 06.10 full rate: 33-byte frames of 160
+// samples (RFC 3551 section 4.5.8).
 func Default() *Registry {
 	// The two entries are distinct in name and payload type, so this cannot
 	// fail NewRegistry's checks; TestDefault asserts as much.
@@ -24,6 +29,14 @@ func Default() *Registry {
 			FrameSamples: 1,
 			NewEncoder:   func() Encoder { return alawEncoder{} },
 			NewDecoder:   func() Decoder { return alawDecoder{} },
+		},
+		{
+			Name:         "GSM",
+			PayloadType:  3,
+			ClockRate:    8000,
+			FrameSamples: gsm.FrameSamples,
+			NewEncoder:   func() Encoder { return gsm.NewEncoder() },
+			NewDecoder:   func() Decoder { return gsm.NewDecoder() },
 		},
 	}}
 }
