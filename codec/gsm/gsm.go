@@ -15,4 +15,3 @@ const (
 	FrameSize    = 33  // bytes per coded frame, signature included
 	FrameSamples = 160 // 8 kHz samples per frame (20 ms)
 )
-
