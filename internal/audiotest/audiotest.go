@@ -11,32 +11,67 @@ import (
 type Result struct {
 	SNR      float64 // dB: reference energy over error energy, on the aligned segments
 	Coverage float64 // share of the reference's energy found in the received segments
-	Segments int     // stretches of received sound (talk spurts, roughly)
+	Segments int     // runs of non-silent received frames (talk spurts, roughly)
 	Lag      int     // the global lag in samples: received[i] ~ reference[i-Lag]
 }
 
+// FrameSamples is the unit of alignment: one 20 ms chunk at 8 kHz. A playout
+// buffer moves audio only in whole chunks (and whole talk spurts), so each
+// received chunk is a copy of some stretch of the reference.
+const FrameSamples = 160
+
+// gapSamples is the run of exact zeros (5 ms) taken as a gap in what was
+// played (suppressed silence, or a chunk that never came) rather than as
+// decoded sound: G.711 decodes quiet speech to zero only in short runs.
+const gapSamples = 40
+
 // Compare aligns received against reference and measures them. The whole
 // signal is first aligned at the lag (0 ≤ lag ≤ maxLag) of greatest
-// correlation; then each stretch of received sound is re-aligned within
-// ±spurtLag samples of it, since a playout buffer may move each talk spurt.
-func Compare(reference, received []int16, maxLag, spurtLag int) Result {
+// correlation; then each received 20 ms frame is matched within ±frameLag
+// samples of it, since a playout buffer plays each talk spurt with its own
+// delay. The SNR is over the audio that was played; gaps in it (runs of
+// gapSamples zeros or more) count only against Coverage, which counts each
+// reference sample once, however many frames matched it.
+func Compare(reference, received []int16, maxLag, frameLag int) Result {
 	lag := bestLag(reference, received, 0, maxLag, 4)
 	lag = bestLag(reference, received, max(lag-8, 0), lag+8, 1)
-	var res Result
-	res.Lag = lag
-	var sig, noise, covered float64
-	for _, seg := range segments(received, 80) {
-		res.Segments++
-		l := bestLagRange(reference, received, seg[0], seg[1], lag-spurtLag, lag+spurtLag)
-		for i := seg[0]; i < seg[1]; i++ {
+	res := Result{Lag: lag}
+	used := make([]bool, len(reference))
+	gap := gaps(received, gapSamples)
+	var sig, noise float64
+	inSegment := false
+	for from := 0; from+FrameSamples <= len(received); from += FrameSamples {
+		to := from + FrameSamples
+		if energy(received, from, to) == 0 {
+			inSegment = false
+			continue
+		}
+		if !inSegment {
+			res.Segments++
+			inSegment = true
+		}
+		l := bestLagRange(reference, received, gap, from, to, lag-frameLag, lag+frameLag)
+		for i := from; i < to; i++ {
+			if gap[i] {
+				continue
+			}
 			x := sampleAt(reference, i-l)
 			e := x - float64(received[i])
 			sig += x * x
 			noise += e * e
+			if j := i - l; j >= 0 && j < len(used) {
+				used[j] = true
+			}
 		}
-		covered += energy(reference, seg[0]-l, seg[1]-l)
 	}
-	total := energy(reference, 0, len(reference))
+	var covered, total float64
+	for i, s := range reference {
+		e := float64(s) * float64(s)
+		total += e
+		if used[i] {
+			covered += e
+		}
+	}
 	if total > 0 {
 		res.Coverage = covered / total
 	}
@@ -80,44 +115,44 @@ func bestLag(ref, got []int16, lo, hi, step int) int {
 	return best
 }
 
-// bestLagRange is bestLag over received samples [from, to) only.
-func bestLagRange(ref, got []int16, from, to, lo, hi int) int {
-	best, bestCorr := lo, math.Inf(-1)
+// bestLagRange finds the lag in [lo, hi] at which received samples
+// [from, to), less those in gaps, differ least from the reference.
+func bestLagRange(ref, got []int16, gap []bool, from, to, lo, hi int) int {
+	best, bestErr := lo, math.Inf(1)
 	for l := lo; l <= hi; l++ {
-		var c float64
-		for i := from; i < to; i++ {
-			c += sampleAt(ref, i-l) * float64(got[i])
+		var e float64
+		for i := from; i < to && e < bestErr; i++ {
+			if gap[i] {
+				continue
+			}
+			d := sampleAt(ref, i-l) - float64(got[i])
+			e += d * d
 		}
-		if c > bestCorr {
-			best, bestCorr = l, c
+		if e < bestErr {
+			best, bestErr = l, e
 		}
 	}
 	return best
 }
 
-// segments returns the [from, to) stretches of s that are not silent, where a
-// run of at least minGap zero samples separates two stretches.
-func segments(s []int16, minGap int) [][2]int {
-	var out [][2]int
-	start, zeros := -1, 0
-	for i, v := range s {
-		if v != 0 {
-			if start < 0 {
-				start = i
-			}
-			zeros = 0
+// gaps marks the samples of s that lie in runs of at least n zeros.
+func gaps(s []int16, n int) []bool {
+	g := make([]bool, len(s))
+	for i := 0; i < len(s); {
+		if s[i] != 0 {
+			i++
 			continue
 		}
-		if start >= 0 {
-			zeros++
-			if zeros >= minGap {
-				out = append(out, [2]int{start, i - zeros + 1})
-				start, zeros = -1, 0
+		j := i
+		for j < len(s) && s[j] == 0 {
+			j++
+		}
+		if j-i >= n {
+			for k := i; k < j; k++ {
+				g[k] = true
 			}
 		}
+		i = j
 	}
-	if start >= 0 {
-		out = append(out, [2]int{start, len(s) - zeros})
-	}
-	return out
+	return g
 }
