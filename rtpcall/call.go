@@ -1,0 +1,448 @@
+package rtpcall
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/spurtvoip/spurt/audio"
+	"github.com/spurtvoip/spurt/impair"
+)
+
+// Config wires a Session to the outside world for one call.
+type Config struct {
+	Session SessionConfig
+	Conn    net.PacketConn // the call's UDP socket; Run reads and writes it but does not close it
+	Remote  netip.AddrPort // where media and RTCP go
+	// StrictSource drops datagrams from anywhere but Remote (counted as rejected_source).
+	StrictSource bool
+
+	Source      audio.Source // nil sends nothing
+	SourcePaced bool         // the source blocks in real time (a sound card); files are paced by the wall clock
+	Sink        audio.Sink   // nil discards what is played
+
+	Path       *impair.Path // send-path impairment; nil for none
+	QueueLimit int          // packets the impairment delay line holds; 4096 when zero
+
+	Duration    time.Duration // hang up after this long; 0 for no limit
+	PeerTimeout time.Duration // hang up when nothing is heard from the peer for this long; 12 s when zero
+	// DrainQuiet is how long the peer's media must have paused, after our
+	// source has ended and everything received has been played, before we
+	// hang up; 500 ms when zero.
+	DrainQuiet time.Duration
+
+	Status io.Writer // the live status line; nil for none
+	Logger *slog.Logger
+}
+
+// Outcome says why a call ended.
+type Outcome string
+
+// Why a call ends.
+const (
+	EndedDuration    Outcome = "duration reached"
+	EndedSourceDone  Outcome = "input sent and received audio played out"
+	EndedPeerBye     Outcome = "peer hung up (RTCP BYE)"
+	EndedPeerTimeout Outcome = "peer went silent"
+	EndedCancelled   Outcome = "hung up locally"
+)
+
+const (
+	// renderPeriod is how often received audio is committed to the sink when
+	// nothing else wakes the loop; placement itself is sample-accurate.
+	renderPeriod   = 5 * time.Millisecond
+	statusInterval = time.Second
+	// rtcpInterval is the mean report interval: RFC 3550's 5 s minimum scaled
+	// by its 360/session-kbps rule for two 64 kbit/s senders comes to ~2.8 s.
+	rtcpInterval = 2500 * time.Millisecond
+	readPool     = 256
+)
+
+// datagram is one packet handed from the reader goroutine to the loop.
+type datagram struct {
+	buf     *[maxPacketSize]byte
+	n       int
+	from    netip.AddrPort
+	arrival time.Duration
+}
+
+// Run holds a call until it ends: by ctx (whose cause is reported), Duration,
+// the source's end, the peer's BYE or the peer going silent. It returns the
+// final stats and why the call ended. A nil error means an orderly end.
+func Run(ctx context.Context, cfg Config) (Stats, Outcome, error) {
+	if cfg.Conn == nil || !cfg.Remote.IsValid() {
+		return Stats{}, "", errors.New("rtpcall: a call needs a socket and a remote address")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	sess, err := NewSession(cfg.Session)
+	if err != nil {
+		return Stats{}, "", err
+	}
+	c := &callLoop{
+		cfg:     cfg,
+		log:     log,
+		sess:    sess,
+		remote:  net.UDPAddrFromAddrPort(cfg.Remote),
+		epoch:   time.Now(),
+		frame:   make([]int16, 160),
+		packets: make(chan datagram, readPool),
+		free:    make(chan *[maxPacketSize]byte, readPool),
+	}
+	if cfg.Path != nil {
+		limit := cfg.QueueLimit
+		if limit == 0 {
+			limit = 4096
+		}
+		c.delayLine = impair.NewReleaser(limit, maxPacketSize)
+	}
+	return c.run(ctx)
+}
+
+type callLoop struct {
+	cfg    Config
+	log    *slog.Logger
+	sess   *Session
+	remote *net.UDPAddr
+	epoch  time.Time
+
+	frame       []int16
+	framesSent  int64
+	sourceDone  bool
+	sourceErr   error
+	frames      chan []int16 // from a paced source's goroutine
+	delayLine   *impair.Releaser
+	dropped     uint64 // by the impairment model
+	queueFull   uint64
+	sendErrors  uint64
+	packets     chan datagram
+	free        chan *[maxPacketSize]byte
+	readErr     chan error
+	nextReport  time.Duration
+	nextStatus  time.Duration
+	statusShown bool
+}
+
+func (c *callLoop) now() time.Duration { return time.Since(c.epoch) }
+
+func (c *callLoop) wall(d time.Duration) time.Time { return c.epoch.Add(d) }
+
+func (c *callLoop) run(ctx context.Context) (Stats, Outcome, error) {
+	for range readPool {
+		c.free <- new([maxPacketSize]byte)
+	}
+	c.readErr = make(chan error, 1)
+	readCtx, stopReading := context.WithCancel(context.Background())
+	readDone := make(chan struct{})
+	go func() { defer close(readDone); c.read(readCtx) }()
+	defer func() {
+		stopReading()
+		_ = c.cfg.Conn.SetReadDeadline(time.Now()) // unblock the reader
+		<-readDone
+		_ = c.cfg.Conn.SetReadDeadline(time.Time{})
+	}()
+
+	if c.cfg.Source != nil && c.cfg.SourcePaced {
+		c.frames = make(chan []int16, 8)
+		go c.capture(readCtx)
+	}
+	if c.cfg.Source == nil {
+		c.sourceDone = true
+	}
+
+	wake := time.NewTimer(renderPeriod)
+	defer wake.Stop()
+	c.sendReport(0) // an early first report gets RTT and clock mapping going
+	c.nextReport = c.reportInterval()
+
+	outcome, err := c.loop(ctx, wake)
+	now := c.now()
+	_ = c.sess.Render(now, c.write) // play what is due up to the hang-up
+	if bye, berr := c.sess.Bye(now, c.wall(now)); berr == nil {
+		c.transmitNow(bye)
+	}
+	c.clearStatus()
+	st := c.sess.Stats(now)
+	if c.dropped > 0 || c.queueFull > 0 || c.sendErrors > 0 {
+		c.log.Info("send path", "impairment_dropped", c.dropped, "delay_line_full", c.queueFull, "send_errors", c.sendErrors)
+	}
+	if err == nil && c.sourceErr != nil {
+		err = c.sourceErr
+	}
+	return st, outcome, err
+}
+
+func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (Outcome, error) {
+	for {
+		select {
+		case <-ctx.Done():
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
+				return Outcome(cause.Error()), nil
+			}
+			return EndedCancelled, nil
+		case err := <-c.readErr:
+			return "", fmt.Errorf("rtpcall: reading from the network: %w", err)
+		case d := <-c.packets:
+			c.receive(d)
+		case f := <-c.frames:
+			if f == nil {
+				c.sourceDone = true
+				c.frames = nil
+				continue
+			}
+			c.sendFrame(f, c.now())
+		case <-wake.C:
+			outcome, done, err := c.step()
+			if done || err != nil {
+				return outcome, err
+			}
+			wake.Reset(c.untilNextWake())
+		}
+	}
+}
+
+// untilNextWake is the time to the loop's next deadline: the next file frame
+// due, the next delayed packet to release, or the next render, whichever is
+// first. Waking exactly on time keeps the loop from adding jitter of its own.
+func (c *callLoop) untilNextWake() time.Duration {
+	now := c.now()
+	next := now + renderPeriod
+	if c.cfg.Source != nil && !c.cfg.SourcePaced && !c.sourceDone {
+		next = min(next, time.Duration(c.framesSent+1)*c.sess.frameDur)
+	}
+	if c.delayLine != nil {
+		if at, ok := c.delayLine.Next(); ok {
+			next = min(next, at)
+		}
+	}
+	return max(next-now, 0)
+}
+
+// drainReceived hands every datagram already read to the session, so that
+// playout never passes a slot whose packet is waiting in the channel.
+func (c *callLoop) drainReceived() {
+	for {
+		select {
+		case d := <-c.packets:
+			c.receive(d)
+		default:
+			return
+		}
+	}
+}
+
+// step does the periodic work: capture from a file, release delayed packets,
+// play what is due, report, refresh the status line, and decide to hang up.
+func (c *callLoop) step() (Outcome, bool, error) {
+	now := c.now()
+	if c.cfg.Source != nil && !c.cfg.SourcePaced {
+		c.captureDue(now)
+	}
+	if c.delayLine != nil {
+		c.delayLine.Due(now, c.transmitNow)
+	}
+	c.drainReceived()
+	if err := c.sess.Render(now, c.write); err != nil {
+		return "", true, fmt.Errorf("rtpcall: playing out: %w", err)
+	}
+	if now >= c.nextReport {
+		c.sendReport(now)
+		c.nextReport = now + c.reportInterval()
+	}
+	if c.cfg.Status != nil && now >= c.nextStatus {
+		c.showStatus(now)
+		c.nextStatus = now + statusInterval
+	}
+	return c.shouldEnd(now)
+}
+
+func (c *callLoop) shouldEnd(now time.Duration) (Outcome, bool, error) {
+	if c.cfg.Duration > 0 && now >= c.cfg.Duration {
+		return EndedDuration, true, nil
+	}
+	if c.sess.PeerLeft() {
+		return EndedPeerBye, true, nil
+	}
+	timeout := c.cfg.PeerTimeout
+	if timeout == 0 {
+		timeout = 12 * time.Second
+	}
+	heard, ok := c.sess.LastHeard()
+	if !ok {
+		heard = 0
+	}
+	if now-heard > timeout {
+		return EndedPeerTimeout, true, fmt.Errorf("rtpcall: nothing heard from the peer for %v", timeout.Round(time.Second))
+	}
+	if c.cfg.Source != nil && c.sourceDone && (c.delayLine == nil || c.delayLine.Len() == 0) && c.sess.Idle() {
+		quiet := c.cfg.DrainQuiet
+		if quiet == 0 {
+			quiet = 500 * time.Millisecond
+		}
+		last, any := c.sess.LastRTP()
+		if !any || now-last > quiet {
+			return EndedSourceDone, true, nil
+		}
+	}
+	return "", false, nil
+}
+
+// captureDue reads every file frame whose capture has completed by now: frame
+// n covers [n, n+1) frame durations after the call began.
+func (c *callLoop) captureDue(now time.Duration) {
+	frameDur := c.sess.frameDur
+	for !c.sourceDone && time.Duration(c.framesSent+1)*frameDur <= now {
+		if err := c.cfg.Source.ReadFrame(c.frame); err != nil {
+			c.sourceDone = true
+			if !errors.Is(err, io.EOF) {
+				c.sourceErr = fmt.Errorf("rtpcall: reading input: %w", err)
+				c.log.Warn("input ended early", "err", err)
+			}
+			return
+		}
+		c.sendFrame(c.frame, time.Duration(c.framesSent+1)*frameDur)
+	}
+}
+
+func (c *callLoop) sendFrame(pcm []int16, at time.Duration) {
+	c.framesSent++
+	pkt, err := c.sess.Send(pcm, at)
+	if err != nil {
+		c.log.Warn("frame not sent", "err", err)
+		return
+	}
+	if pkt != nil {
+		c.transmit(pkt, at)
+	}
+}
+
+// capture runs a self-paced source (a sound card) in its own goroutine.
+func (c *callLoop) capture(ctx context.Context) {
+	defer func() {
+		select {
+		case c.frames <- nil:
+		case <-ctx.Done():
+		}
+	}()
+	for {
+		f := make([]int16, 160)
+		if err := c.cfg.Source.ReadFrame(f); err != nil {
+			if !errors.Is(err, io.EOF) {
+				c.log.Warn("input device stopped", "err", err)
+			}
+			return
+		}
+		select {
+		case c.frames <- f:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// transmit sends a packet through the impairment model, if any.
+func (c *callLoop) transmit(pkt []byte, at time.Duration) {
+	if c.cfg.Path == nil {
+		c.transmitNow(pkt)
+		return
+	}
+	deliverAt, ok := c.cfg.Path.Send(at)
+	if !ok {
+		c.dropped++
+		return
+	}
+	if err := c.delayLine.Push(pkt, deliverAt); err != nil {
+		c.queueFull++
+	}
+}
+
+func (c *callLoop) transmitNow(pkt []byte) {
+	if _, err := c.cfg.Conn.WriteTo(pkt, c.remote); err != nil {
+		c.sendErrors++
+		if c.sendErrors == 1 {
+			c.log.Warn("sending failed", "to", c.cfg.Remote, "err", err)
+		}
+	}
+}
+
+func (c *callLoop) sendReport(now time.Duration) {
+	b, err := c.sess.Report(now, c.wall(now))
+	if err != nil {
+		c.log.Warn("RTCP report not sent", "err", err)
+		return
+	}
+	c.transmit(b, now)
+}
+
+// reportInterval randomises the RTCP interval over [0.5, 1.5] times its mean
+// (RFC 3550 section 6.3.1), so that reports from many endpoints do not align.
+func (c *callLoop) reportInterval() time.Duration {
+	return time.Duration(float64(rtcpInterval) * (0.5 + rand.Float64()))
+}
+
+func (c *callLoop) write(pcm []int16) error {
+	if c.cfg.Sink == nil {
+		return nil
+	}
+	return c.cfg.Sink.WriteSamples(pcm)
+}
+
+func (c *callLoop) receive(d datagram) {
+	defer func() { c.free <- d.buf }()
+	if c.cfg.StrictSource && d.from.Addr().Unmap() != c.cfg.Remote.Addr().Unmap() {
+		c.sess.receiver.stats.RejectedSource++
+		return
+	}
+	c.sess.HandleDatagram(d.buf[:d.n], d.arrival, c.wall(d.arrival))
+}
+
+// read is the socket reader: it stamps each datagram's arrival on the call's
+// clock and passes it to the loop in a buffer from the free list.
+func (c *callLoop) read(ctx context.Context) {
+	for {
+		var buf *[maxPacketSize]byte
+		select {
+		case buf = <-c.free:
+		case <-ctx.Done():
+			return
+		}
+		n, from, err := c.readFrom(buf[:])
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				c.free <- buf
+				continue
+			}
+			c.readErr <- err
+			return
+		}
+		select {
+		case c.packets <- datagram{buf: buf, n: n, from: from, arrival: c.now()}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (c *callLoop) readFrom(b []byte) (int, netip.AddrPort, error) {
+	if u, ok := c.cfg.Conn.(*net.UDPConn); ok {
+		return u.ReadFromUDPAddrPort(b)
+	}
+	n, addr, err := c.cfg.Conn.ReadFrom(b)
+	if err != nil {
+		return 0, netip.AddrPort{}, err
+	}
+	ap, _ := netip.ParseAddrPort(addr.String())
+	return n, ap, nil
+}

@@ -1,0 +1,191 @@
+package rtpcall
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pion/rtcp"
+)
+
+// reporter is the clockless RTCP half of a session (RFC 3550 section 6): it
+// builds our compound reports and reads the peer's. From them it learns the
+// round-trip time (our report's LSR/DLSR echoed back), the peer's view of our
+// stream, and the mapping between the peer's media clock and ours.
+//
+// The mapping. The playout buffer works with r - t: arrival on our clock minus
+// media time on the sender's clock. Its offset from the true one-way delay is
+// a constant M. An SR carries the sender's media clock at the instant it was
+// sent (its RTP timestamp, on the same clock as the media), so an SR is a
+// packet whose r - t we can measure. Assuming the SR spent RTT/2 in flight,
+// M = RTT/2 - (r_SR - t_SR), taken over the SR with the smallest r - t (the
+// least queuing). Wall clocks never enter it, so the two machines' clocks need
+// not agree; the error is the path's asymmetry, zero on one machine.
+type reporter struct {
+	ssrc  uint32
+	cname string
+	rate  int
+
+	peerSSRC    uint32
+	havePeer    bool
+	lastSR      uint32        // middle 32 bits of the NTP time in the peer's last SR
+	lastSRAt    time.Duration // when it arrived
+	haveSR      bool
+	srTimes     extender
+	bestSRTS    uint32        // RTP timestamp of the SR with the least r - t
+	bestSRDelay time.Duration // its r - t, with t from its own unwrapped timestamp chain
+	bestSRAt    time.Duration
+
+	rtt     time.Duration
+	haveRTT bool
+
+	remoteLost   int32
+	remoteJitter uint32
+	haveRemote   bool
+
+	peerBye   bool
+	lastHeard time.Duration
+	heard     bool
+	malformed uint64
+}
+
+// ntpTime converts a wall-clock time to the 64-bit NTP format (RFC 5905).
+func ntpTime(t time.Time) uint64 {
+	const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
+	secs := uint64(t.Unix() + ntpEpochOffset)
+	frac := uint64(t.Nanosecond()) << 32 / uint64(time.Second)
+	return secs<<32 | frac
+}
+
+func ntpMiddle(ntp uint64) uint32 { return uint32(ntp >> 16) }
+
+// report builds a compound packet: an SR (an RR while we have sent no media)
+// with a reception report block about the peer once one has been heard, and
+// an SDES CNAME, as RFC 3550 section 6.1 requires.
+func (r *reporter) report(now time.Duration, wall time.Time, media uint32, sent SenderStats, recv *Receiver) ([]byte, error) {
+	var blocks []rtcp.ReceptionReport
+	if recv.src.started {
+		rs := recv.Stats()
+		unique := rs.Packets - rs.Duplicates
+		block := rtcp.ReceptionReport{
+			SSRC:               recv.src.ssrc,
+			FractionLost:       recv.src.fractionLost(unique),
+			TotalLost:          uint32(min(rs.Lost, 0x7fffff)),
+			LastSequenceNumber: uint32(recv.src.maxSeq),
+			Jitter:             uint32(recv.src.jitterTks),
+		}
+		if r.haveSR {
+			block.LastSenderReport = r.lastSR
+			block.Delay = uint32((now - r.lastSRAt) * 65536 / time.Second)
+		}
+		blocks = []rtcp.ReceptionReport{block}
+	}
+	var head rtcp.Packet = &rtcp.ReceiverReport{SSRC: r.ssrc, Reports: blocks}
+	if sent.Packets > 0 {
+		head = &rtcp.SenderReport{
+			SSRC:        r.ssrc,
+			NTPTime:     ntpTime(wall),
+			RTPTime:     media,
+			PacketCount: uint32(sent.Packets),
+			OctetCount:  uint32(sent.Octets),
+			Reports:     blocks,
+		}
+	}
+	sdes := &rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{
+		Source: r.ssrc,
+		Items:  []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: r.cname}},
+	}}}
+	b, err := rtcp.Marshal([]rtcp.Packet{head, sdes})
+	if err != nil {
+		return nil, fmt.Errorf("rtpcall: building RTCP report: %w", err)
+	}
+	return b, nil
+}
+
+// bye builds the compound packet that leaves the session.
+func (r *reporter) bye(now time.Duration, wall time.Time, media uint32, sent SenderStats, recv *Receiver) ([]byte, error) {
+	sr, err := r.report(now, wall, media, sent, recv)
+	if err != nil {
+		return nil, err
+	}
+	b, err := rtcp.Marshal([]rtcp.Packet{&rtcp.Goodbye{Sources: []uint32{r.ssrc}, Reason: "hang-up"}})
+	if err != nil {
+		return nil, fmt.Errorf("rtpcall: building RTCP BYE: %w", err)
+	}
+	return append(sr, b...), nil
+}
+
+// handle reads one RTCP compound packet from the peer.
+func (r *reporter) handle(datagram []byte, arrival time.Duration, wall time.Time) {
+	packets, err := rtcp.Unmarshal(datagram)
+	if err != nil {
+		r.malformed++
+		return
+	}
+	r.heard, r.lastHeard = true, arrival
+	for _, p := range packets {
+		switch p := p.(type) {
+		case *rtcp.SenderReport:
+			if !r.acceptPeer(p.SSRC) {
+				continue
+			}
+			r.senderReport(p, arrival)
+			r.receptionReports(p.Reports, wall)
+		case *rtcp.ReceiverReport:
+			if r.acceptPeer(p.SSRC) {
+				r.receptionReports(p.Reports, wall)
+			}
+		case *rtcp.Goodbye:
+			for _, s := range p.Sources {
+				if r.havePeer && s == r.peerSSRC {
+					r.peerBye = true
+				}
+			}
+		}
+	}
+}
+
+func (r *reporter) acceptPeer(ssrc uint32) bool {
+	if !r.havePeer {
+		r.peerSSRC, r.havePeer = ssrc, true
+	}
+	return ssrc == r.peerSSRC
+}
+
+func (r *reporter) senderReport(sr *rtcp.SenderReport, arrival time.Duration) {
+	first := !r.haveSR
+	r.lastSR, r.lastSRAt, r.haveSR = ntpMiddle(sr.NTPTime), arrival, true
+	ext := r.srTimes.extend(sr.RTPTime)
+	delay := arrival - time.Duration(ext*int64(time.Second)/int64(r.rate))
+	if first || delay < r.bestSRDelay {
+		r.bestSRTS, r.bestSRDelay, r.bestSRAt = sr.RTPTime, delay, arrival
+	}
+}
+
+func (r *reporter) receptionReports(blocks []rtcp.ReceptionReport, wall time.Time) {
+	for _, b := range blocks {
+		if b.SSRC != r.ssrc {
+			continue
+		}
+		r.haveRemote = true
+		r.remoteLost = int32(b.TotalLost<<8) >> 8 // 24-bit signed
+		r.remoteJitter = b.Jitter
+		if b.LastSenderReport == 0 {
+			continue
+		}
+		// RFC 3550 6.4.1: RTT = A - LSR - DLSR, in units of 1/65536 s
+		rtt := int32(ntpMiddle(ntpTime(wall)) - b.LastSenderReport - b.Delay)
+		if rtt >= 0 {
+			r.rtt, r.haveRTT = time.Duration(int64(rtt)*int64(time.Second)/65536), true
+		}
+	}
+}
+
+// mapping returns M (see reporter) for a stream whose first RTP timestamp was
+// firstTS: one-way delay = (r - t) + M. ok is false until the peer's first SR.
+func (r *reporter) mapping(firstTS uint32) (time.Duration, bool) {
+	if !r.haveSR {
+		return 0, false
+	}
+	tSR := time.Duration(int64(int32(r.bestSRTS-firstTS)) * int64(time.Second) / int64(r.rate))
+	return r.rtt/2 - (r.bestSRAt - tSR), true
+}

@@ -1,0 +1,219 @@
+package rtpcall
+
+import (
+	"time"
+
+	"github.com/spurtvoip/spurt/codec"
+	"github.com/spurtvoip/spurt/jitter"
+	"github.com/spurtvoip/spurt/vad"
+)
+
+// SessionConfig configures one endpoint of a call.
+type SessionConfig struct {
+	Codec       codec.Codec
+	Strategy    jitter.Strategy
+	VAD         *vad.Detector // nil: send continuously
+	SSRC        uint32
+	InitialSeq  uint16
+	InitialTime uint32
+	CNAME       string
+}
+
+// Session is one endpoint's RTP session (RFC 3550): the send pipeline, the
+// receive pipeline and RTCP between them. It is clockless: every method takes
+// the time on the endpoint's monotonic clock, and the wall-clock time where
+// RTCP needs one for its NTP fields.
+type Session struct {
+	sender   *Sender
+	receiver *Receiver
+	rep      reporter
+
+	initialTime  uint32
+	captureStart time.Duration
+	capturing    bool
+	frameDur     time.Duration
+	rtpFrom      time.Duration // last RTP from the peer
+	heardRTP     bool
+}
+
+// NewSession builds an endpoint.
+func NewSession(cfg SessionConfig) (*Session, error) {
+	snd, err := NewSender(SenderConfig{
+		Codec:       cfg.Codec,
+		SSRC:        cfg.SSRC,
+		InitialSeq:  cfg.InitialSeq,
+		InitialTime: cfg.InitialTime,
+		VAD:         cfg.VAD,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rcv, err := NewReceiver(ReceiverConfig{Codec: cfg.Codec, Strategy: cfg.Strategy})
+	if err != nil {
+		return nil, err
+	}
+	cname := cfg.CNAME
+	if cname == "" {
+		cname = "spurt"
+	}
+	return &Session{
+		sender:      snd,
+		receiver:    rcv,
+		rep:         reporter{ssrc: cfg.SSRC, cname: cname, rate: cfg.Codec.ClockRate},
+		initialTime: cfg.InitialTime,
+		frameDur:    time.Duration(snd.frame) * time.Second / time.Duration(cfg.Codec.ClockRate),
+	}, nil
+}
+
+// Send takes a frame that finished capturing at time now and returns the RTP
+// packet to transmit, or nil during silence.
+func (s *Session) Send(pcm []int16, now time.Duration) ([]byte, error) {
+	if !s.capturing {
+		s.capturing, s.captureStart = true, now-s.frameDur
+	}
+	return s.sender.Frame(pcm)
+}
+
+// HandleDatagram demultiplexes RTP and RTCP arriving on the one port (RFC 5761
+// section 4: an RTCP packet type occupies the second octet's range 192-223).
+func (s *Session) HandleDatagram(b []byte, arrival time.Duration, wall time.Time) {
+	if isRTCP(b) {
+		s.rep.handle(b, arrival, wall)
+		return
+	}
+	before := s.receiver.stats.Packets
+	s.receiver.HandleRTP(b, arrival)
+	if s.receiver.stats.Packets != before {
+		s.rtpFrom, s.heardRTP = arrival, true
+	}
+}
+
+func isRTCP(b []byte) bool { return len(b) >= 2 && b[1] >= 192 && b[1] <= 223 }
+
+// Render plays everything due by now into write.
+func (s *Session) Render(now time.Duration, write func([]int16) error) error {
+	return s.receiver.Render(now, write)
+}
+
+// mediaClock is our RTP clock at time now: the timestamp a sample captured
+// then would carry. Before capture starts it stays at the initial timestamp.
+func (s *Session) mediaClock(now time.Duration) uint32 {
+	if !s.capturing {
+		return s.initialTime
+	}
+	ticks := int64(now-s.captureStart) * int64(s.rep.rate) / int64(time.Second)
+	return s.initialTime + uint32(ticks)
+}
+
+// Report builds our periodic RTCP compound packet.
+func (s *Session) Report(now time.Duration, wall time.Time) ([]byte, error) {
+	return s.rep.report(now, wall, s.mediaClock(now), s.sender.Stats(), s.receiver)
+}
+
+// Bye builds the RTCP packet that leaves the call.
+func (s *Session) Bye(now time.Duration, wall time.Time) ([]byte, error) {
+	return s.rep.bye(now, wall, s.mediaClock(now), s.sender.Stats(), s.receiver)
+}
+
+// PeerLeft reports whether the peer sent an RTCP BYE.
+func (s *Session) PeerLeft() bool { return s.rep.peerBye }
+
+// LastHeard is when anything (RTP or RTCP) last came from the peer.
+func (s *Session) LastHeard() (time.Duration, bool) {
+	switch {
+	case s.heardRTP && s.rep.heard:
+		return max(s.rtpFrom, s.rep.lastHeard), true
+	case s.heardRTP:
+		return s.rtpFrom, true
+	default:
+		return s.rep.lastHeard, s.rep.heard
+	}
+}
+
+// LastRTP is when the peer's last media packet arrived.
+func (s *Session) LastRTP() (time.Duration, bool) { return s.rtpFrom, s.heardRTP }
+
+// Idle reports whether everything received has been played out.
+func (s *Session) Idle() bool { return s.receiver.Idle() }
+
+// Status is a snapshot for the live status line.
+type Status struct {
+	Received, Expected, Lost, Late uint64
+	Spurts                         uint64
+	PlayoutDelay                   time.Duration // current spurt: capture to playout
+	D, V                           time.Duration // the strategy's estimates (EWMA only)
+	HaveEWMA, Mapped               bool          // estimates exist; delays are absolute (RTCP mapping known)
+	K, Alpha, Beta                 float64
+	Strategy                       string
+}
+
+// Status snapshots the figures the status line shows. Until the peer's first
+// RTCP sender report the delays are relative to the first packet's.
+func (s *Session) Status() Status {
+	rs := s.receiver.Stats()
+	buf := s.receiver.buffer.Stats()
+	st := Status{
+		Received: rs.Packets, Expected: rs.Expected, Lost: rs.Lost, Late: rs.Late,
+		Spurts:   rs.Spurts,
+		Strategy: s.receiver.buffer.Strategy().Name(),
+	}
+	m, mapped := s.rep.mapping(s.receiver.src.firstTS)
+	st.Mapped = mapped
+	st.PlayoutDelay = buf.PlayoutOffset + m - s.frameDur
+	if e, ok := s.receiver.buffer.Strategy().(*jitter.EWMA); ok {
+		d, v := e.Estimates()
+		st.D, st.V, st.HaveEWMA = d+m-s.frameDur, v, true
+		cfg := e.Config()
+		st.K, st.Alpha, st.Beta = cfg.K, cfg.Alpha, cfg.Beta
+	}
+	return st
+}
+
+// Stats summarises the call so far; elapsed is its length.
+func (s *Session) Stats(elapsed time.Duration) Stats {
+	snd := s.sender.Stats()
+	rs := s.receiver.Stats()
+	st := Stats{
+		Codec:           s.receiver.codec.Name,
+		Playout:         s.receiver.buffer.Strategy().Name(),
+		Duration:        elapsed.Seconds(),
+		PacketsSent:     snd.Packets,
+		PacketsReceived: rs.Packets,
+		Expected:        rs.Expected,
+		NetworkLost:     rs.Lost,
+		LateLost:        rs.Late,
+		Duplicates:      rs.Duplicates,
+		Talkspurts:      rs.Spurts,
+		Played:          rs.Played,
+		Missing:         rs.MissingChunks,
+		Malformed:       rs.Malformed + s.rep.malformed,
+		WrongPayload:    rs.WrongPayload,
+		RejectedSource:  rs.RejectedSource,
+		Refused:         rs.Refused,
+		Jitter:          ms(rs.Jitter),
+	}
+	if m, ok := s.rep.mapping(s.receiver.src.firstTS); ok {
+		if mean, ok := s.receiver.delays.mean(); ok {
+			st.PlayoutDelayMean = msPtr(mean + m)
+		}
+		if p95, ok := s.receiver.delays.quantile(0.95); ok {
+			st.PlayoutDelayP95 = msPtr(p95 + m)
+		}
+	}
+	if b, ok := s.receiver.delays.bufferMean(); ok {
+		st.BufferDelayMean = msPtr(b)
+	}
+	if s.rep.haveRTT {
+		st.RTT = msPtr(s.rep.rtt)
+	}
+	if s.rep.haveRemote {
+		lost := int64(s.rep.remoteLost)
+		st.RemoteLost = &lost
+		st.RemoteJitter = msPtr(time.Duration(s.rep.remoteJitter) * time.Second / time.Duration(s.rep.rate))
+	}
+	if e, ok := s.receiver.buffer.Strategy().(*jitter.EWMA); ok {
+		cfg := e.Config()
+		st.K, st.Alpha, st.Beta = cfg.K, cfg.Alpha, cfg.Beta
+	}
+	return st
+}

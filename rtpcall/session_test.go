@@ -1,0 +1,249 @@
+package rtpcall
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/spurtvoip/spurt/audio"
+	"github.com/spurtvoip/spurt/codec"
+	"github.com/spurtvoip/spurt/internal/audiotest"
+	"github.com/spurtvoip/spurt/jitter"
+	"github.com/spurtvoip/spurt/vad"
+)
+
+func pcmu(t testing.TB) codec.Codec {
+	t.Helper()
+	c, err := codec.Default().ByName("pcmu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ewma(t testing.TB) *jitter.EWMA {
+	t.Helper()
+	e, err := jitter.NewEWMA(jitter.DefaultEWMAConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// spurtySpeech is a test signal of noise-like "words" separated by silences.
+func spurtySpeech(seconds float64) []int16 {
+	rng := rand.New(rand.NewPCG(11, 12))
+	n := int(seconds * audio.SampleRate)
+	s := make([]int16, n)
+	for i := range s {
+		phase := (i / 4000) % 3 // 0.5 s on, 0.5 s on, 0.5 s off
+		if phase != 2 {
+			s[i] = int16(4000 * rng.NormFloat64() * (0.6 + 0.4*math.Sin(float64(i)*0.01)))
+		}
+	}
+	return s
+}
+
+func TestSenderSequenceTimestampMarker(t *testing.T) {
+	det, err := vad.New(vad.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := NewSender(SenderConfig{Codec: pcmu(t), SSRC: 42, InitialSeq: 65534, InitialTime: math.MaxUint32 - 159, VAD: det})
+	if err != nil {
+		t.Fatal(err)
+	}
+	loud := make([]int16, 160)
+	for i := range loud {
+		loud[i] = int16(8000 * math.Sin(float64(i)*0.4))
+	}
+	quiet := make([]int16, 160)
+	// 3 speech frames, 30 silent frames (beyond the hangover), 2 speech frames
+	pattern := append(append(repeat(loud, 3), repeat(quiet, 30)...), repeat(loud, 2)...)
+	type sent struct {
+		seq    uint16
+		ts     uint32
+		marker bool
+	}
+	var got []sent
+	var p rtp.Packet
+	for _, f := range pattern {
+		b, err := s.Frame(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b == nil {
+			continue
+		}
+		if err := p.Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		if p.PayloadType != 0 || p.SSRC != 42 || len(p.Payload) != 160 {
+			t.Fatalf("packet header %+v, payload %d bytes", p.Header, len(p.Payload))
+		}
+		got = append(got, sent{p.SequenceNumber, p.Timestamp, p.Marker})
+	}
+	hang := vad.DefaultConfig().Hangover
+	// speech frames 0-2, hangover frames 3..2+hang, then silence, then frames 33-34
+	wantFrames := []int{}
+	for i := 0; i < 3+hang; i++ {
+		wantFrames = append(wantFrames, i)
+	}
+	wantFrames = append(wantFrames, 33, 34)
+	if len(got) != len(wantFrames) {
+		t.Fatalf("sent %d packets, want %d: %+v", len(got), len(wantFrames), got)
+	}
+	for i, fr := range wantFrames {
+		wantTS := uint32(math.MaxUint32-159) + uint32(fr*160) // wraps past 2^32
+		wantSeq := uint16(65534 + i)                          // wraps past 65535, no gap over silence
+		wantMarker := i == 0 || fr == 33
+		if got[i].ts != wantTS || got[i].seq != wantSeq || got[i].marker != wantMarker {
+			t.Errorf("packet %d (frame %d): seq %d ts %d marker %v, want seq %d ts %d marker %v",
+				i, fr, got[i].seq, got[i].ts, got[i].marker, wantSeq, wantTS, wantMarker)
+		}
+	}
+	st := s.Stats()
+	if st.Frames != uint64(len(pattern)) || st.Packets != uint64(len(got)) || st.Spurts != 2 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func repeat(f []int16, n int) [][]int16 {
+	out := make([][]int16, n)
+	for i := range out {
+		out[i] = f
+	}
+	return out
+}
+
+// link carries datagrams between two sessions on a virtual clock with a fixed
+// one-way delay, and lets each session read its own clock, offset from the
+// true time (the two machines' clocks are unrelated).
+type link struct {
+	delay   time.Duration
+	pending []inflight
+}
+
+type inflight struct {
+	to      int
+	at      time.Duration // true time of delivery
+	payload []byte
+}
+
+func (l *link) send(to int, now time.Duration, b []byte) {
+	l.pending = append(l.pending, inflight{to, now + l.delay, append([]byte(nil), b...)})
+}
+
+// TestSessionsMeasureDelayAcrossClocks runs two sessions whose clocks differ
+// by seconds over a path with a known one-way delay, exchanging media and
+// RTCP, and checks that each reports the playout delay and RTT the path and
+// its buffer imply, without any shared clock.
+func TestSessionsMeasureDelayAcrossClocks(t *testing.T) {
+	const oneWay = 37 * time.Millisecond
+	offsets := [2]time.Duration{0, 7*time.Second + 123*time.Millisecond} // B's clock runs 7.123 s ahead
+	wallBase := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	var sess [2]*Session
+	var sinks [2]audio.MemorySink
+	for i := range sess {
+		det, err := vad.New(vad.DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := NewSession(SessionConfig{
+			Codec: pcmu(t), Strategy: fixedStrategy(t, 40*time.Millisecond), VAD: det,
+			SSRC: uint32(100 + i), InitialSeq: uint16(1000 * i), InitialTime: uint32(77777 * (i + 1)),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess[i] = s
+	}
+	speech := spurtySpeech(6)
+	l := &link{delay: oneWay}
+	frame := 0
+	clock := func(i int, true_ time.Duration) time.Duration { return true_ + offsets[i] }
+	nextReport := [2]time.Duration{}
+	for now := time.Duration(0); now < 8*time.Second; now += time.Millisecond {
+		// frames complete every 20 ms on both sides
+		if now > 0 && now%(20*time.Millisecond) == 0 && (frame+1)*160 <= len(speech) {
+			pcm := speech[frame*160 : (frame+1)*160]
+			for i := range sess {
+				b, err := sess[i].Send(pcm, clock(i, now))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if b != nil {
+					l.send(1-i, now, b)
+				}
+			}
+			frame++
+		}
+		for i := range sess {
+			if now >= nextReport[i] {
+				b, err := sess[i].Report(clock(i, now), wallBase.Add(clock(i, now)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				l.send(1-i, now, b)
+				nextReport[i] = now + time.Second
+			}
+		}
+		kept := l.pending[:0]
+		for _, p := range l.pending {
+			if p.at <= now {
+				sess[p.to].HandleDatagram(p.payload, clock(p.to, now), wallBase.Add(clock(p.to, now)))
+			} else {
+				kept = append(kept, p)
+			}
+		}
+		l.pending = kept
+		for i := range sess {
+			if err := sess[i].Render(clock(i, now), sinks[i].WriteSamples); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for i, s := range sess {
+		st := s.Stats(8 * time.Second)
+		if st.RTT == nil || math.Abs(*st.RTT-2*ms(oneWay)) > 1 {
+			t.Errorf("side %d: rtt %v ms, want %.0f ± 1", i, deref(st.RTT), 2*ms(oneWay))
+		}
+		// fixed playout: 40 ms above the fastest packet, whose network delay is
+		// oneWay (the 1 ms simulation step adds up to 1 ms of queuing)
+		want := ms(oneWay) + 40
+		if st.PlayoutDelayMean == nil || math.Abs(*st.PlayoutDelayMean-want) > 2 {
+			t.Errorf("side %d: playout delay mean %v ms, want %.0f ± 2", i, deref(st.PlayoutDelayMean), want)
+		}
+		if st.BufferDelayMean == nil || math.Abs(*st.BufferDelayMean-40) > 2 {
+			t.Errorf("side %d: buffer delay mean %v ms, want 40 ± 2", i, deref(st.BufferDelayMean))
+		}
+		if st.NetworkLost != 0 || st.LateLost != 0 || st.Talkspurts < 3 {
+			t.Errorf("side %d: lost %d late %d spurts %d", i, st.NetworkLost, st.LateLost, st.Talkspurts)
+		}
+		// each side's output starts at its own clock's zero
+		heard := sinks[i].Samples()[int(offsets[i].Seconds()*audio.SampleRate):]
+		r := audiotest.Compare(speech, heard, 16000, 40)
+		if r.SNR < 30 || r.Coverage < 0.97 {
+			t.Errorf("side %d: received audio SNR %.1f dB coverage %.3f, want > 30 dB, > 0.97", i, r.SNR, r.Coverage)
+		}
+	}
+}
+
+func fixedStrategy(t testing.TB, d time.Duration) jitter.Strategy {
+	t.Helper()
+	s, err := jitter.NewFixed(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return "null"
+	}
+	return *p
+}

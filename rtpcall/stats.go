@@ -1,0 +1,125 @@
+package rtpcall
+
+import (
+	"math"
+	"time"
+)
+
+// Stats is what one endpoint reports at hang-up (and --stats-json writes):
+// what it sent, and what it received and played. Key names are stable.
+type Stats struct {
+	Codec    string  `json:"codec"`
+	Playout  string  `json:"playout"`
+	Duration float64 `json:"duration_s"`
+
+	PacketsSent     uint64 `json:"packets_sent"`
+	PacketsReceived uint64 `json:"packets_received"`
+	Expected        uint64 `json:"packets_expected"`
+	NetworkLost     uint64 `json:"network_lost"`
+	LateLost        uint64 `json:"late_lost"`
+	Duplicates      uint64 `json:"duplicates"`
+	Talkspurts      uint64 `json:"talkspurts"`
+	Played          uint64 `json:"chunks_played"`
+	Missing         uint64 `json:"chunks_missing"`
+	Malformed       uint64 `json:"malformed"`
+	WrongPayload    uint64 `json:"wrong_payload_type"`
+	RejectedSource  uint64 `json:"rejected_source"`
+	Refused         uint64 `json:"refused"`
+
+	// Delays in milliseconds; null while unknown (no chunk played, no RTCP yet).
+	PlayoutDelayMean *float64 `json:"playout_delay_ms_mean"`
+	PlayoutDelayP95  *float64 `json:"playout_delay_ms_p95"`
+	BufferDelayMean  *float64 `json:"buffer_delay_ms_mean"`
+	RTT              *float64 `json:"rtt_ms"`
+	Jitter           float64  `json:"jitter_ms"`
+
+	// The peer's view of our stream, from its RTCP reception reports.
+	RemoteLost   *int64   `json:"remote_lost"`
+	RemoteJitter *float64 `json:"remote_jitter_ms"`
+
+	K     float64 `json:"k"`
+	Alpha float64 `json:"alpha"`
+	Beta  float64 `json:"beta"`
+}
+
+// delayStats accumulates, per played chunk, the playout delay (capture to
+// playout) and the buffer delay (arrival to playout). The playout delay is
+// recorded relative to an offset learned later from RTCP (see mapping), so it
+// is kept as a fine histogram of the unmapped value and resolved on demand.
+type delayStats struct {
+	count     uint64
+	bufferSum time.Duration
+
+	ref     time.Duration // the first unmapped value; bins are relative to it
+	haveRef bool
+	sum     time.Duration // sum of (value - ref)
+	bins    []uint32
+	under   uint64 // values below the histogram's range, counted at its first bin
+	over    uint64 // values above its range, counted at its last bin
+}
+
+const (
+	delayBinWidth = 250 * time.Microsecond
+	delayBinSpan  = 10 * time.Second // each side of the reference value
+)
+
+func newDelayStats() delayStats {
+	return delayStats{bins: make([]uint32, 2*int(delayBinSpan/delayBinWidth)+1)}
+}
+
+func (d *delayStats) record(unmapped, buffer time.Duration) {
+	if !d.haveRef {
+		d.ref, d.haveRef = unmapped, true
+	}
+	d.count++
+	d.bufferSum += buffer
+	rel := unmapped - d.ref
+	d.sum += rel
+	i := int((rel+delayBinSpan)/delayBinWidth) // rounds towards zero; fine at this width
+	switch {
+	case rel < -delayBinSpan:
+		d.under++
+		i = 0
+	case i >= len(d.bins):
+		d.over++
+		i = len(d.bins) - 1
+	}
+	d.bins[i]++
+}
+
+// mean and quantile return unmapped values; ok is false before any record.
+func (d *delayStats) mean() (time.Duration, bool) {
+	if d.count == 0 {
+		return 0, false
+	}
+	return d.ref + d.sum/time.Duration(d.count), true
+}
+
+func (d *delayStats) quantile(q float64) (time.Duration, bool) {
+	if d.count == 0 {
+		return 0, false
+	}
+	target := uint64(math.Ceil(q * float64(d.count)))
+	var seen uint64
+	for i, n := range d.bins {
+		seen += uint64(n)
+		if seen >= max(target, 1) {
+			return d.ref - delayBinSpan + time.Duration(i)*delayBinWidth + delayBinWidth/2, true
+		}
+	}
+	return d.ref + delayBinSpan, true
+}
+
+func (d *delayStats) bufferMean() (time.Duration, bool) {
+	if d.count == 0 {
+		return 0, false
+	}
+	return d.bufferSum / time.Duration(d.count), true
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func msPtr(d time.Duration) *float64 {
+	v := math.Round(ms(d)*1000) / 1000
+	return &v
+}

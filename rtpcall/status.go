@@ -1,0 +1,97 @@
+package rtpcall
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+)
+
+// showStatus refreshes the live status line. On a terminal it is rewritten in
+// place; elsewhere (a log file, a pipe) each refresh is its own line.
+func (c *callLoop) showStatus(now time.Duration) {
+	line := FormatStatus(now, c.sess.Status())
+	if isTerminal(c.cfg.Status) {
+		fmt.Fprintf(c.cfg.Status, "\r\x1b[K%s", line)
+	} else {
+		fmt.Fprintln(c.cfg.Status, line)
+	}
+	c.statusShown = true
+}
+
+func (c *callLoop) clearStatus() {
+	if c.statusShown && isTerminal(c.cfg.Status) {
+		fmt.Fprint(c.cfg.Status, "\r\x1b[K")
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// FormatStatus renders one status line: elapsed time, loss, late loss, the
+// current playout delay, the EWMA's d and v with its parameters, and the
+// number of talk spurts. A "~" marks delays still relative to the first
+// packet because no RTCP sender report has arrived to anchor them.
+func FormatStatus(elapsed time.Duration, s Status) string {
+	var b strings.Builder
+	rel := ""
+	if !s.Mapped {
+		rel = "~"
+	}
+	fmt.Fprintf(&b, "%s  rx %d  loss %.1f%%  late %.1f%%  playout %s%.0fms",
+		fmtElapsed(elapsed), s.Received, pct(s.Lost, s.Expected), pct(s.Late, s.Received), rel, ms(s.PlayoutDelay))
+	if s.HaveEWMA {
+		fmt.Fprintf(&b, "  d %s%.1fms  v %.1fms  K %g  alpha %g  beta %g", rel, ms(s.D), ms(s.V), s.K, s.Alpha, s.Beta)
+	} else {
+		fmt.Fprintf(&b, "  [%s]", s.Strategy)
+	}
+	fmt.Fprintf(&b, "  spurts %d", s.Spurts)
+	return b.String()
+}
+
+func fmtElapsed(d time.Duration) string {
+	d = d.Truncate(time.Second)
+	return fmt.Sprintf("%02d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+func pct(part, whole uint64) float64 {
+	if whole == 0 {
+		return 0
+	}
+	return 100 * float64(part) / float64(whole)
+}
+
+// Summary renders the end-of-call report a person reads.
+func Summary(s Stats, outcome Outcome) string {
+	var b strings.Builder
+	opt := func(p *float64) string {
+		if p == nil {
+			return "n/a"
+		}
+		return fmt.Sprintf("%.1f ms", *p)
+	}
+	fmt.Fprintf(&b, "call ended: %s after %.1f s\n", outcome, s.Duration)
+	fmt.Fprintf(&b, "  codec %s, playout %s (K %g, alpha %g, beta %g)\n", s.Codec, s.Playout, s.K, s.Alpha, s.Beta)
+	fmt.Fprintf(&b, "  sent %d packets; received %d of %d expected\n", s.PacketsSent, s.PacketsReceived, s.Expected)
+	fmt.Fprintf(&b, "  network loss %d (%.1f%%), late loss %d (%.1f%%), duplicates %d, talk spurts %d\n",
+		s.NetworkLost, pct(s.NetworkLost, s.Expected), s.LateLost, pct(s.LateLost, s.PacketsReceived), s.Duplicates, s.Talkspurts)
+	fmt.Fprintf(&b, "  playout delay mean %s, p95 %s; buffer delay mean %s\n",
+		opt(s.PlayoutDelayMean), opt(s.PlayoutDelayP95), opt(s.BufferDelayMean))
+	fmt.Fprintf(&b, "  rtt %s, interarrival jitter %.1f ms", opt(s.RTT), s.Jitter)
+	if s.RemoteLost != nil {
+		fmt.Fprintf(&b, "; the peer lost %d of ours (jitter %s)", *s.RemoteLost, opt(s.RemoteJitter))
+	}
+	b.WriteString("\n")
+	if bad := s.Malformed + s.WrongPayload + s.RejectedSource + s.Refused; bad > 0 {
+		fmt.Fprintf(&b, "  dropped input: %d malformed, %d wrong payload type, %d from other sources, %d refused\n",
+			s.Malformed, s.WrongPayload, s.RejectedSource, s.Refused)
+	}
+	return b.String()
+}
