@@ -1,0 +1,390 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spurtvoip/spurt/audio"
+	"github.com/spurtvoip/spurt/audio/device"
+	"github.com/spurtvoip/spurt/codec"
+	"github.com/spurtvoip/spurt/rtpcall"
+	"github.com/spurtvoip/spurt/signaling"
+)
+
+// errPeerHungUp is the cause a call ends with when the signaling channel says so.
+var errPeerHungUp = errors.New("peer hung up")
+
+func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("listen", stderr)
+	var f callFlags
+	f.register(fs)
+	addr := fs.String("addr", "0.0.0.0:7000", "TCP address to take calls on; media uses the same UDP port unless --rtp-port says otherwise")
+	rtpPort := fs.Int("rtp-port", -1, "UDP port for media (default: the --addr port; 0 picks one)")
+	codecs := fs.String("codecs", "pcmu,pcma", "codecs this side accepts, most preferred first")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("listen takes no arguments, got %q (did you mean --addr?)", pos)}
+	}
+	if err := f.resolve(fs); err != nil {
+		return usageError{err}
+	}
+	reg := codec.Default()
+	supported, err := codecList(reg, *codecs)
+	if err != nil {
+		return usageError{err}
+	}
+	log := newLogger(stderr, f.verbose)
+
+	tcpAddr, err := netip.ParseAddrPort(*addr)
+	if err != nil {
+		return usageError{fmt.Errorf("--addr %q: want IP:PORT such as 0.0.0.0:7000: %w", *addr, err)}
+	}
+	port := int(tcpAddr.Port())
+	if *rtpPort >= 0 {
+		port = *rtpPort
+	}
+	udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(tcpAddr.Addr(), uint16(port))))
+	if err != nil {
+		return fmt.Errorf("opening the media port: %w", err)
+	}
+	defer udp.Close()
+	ln, err := signaling.Listen(*addr)
+	if err != nil {
+		return fmt.Errorf("listening for calls: %w", err)
+	}
+	defer ln.Close()
+	log.Info("waiting for a call", "signaling", ln.Addr().String(), "media", udp.LocalAddr().String())
+
+	local := func(conn *signaling.Conn) (netip.AddrPort, error) { return advertised(conn.LocalAddr(), udp) }
+	for {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // Ctrl-C before anyone called
+			}
+			return fmt.Errorf("accepting a call: %w", err)
+		}
+		offer, answer, err := answerCall(ctx, conn, supported, local)
+		switch {
+		case err == nil:
+			ln.Close()
+			log.Info("incoming call", "from", conn.RemoteAddr().String(), "codec", answer.Formats[0].Name)
+			err := talk(ctx, &f, reg, conn, udp, answer.Formats[0], offer.RTPAddr, stdout, stderr, log)
+			conn.Close()
+			return err
+		case errors.Is(err, io.EOF):
+			// a connection that closed without a word (a port probe): keep waiting
+			log.Debug("caller left before offering", "from", conn.RemoteAddr().String())
+		case errors.As(err, new(*signaling.NoCommonCodecError)):
+			conn.Close()
+			return fmt.Errorf("call from %s: %w", conn.RemoteAddr(), err)
+		default:
+			// garbage, an oversized or stalled message: refuse this caller, keep listening
+			log.Warn("refused a caller", "from", conn.RemoteAddr().String(), "err", err)
+		}
+		conn.Close()
+	}
+}
+
+// answerCall reads one caller's offer and answers it.
+func answerCall(ctx context.Context, conn *signaling.Conn, supported []string,
+	local func(*signaling.Conn) (netip.AddrPort, error)) (offer, answer signaling.Session, err error) {
+	addr, err := local(conn)
+	if err != nil {
+		return offer, answer, err
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
+	defer cancel()
+	return conn.AnswerOffer(setupCtx, func(offer signaling.Session) (signaling.Session, error) {
+		return signaling.Answer(offer, supported, addr)
+	})
+}
+
+func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("dial", stderr)
+	var f callFlags
+	f.register(fs)
+	rtpPort := fs.Int("rtp-port", 0, "UDP port for media (0 picks one)")
+	codecs := fs.String("codecs", "pcmu,pcma", "codecs to offer, most preferred first")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("dial takes one argument, the listener's HOST:PORT")}
+	}
+	if err := f.resolve(fs); err != nil {
+		return usageError{err}
+	}
+	reg := codec.Default()
+	offered, err := codecList(reg, *codecs)
+	if err != nil {
+		return usageError{err}
+	}
+	log := newLogger(stderr, f.verbose)
+
+	dialCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
+	conn, err := signaling.Dial(dialCtx, pos[0])
+	cancel()
+	if err != nil {
+		return fmt.Errorf("calling %s: %w", pos[0], err)
+	}
+	defer conn.Close()
+
+	// media leaves from the address the signaling connection used, so the
+	// listener can reach it back on the same path
+	tcpLocal, _ := netip.ParseAddrPort(conn.LocalAddr().String())
+	udp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(tcpLocal.Addr().Unmap(), uint16(*rtpPort))))
+	if err != nil {
+		return fmt.Errorf("opening the media port: %w", err)
+	}
+	defer udp.Close()
+	local, err := advertised(conn.LocalAddr(), udp)
+	if err != nil {
+		return err
+	}
+	offer := signaling.Session{RTPAddr: local, PTime: 20 * time.Millisecond, SessionID: rand.Uint64() >> 1}
+	for _, c := range offered {
+		cd, _ := reg.ByName(c)
+		offer.Formats = append(offer.Formats, signaling.Format{PayloadType: cd.PayloadType, Name: cd.Name, ClockRate: cd.ClockRate})
+	}
+	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
+	answer, err := conn.Offer(setupCtx, offer)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("calling %s: %w", pos[0], err)
+	}
+	if len(answer.Formats) == 0 {
+		return fmt.Errorf("calling %s: the answer accepts no codec", pos[0])
+	}
+	log.Info("call connected", "peer", conn.RemoteAddr().String(), "media", answer.RTPAddr.String())
+	return talk(ctx, &f, reg, conn, udp, answer.Formats[0], answer.RTPAddr, stdout, stderr, log)
+}
+
+// talk runs the media of a negotiated call until either side hangs up.
+func talk(ctx context.Context, f *callFlags, reg *codec.Registry, sig *signaling.Conn, udp *net.UDPConn,
+	format signaling.Format, remote netip.AddrPort, stdout, stderr io.Writer, log *slog.Logger) error {
+	cd, err := reg.ByName(format.Name)
+	if err != nil {
+		return fmt.Errorf("negotiated codec: %w", err)
+	}
+	if cd.PayloadType != format.PayloadType {
+		return fmt.Errorf("negotiated codec %s with payload type %d; Spurt sends it as %d", cd.Name, format.PayloadType, cd.PayloadType)
+	}
+	callCtx, hangUp := context.WithCancelCause(ctx)
+	defer hangUp(nil)
+	go func() {
+		// the signaling channel stays open for the call: BYE or a closed
+		// connection from the peer ends the call here at once
+		for {
+			m, err := sig.Receive(callCtx)
+			if err != nil || m.Kind == signaling.KindBye {
+				hangUp(errPeerHungUp)
+				return
+			}
+		}
+	}()
+	err = media(callCtx, f, cd, udp, remote, true, stdout, stderr, log)
+	_ = sig.Bye()
+	return err
+}
+
+// media opens the audio ends, runs the call and reports it.
+func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn, remote netip.AddrPort,
+	strict bool, stdout, stderr io.Writer, log *slog.Logger) error {
+	strategy, err := f.strategy()
+	if err != nil {
+		return usageError{err}
+	}
+	path, err := f.path()
+	if err != nil {
+		return usageError{err}
+	}
+	detector, err := f.detector()
+	if err != nil {
+		return err
+	}
+	src, paced, err := openSource(f)
+	if err != nil {
+		return err
+	}
+	if src != nil {
+		defer src.Close()
+	}
+	sink, err := openSink(f)
+	if err != nil {
+		return err
+	}
+	var status io.Writer
+	if !f.quiet {
+		status = stderr
+	}
+	duration := f.duration
+	cfg := rtpcall.Config{
+		Session: rtpcall.SessionConfig{
+			Codec:       cd,
+			Strategy:    strategy,
+			VAD:         detector,
+			SSRC:        rand.Uint32(),
+			InitialSeq:  uint16(rand.Uint32()),
+			InitialTime: rand.Uint32(),
+			CNAME:       cname(),
+		},
+		Conn:         conn,
+		Remote:       remote,
+		StrictSource: strict,
+		Source:       src,
+		SourcePaced:  paced,
+		Sink:         sink,
+		Path:         path,
+		Duration:     duration,
+		PeerTimeout:  f.peerTimeout,
+		Status:       status,
+		Logger:       log,
+	}
+	stats, outcome, runErr := rtpcall.Run(ctx, cfg)
+	if sink != nil {
+		if err := sink.Close(); err != nil && runErr == nil {
+			runErr = fmt.Errorf("closing output: %w", err)
+		}
+	}
+	fmt.Fprint(stdout, rtpcall.Summary(stats, outcome))
+	if f.statsJSON != "" {
+		if err := writeJSON(f.statsJSON, stats); err != nil && runErr == nil {
+			runErr = err
+		}
+	}
+	return runErr
+}
+
+func openSource(f *callFlags) (src audio.Source, paced bool, err error) {
+	switch {
+	case f.in == "none":
+		return nil, false, nil
+	case strings.HasPrefix(f.in, "tone"):
+		freq := 440.0
+		if _, arg, ok := strings.Cut(f.in, ":"); ok {
+			freq, err = strconv.ParseFloat(arg, 64)
+			if err != nil || freq <= 0 || freq >= audio.SampleRate/2 {
+				return nil, false, usageError{fmt.Errorf("--in %s: want tone:HZ with 0 < HZ < 4000", f.in)}
+			}
+		}
+		return audio.NewTone(freq, 8000, f.duration), false, nil
+	case f.in != "":
+		r, err := audio.OpenWAV(f.in)
+		if err != nil {
+			return nil, false, fmt.Errorf("--in: %w", err)
+		}
+		return r, false, nil
+	default:
+		s, err := device.OpenInput(f.inDevice)
+		if err != nil {
+			return nil, false, fmt.Errorf("opening the microphone (or use --in FILE.wav / --in none): %w", err)
+		}
+		return s, true, nil
+	}
+}
+
+func openSink(f *callFlags) (audio.Sink, error) {
+	switch f.out {
+	case "none":
+		return nil, nil
+	case "":
+		s, err := device.OpenOutput(f.outDevice)
+		if err != nil {
+			return nil, fmt.Errorf("opening the speaker (or use --out FILE.wav / --out none): %w", err)
+		}
+		return s, nil
+	default:
+		w, err := audio.CreateWAV(f.out)
+		if err != nil {
+			return nil, fmt.Errorf("--out: %w", err)
+		}
+		return w, nil
+	}
+}
+
+// advertised is the media address to put in SDP: the UDP socket's port on the
+// IP the signaling connection uses (a wildcard-bound socket has no IP of its own).
+func advertised(sigLocal net.Addr, udp *net.UDPConn) (netip.AddrPort, error) {
+	tcp, err := netip.ParseAddrPort(sigLocal.String())
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("local signaling address %s: %w", sigLocal, err)
+	}
+	u := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	return netip.AddrPortFrom(tcp.Addr().Unmap(), u.Port()), nil
+}
+
+// codecList checks a --codecs list against the registry.
+func codecList(reg *codec.Registry, list string) ([]string, error) {
+	var names []string
+	for _, n := range strings.Split(list, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if _, err := reg.ByName(n); err != nil {
+			return nil, fmt.Errorf("--codecs: %w", err)
+		}
+		names = append(names, strings.ToLower(n))
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("--codecs is empty (known: %s)", strings.Join(reg.Names(), ", "))
+	}
+	return names, nil
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding stats: %w", err)
+	}
+	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing --stats-json: %w", err)
+	}
+	return nil
+}
+
+func cname() string {
+	host, err := os.Hostname()
+	if err != nil {
+		host = "localhost"
+	}
+	return fmt.Sprintf("spurt-%d@%s", os.Getpid(), host)
+}
+
+func devices(stdout io.Writer) error {
+	list, err := device.List()
+	if err != nil {
+		return fmt.Errorf("listing sound devices: %w", err)
+	}
+	if len(list) == 0 {
+		fmt.Fprintln(stdout, "no sound devices found")
+		return nil
+	}
+	for _, d := range list {
+		mark := ""
+		if d.DefaultInput {
+			mark += " [default input]"
+		}
+		if d.DefaultOutput {
+			mark += " [default output]"
+		}
+		fmt.Fprintf(stdout, "%-40s %-8s in %d  out %d%s\n", d.Name, d.HostAPI, d.MaxInputChannels, d.MaxOutputChannels, mark)
+	}
+	return nil
+}

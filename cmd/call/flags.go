@@ -1,0 +1,205 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"time"
+
+	"github.com/spurtvoip/spurt/impair"
+	"github.com/spurtvoip/spurt/jitter"
+	"github.com/spurtvoip/spurt/vad"
+)
+
+// callFlags are the options every calling subcommand (listen, dial, rtp) shares.
+type callFlags struct {
+	in, out           string
+	inDevice          string
+	outDevice         string
+	duration          time.Duration
+	vad               bool
+	playout           string
+	delay             time.Duration // network delay, or fixed playout delay (see resolve)
+	netDelay          time.Duration
+	jitterAmount      time.Duration
+	loss              percentFlag
+	seed              uint64
+	k, alpha, beta    float64
+	warmup            int
+	initialDeviation  time.Duration
+	statsJSON         string
+	quiet             bool
+	peerTimeout       time.Duration
+	verbose           bool
+	delaySet, seedSet bool
+}
+
+func (f *callFlags) register(fs *flag.FlagSet) {
+	def := jitter.DefaultEWMAConfig()
+	fs.StringVar(&f.in, "in", "", "speech to send: a WAV file (8 kHz mono 16-bit), `tone:HZ`, or `none`; default the microphone")
+	fs.StringVar(&f.out, "out", "", "where received speech is played: a WAV file, or `none`; default the speaker")
+	fs.StringVar(&f.inDevice, "in-device", "", "microphone to use (see `call devices`); default the system's")
+	fs.StringVar(&f.outDevice, "out-device", "", "speaker to use (see `call devices`); default the system's")
+	fs.DurationVar(&f.duration, "duration", 0, "hang up after this long (0: when the input ends, or on Ctrl-C)")
+	fs.BoolVar(&f.vad, "vad", true, "suppress silence so speech is sent as talk spurts (false sends continuously)")
+	fs.StringVar(&f.playout, "playout", "adaptive", "playout buffer: `adaptive` (EWMA, alias ewma) or fixed:DELAY (e.g. fixed:100ms)")
+	fs.DurationVar(&f.delay, "delay", 0, "network delay added to every packet we send; with plain --playout fixed, the fixed playout delay instead")
+	fs.DurationVar(&f.netDelay, "net-delay", 0, "network delay added to every packet we send (always; see --delay)")
+	fs.DurationVar(&f.jitterAmount, "jitter", 0, "random extra delay per sent packet, uniform in [0, JITTER); reorders packets")
+	fs.Var(&f.loss, "loss", "drop this share of sent packets at random (Bernoulli), e.g. 5%")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed for the loss and jitter models (default: random each run)")
+	fs.Float64Var(&f.k, "k", def.K, "adaptive playout: safety factor K on the delay deviation v")
+	fs.Float64Var(&f.alpha, "alpha", def.Alpha, "adaptive playout: weight of the previous delay estimate d (Ramjee et al.)")
+	fs.Float64Var(&f.beta, "beta", def.Beta, "adaptive playout: weight of the previous deviation estimate v")
+	fs.IntVar(&f.warmup, "warmup", def.WarmupPackets, "adaptive playout: packets averaged plainly before the EWMA takes over (0: classic cold start)")
+	fs.DurationVar(&f.initialDeviation, "initial-deviation", def.InitialDeviation, "adaptive playout: delay deviation v assumed before any packet")
+	fs.StringVar(&f.statsJSON, "stats-json", "", "write the call's statistics as one JSON object to this file at hang-up")
+	fs.BoolVar(&f.quiet, "quiet", false, "no live status line")
+	fs.DurationVar(&f.peerTimeout, "peer-timeout", 12*time.Second, "hang up when nothing is heard from the peer for this long")
+	fs.BoolVar(&f.verbose, "v", false, "verbose logging")
+}
+
+// resolve checks the flags' values together, after parsing.
+func (f *callFlags) resolve(fs *flag.FlagSet) error {
+	fs.Visit(func(fl *flag.Flag) {
+		switch fl.Name {
+		case "delay":
+			f.delaySet = true
+		case "seed":
+			f.seedSet = true
+		}
+	})
+	if f.duration < 0 {
+		return errors.New("--duration must not be negative")
+	}
+	if f.delay < 0 || f.netDelay < 0 || f.jitterAmount < 0 {
+		return errors.New("--delay, --net-delay and --jitter must not be negative")
+	}
+	if f.peerTimeout <= 0 {
+		return errors.New("--peer-timeout must be positive")
+	}
+	return nil
+}
+
+// strategy builds the playout strategy the flags ask for.
+func (f *callFlags) strategy() (jitter.Strategy, error) {
+	name, arg, hasArg := strings.Cut(f.playout, ":")
+	switch strings.ToLower(name) {
+	case "adaptive", "ewma":
+		if hasArg {
+			return nil, fmt.Errorf("--playout %s takes no argument (tune it with --k, --alpha, --beta)", name)
+		}
+		e, err := jitter.NewEWMA(jitter.EWMAConfig{
+			K: f.k, Alpha: f.alpha, Beta: f.beta,
+			InitialDeviation: f.initialDeviation,
+			WarmupPackets:    f.warmup,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("--playout adaptive: %w", err)
+		}
+		return e, nil
+	case "fixed":
+		delay := f.delay
+		if hasArg {
+			d, err := time.ParseDuration(arg)
+			if err != nil {
+				return nil, fmt.Errorf("--playout fixed:DELAY: %q is not a duration such as 100ms", arg)
+			}
+			delay = d
+		} else if !f.delaySet {
+			return nil, errors.New("--playout fixed needs a delay: --playout fixed:100ms (or --playout fixed --delay 100ms)")
+		}
+		s, err := jitter.NewFixed(delay)
+		if err != nil {
+			return nil, fmt.Errorf("--playout fixed: %w", err)
+		}
+		return s, nil
+	default:
+		return nil, fmt.Errorf("--playout %q: want adaptive (ewma) or fixed:DELAY", f.playout)
+	}
+}
+
+// networkDelay is the fixed one-way delay the impairment adds.
+func (f *callFlags) networkDelay() time.Duration {
+	if strings.EqualFold(f.playout, "fixed") {
+		return f.netDelay // --delay was the playout delay
+	}
+	return f.netDelay + f.delay
+}
+
+// path builds the send-path impairment, or nil when none was asked for.
+func (f *callFlags) path() (*impair.Path, error) {
+	delay := f.networkDelay()
+	if f.loss.value == 0 && delay == 0 && f.jitterAmount == 0 {
+		return nil, nil
+	}
+	seed := f.seed
+	if !f.seedSet {
+		seed = rand.Uint64()
+	}
+	rng := rand.New(rand.NewPCG(seed, 0x5eed))
+	p := &impair.Path{}
+	if f.loss.value > 0 {
+		b, err := impair.NewBernoulli(f.loss.value, rng)
+		if err != nil {
+			return nil, fmt.Errorf("--loss: %w", err)
+		}
+		p.Loss = b
+	}
+	if delay > 0 || f.jitterAmount > 0 {
+		j, err := impair.NewUniformJitter(delay, f.jitterAmount, rng)
+		if err != nil {
+			return nil, fmt.Errorf("--delay/--jitter: %w", err)
+		}
+		p.Delay = j
+	}
+	return p, nil
+}
+
+func (f *callFlags) detector() (*vad.Detector, error) {
+	if !f.vad {
+		return nil, nil
+	}
+	d, err := vad.New(vad.DefaultConfig())
+	if err != nil {
+		return nil, fmt.Errorf("voice activity detector: %w", err)
+	}
+	return d, nil
+}
+
+// percentFlag is a share given as "5%" or "5" (both five percent).
+type percentFlag struct {
+	value float64
+	text  string
+}
+
+func (p *percentFlag) String() string { return p.text }
+
+func (p *percentFlag) Set(s string) error {
+	v, err := impair.ParsePercent(s)
+	if err != nil {
+		return err
+	}
+	p.value, p.text = v, s
+	return nil
+}
+
+// parseInterspersed parses flags that may come before or after positional
+// arguments (`call dial HOST:PORT --in x.wav`), which the flag package alone
+// does not allow.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}

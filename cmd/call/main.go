@@ -1,0 +1,118 @@
+// Command call places and answers Spurt voice calls, and streams plain RTP
+// for interoperability with other tools.
+//
+//	call listen --addr 0.0.0.0:7000          wait for a caller
+//	call dial HOST:7000                      call a listener
+//	call rtp --local A --remote B            signaling-free RTP (ffmpeg, GStreamer)
+//	call transcode --to gsm in.wav out.gsm   GSM 06.10 files, as toast makes them
+//	call devices                             list sound cards
+//
+// Run `call help` or `call SUBCOMMAND -h` for the options.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// usageError marks errors that come from how the command was invoked.
+type usageError struct{ err error }
+
+func (u usageError) Error() string { return u.err.Error() }
+func (u usageError) Unwrap() error { return u.err }
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	var u usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &u):
+		fmt.Fprintf(stderr, "call: %v\nRun 'call help' for usage.\n", err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "call: %v\n", err)
+		return 1
+	}
+}
+
+const usage = `call places and answers Spurt voice calls.
+
+Usage:
+  call listen [--addr 0.0.0.0:7000] [options]   wait for one caller, then talk
+  call dial HOST:PORT [options]                 call a listener
+  call rtp --local ADDR --remote ADDR [options] plain RTP, no signaling (interop)
+  call transcode --to gsm IN.wav OUT.gsm        convert WAV (or --raw PCM) to toast's .gsm frames
+  call transcode --from gsm IN.gsm OUT.wav      and back
+  call devices                                  list microphones and speakers
+  call help                                     this text
+
+Run 'call listen -h' (or dial, rtp) for every option.
+`
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usageError{errors.New("no subcommand")}
+	}
+	switch args[0] {
+	case "listen":
+		return listen(ctx, args[1:], stdout, stderr)
+	case "dial":
+		return dial(ctx, args[1:], stdout, stderr)
+	case "rtp":
+		return rtpMode(ctx, args[1:], stdout, stderr)
+	case "devices":
+		return devices(stdout)
+	case "transcode":
+		return transcode(args[1:], stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		return usageError{fmt.Errorf("unknown subcommand %q", args[0])}
+	}
+}
+
+func newLogger(stderr io.Writer, verbose bool) *slog.Logger {
+	level := slog.LevelInfo
+	if verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// newFlagSet makes a subcommand's flag set that reports errors to the caller
+// instead of exiting.
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("call "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parse parses a subcommand's arguments, turning flag errors into usage errors.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, usageError{err}
+	}
+	return pos, nil
+}
