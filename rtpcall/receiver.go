@@ -42,15 +42,15 @@ type ReceiverStats struct {
 // receiver's clock; the sender's clock is a different one and appears only
 // through RTP timestamps.
 type Receiver struct {
-	codec   codec.Codec
-	dec     codec.Decoder
-	buffer  *jitter.Buffer
-	out     *timeline
-	packet  rtp.Packet
-	pcm     []int16
-	stats   ReceiverStats
-	src     sourceState
-	delays  delayStats
+	codec  codec.Codec
+	dec    codec.Decoder
+	buffer *jitter.Buffer
+	out    *timeline
+	packet rtp.Packet
+	pcm    []int16
+	stats  ReceiverStats
+	src    sourceState
+	delays delayStats
 
 	playedTS   extender // unwraps the timestamps of played chunks
 	lastArrive time.Duration
@@ -73,12 +73,12 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		horizon = 4 * time.Second
 	}
 	return &Receiver{
-		codec:   cfg.Codec,
-		dec:     cfg.Codec.NewDecoder(),
-		buffer:  buf,
-		out:     newTimeline(cfg.Codec.ClockRate, horizon),
-		pcm:     make([]int16, 0, maxPacketSize*2),
-		delays:  newDelayStats(),
+		codec:  cfg.Codec,
+		dec:    cfg.Codec.NewDecoder(),
+		buffer: buf,
+		out:    newTimeline(cfg.Codec.ClockRate, horizon),
+		pcm:    make([]int16, 0, maxPacketSize*2),
+		delays: newDelayStats(),
 	}, nil
 }
 

@@ -75,7 +75,7 @@ func (d *delayStats) record(unmapped, buffer time.Duration) {
 	d.bufferSum += buffer
 	rel := unmapped - d.ref
 	d.sum += rel
-	i := int((rel+delayBinSpan)/delayBinWidth) // rounds towards zero; fine at this width
+	i := int((rel + delayBinSpan) / delayBinWidth) // rounds towards zero; fine at this width
 	switch {
 	case rel < -delayBinSpan:
 		d.under++
