@@ -166,7 +166,7 @@ func (c *callLoop) run(ctx context.Context) (Stats, Outcome, error) {
 	outcome, err := c.loop(ctx, wake)
 	now := c.now()
 	_ = c.sess.Render(now, c.write) // play what is due up to the hang-up
-	if bye, berr := c.sess.Bye(now, c.wall(now)); berr == nil {
+	if bye, berr := c.sess.Bye(); berr == nil {
 		c.transmitNow(bye)
 	}
 	c.clearStatus()

@@ -101,17 +101,24 @@ func (r *reporter) report(now time.Duration, wall time.Time, media uint32, sent 
 	return b, nil
 }
 
-// bye builds the compound packet that leaves the session.
-func (r *reporter) bye(now time.Duration, wall time.Time, media uint32, sent SenderStats, recv *Receiver) ([]byte, error) {
-	sr, err := r.report(now, wall, media, sent, recv)
-	if err != nil {
-		return nil, err
-	}
-	b, err := rtcp.Marshal([]rtcp.Packet{&rtcp.Goodbye{Sources: []uint32{r.ssrc}, Reason: "hang-up"}})
+// bye builds the compound packet that leaves the session: an empty receiver
+// report and SDES (RFC 3550 6.1 wants every compound packet to start so),
+// then the BYE. It carries no reception block: the BYE leaves at once,
+// outside any send-path impairment, and a block in it would hand the peer a
+// last RTT and loss sample that the path never imposed.
+func (r *reporter) bye() ([]byte, error) {
+	b, err := rtcp.Marshal([]rtcp.Packet{
+		&rtcp.ReceiverReport{SSRC: r.ssrc},
+		&rtcp.SourceDescription{Chunks: []rtcp.SourceDescriptionChunk{{
+			Source: r.ssrc,
+			Items:  []rtcp.SourceDescriptionItem{{Type: rtcp.SDESCNAME, Text: r.cname}},
+		}}},
+		&rtcp.Goodbye{Sources: []uint32{r.ssrc}, Reason: "hang-up"},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("rtpcall: building RTCP BYE: %w", err)
 	}
-	return append(sr, b...), nil
+	return b, nil
 }
 
 // handle reads one RTCP compound packet from the peer.

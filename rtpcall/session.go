@@ -111,9 +111,7 @@ func (s *Session) Report(now time.Duration, wall time.Time) ([]byte, error) {
 }
 
 // Bye builds the RTCP packet that leaves the call.
-func (s *Session) Bye(now time.Duration, wall time.Time) ([]byte, error) {
-	return s.rep.bye(now, wall, s.mediaClock(now), s.sender.Stats(), s.receiver)
-}
+func (s *Session) Bye() ([]byte, error) { return s.rep.bye() }
 
 // PeerLeft reports whether the peer sent an RTCP BYE.
 func (s *Session) PeerLeft() bool { return s.rep.peerBye }
