@@ -55,7 +55,7 @@ const speechWAV = "../../testdata/speech.wav"
 // proc is a running `call` process.
 type proc struct {
 	cmd            *exec.Cmd
-	stdout, stderr bytes.Buffer
+	stdout, stderr lockedBuffer // read while the process still writes
 	done           chan error
 }
 
