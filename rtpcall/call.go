@@ -22,6 +22,13 @@ type Config struct {
 	Remote  netip.AddrPort // where media and RTCP go
 	// StrictSource drops datagrams from anywhere but Remote (counted as rejected_source).
 	StrictSource bool
+	// NAT is the path OpenPath opened, if it did; Remote defaults to its
+	// Remote. Then STUN on the media port is answered, media from any
+	// address but the peer's is dropped (rejected_source), a binding
+	// indication keeps the NATs open during silence, and the call follows
+	// the peer to a new address only after an authenticated check from it.
+	NAT               *OpenedPath
+	KeepaliveInterval time.Duration // DefaultKeepaliveInterval when zero
 
 	Source      audio.Source // nil sends nothing
 	SourcePaced bool         // the source blocks in real time (a sound card); files are paced by the wall clock
@@ -76,6 +83,10 @@ type datagram struct {
 // the source's end, the peer's BYE or the peer going silent. It returns the
 // final stats and why the call ended. A nil error means an orderly end.
 func Run(ctx context.Context, cfg Config) (Stats, Outcome, error) {
+	if cfg.NAT != nil && !cfg.Remote.IsValid() {
+		cfg.Remote = cfg.NAT.Remote
+	}
+	cfg.Remote = netip.AddrPortFrom(cfg.Remote.Addr().Unmap(), cfg.Remote.Port())
 	if cfg.Conn == nil || !cfg.Remote.IsValid() {
 		return Stats{}, "", errors.New("rtpcall: a call needs a socket and a remote address")
 	}
@@ -129,6 +140,10 @@ type callLoop struct {
 	nextReport  time.Duration
 	nextStatus  time.Duration
 	statusShown bool
+
+	lastMediaSent  time.Duration // for keepalives (nat.go)
+	keepalivesSent uint64
+	pathMoves      uint64 // verified peer address changes followed
 }
 
 func (c *callLoop) now() time.Duration { return time.Since(c.epoch) }
@@ -171,6 +186,7 @@ func (c *callLoop) run(ctx context.Context) (Stats, Outcome, error) {
 	}
 	c.clearStatus()
 	st := c.sess.Stats(now)
+	c.pathStats(&st)
 	if c.dropped > 0 || c.queueFull > 0 || c.sendErrors > 0 {
 		c.log.Info("send path", "impairment_dropped", c.dropped, "delay_line_full", c.queueFull, "send_errors", c.sendErrors)
 	}
@@ -250,6 +266,7 @@ func (c *callLoop) step() (Outcome, bool, error) {
 		c.delayLine.Due(now, c.transmitNow)
 	}
 	c.drainReceived()
+	c.keepAlive(now)
 	if err := c.sess.Render(now, c.write); err != nil {
 		return "", true, fmt.Errorf("rtpcall: playing out: %w", err)
 	}
@@ -320,6 +337,7 @@ func (c *callLoop) sendFrame(pcm []int16, at time.Duration) {
 		return
 	}
 	if pkt != nil {
+		c.lastMediaSent = at
 		c.transmit(pkt, at)
 	}
 }
@@ -397,6 +415,9 @@ func (c *callLoop) write(pcm []int16) error {
 
 func (c *callLoop) receive(d datagram) {
 	defer func() { c.free <- d.buf }()
+	if c.cfg.NAT != nil && c.handleNAT(d) {
+		return
+	}
 	if c.cfg.StrictSource && d.from.Addr().Unmap() != c.cfg.Remote.Addr().Unmap() {
 		c.sess.receiver.stats.RejectedSource++
 		return

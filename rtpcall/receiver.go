@@ -8,6 +8,7 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/spurtvoip/spurt/codec"
+	"github.com/spurtvoip/spurt/fec"
 	"github.com/spurtvoip/spurt/jitter"
 )
 
@@ -17,6 +18,9 @@ type ReceiverConfig struct {
 	Strategy jitter.Strategy
 	// Horizon is how far ahead of the clock the output may be scheduled; 4 s when zero.
 	Horizon time.Duration
+	// RED accepts redundant audio (RFC 2198) in the payload type it names,
+	// besides plain packets of Codec; nil accepts plain packets only.
+	RED *REDConfig
 }
 
 // ReceiverStats counts what the receive pipeline saw, from the network to the ear.
@@ -33,6 +37,8 @@ type ReceiverStats struct {
 	Spurts         uint64
 	Played         uint64 // chunks played
 	MissingChunks  uint64 // holes played as silence
+	Recovered      uint64 // chunks played from a redundant copy, their own packet lost or late
+	ResidualLost   uint64 // packets neither received in time nor recovered: Lost + Late - Recovered
 	ClippedSamples uint64 // samples outside the output window (a misbehaving peer)
 	Jitter         time.Duration
 }
@@ -42,15 +48,19 @@ type ReceiverStats struct {
 // receiver's clock; the sender's clock is a different one and appears only
 // through RTP timestamps.
 type Receiver struct {
-	codec  codec.Codec
-	dec    codec.Decoder
-	buffer *jitter.Buffer
-	out    *timeline
-	packet rtp.Packet
-	pcm    []int16
-	stats  ReceiverStats
-	src    sourceState
-	delays delayStats
+	codec    codec.Codec
+	dec      codec.Decoder
+	strategy jitter.Strategy // as configured (the buffer may hold it wrapped)
+	red      *redReceiver    // nil: plain audio only
+	tagged   []byte          // scratch: a payload with its tag, on its way into the buffer
+	firstSeq uint16
+	buffer   *jitter.Buffer
+	out      *timeline
+	packet   rtp.Packet
+	pcm      []int16
+	stats    ReceiverStats
+	src      sourceState
+	delays   delayStats
 
 	playedTS   extender // unwraps the timestamps of played chunks
 	lastArrive time.Duration
@@ -64,7 +74,18 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.Strategy == nil {
 		return nil, errors.New("rtpcall: receiver needs a playout strategy")
 	}
-	buf, err := jitter.New(jitter.Config{ClockRate: cfg.Codec.ClockRate, Strategy: cfg.Strategy})
+	strategy := cfg.Strategy
+	var red *redReceiver
+	if cfg.RED != nil {
+		if err := cfg.RED.validate(cfg.Codec); err != nil {
+			return nil, err
+		}
+		red = newREDReceiver(cfg.RED, cfg.Codec.ClockRate)
+		if _, fixed := strategy.(*jitter.Fixed); !fixed {
+			strategy = spanStrategy{Strategy: strategy, rr: red}
+		}
+	}
+	buf, err := jitter.New(jitter.Config{ClockRate: cfg.Codec.ClockRate, Strategy: strategy, Capacity: seenSlots})
 	if err != nil {
 		return nil, fmt.Errorf("rtpcall: playout buffer: %w", err)
 	}
@@ -73,12 +94,15 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		horizon = 4 * time.Second
 	}
 	return &Receiver{
-		codec:  cfg.Codec,
-		dec:    cfg.Codec.NewDecoder(),
-		buffer: buf,
-		out:    newTimeline(cfg.Codec.ClockRate, horizon),
-		pcm:    make([]int16, 0, maxPacketSize*2),
-		delays: newDelayStats(),
+		codec:    cfg.Codec,
+		dec:      cfg.Codec.NewDecoder(),
+		strategy: cfg.Strategy,
+		red:      red,
+		tagged:   make([]byte, 0, maxPacketSize+1),
+		buffer:   buf,
+		out:      newTimeline(cfg.Codec.ClockRate, horizon),
+		pcm:      make([]int16, 0, maxPacketSize*2),
+		delays:   newDelayStats(),
 	}, nil
 }
 
@@ -90,7 +114,8 @@ func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) {
 		return
 	}
 	h := &r.packet.Header
-	if h.PayloadType != r.codec.PayloadType {
+	isRED := r.red != nil && h.PayloadType == r.red.pt
+	if !isRED && h.PayloadType != r.codec.PayloadType {
 		r.stats.WrongPayload++
 		return
 	}
@@ -98,34 +123,136 @@ func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) {
 		r.stats.RejectedSource++
 		return
 	}
-	samples, err := r.dec.Samples(r.packet.Payload)
+	primary := r.packet.Payload
+	var redundant []fec.Block
+	if isRED {
+		var ok bool
+		if redundant, primary, ok = r.splitRED(primary); !ok {
+			r.stats.Malformed++
+			return
+		}
+	}
+	samples, err := r.dec.Samples(primary)
 	if err != nil || samples == 0 {
 		r.stats.Refused++
 		return
 	}
-	if r.stats.Packets == 0 {
+	first := r.stats.Packets == 0
+	if first {
 		r.playedTS.extend(h.Timestamp) // played chunks unwrap from the buffer's base
+		r.firstSeq = h.SequenceNumber
 	}
 	r.stats.Packets++
 	r.lastArrive = arrival
 	r.src.received(h.SequenceNumber, h.Timestamp, arrival, r.codec.ClockRate)
 
-	outcome := r.buffer.Push(jitter.Packet{
-		SequenceNumber: h.SequenceNumber,
-		Timestamp:      h.Timestamp,
-		Marker:         h.Marker,
-		Samples:        samples,
-		Payload:        r.packet.Payload,
-	}, arrival)
-	switch outcome {
+	copyTried := false
+	if r.red != nil {
+		r.red.noteSpan(isRED, redundant)
+		if !first {
+			r.pushCopies(h.SequenceNumber, h.Timestamp, samples, redundant, arrival)
+		}
+		rec := r.red.record(h.SequenceNumber)
+		if rec.flags&seenCopyQueued != 0 && rec.flags&seenPrimary == 0 {
+			// A copy stands in this packet's place already.
+			rec.flags |= seenPrimary
+			if rec.flags&seenCopyPlayed != 0 {
+				r.stats.Late++
+			} else {
+				r.red.keepReplacement(h.SequenceNumber, primary)
+			}
+			return
+		}
+		copyTried = rec.flags&seenCopy != 0 && rec.flags&seenPrimary == 0
+		rec.flags |= seenPrimary
+	}
+	switch r.push(h.SequenceNumber, h.Timestamp, h.Marker, samples, tagPrimary, primary, arrival) {
 	case jitter.OutcomeLate:
 		r.stats.Late++
 	case jitter.OutcomeDuplicate:
-		r.stats.Duplicates++
+		if copyTried {
+			r.stats.Late++ // its place holds the record of a copy that came too late
+		} else {
+			r.stats.Duplicates++
+		}
 	case jitter.OutcomeQueued:
 	default:
 		r.stats.Refused++
 	}
+}
+
+// splitRED parses an RFC 2198 payload into its redundant blocks and its
+// primary. Blocks in payload types other than the codec's and the secondary's,
+// and copies that do not decode, make the whole packet malformed.
+func (r *Receiver) splitRED(payload []byte) (redundant []fec.Block, primary []byte, ok bool) {
+	blocks, err := fec.ParseRED(payload, r.red.blocks)
+	if err != nil {
+		return nil, nil, false
+	}
+	r.red.blocks = blocks
+	last := len(blocks) - 1
+	if blocks[last].PT != r.codec.PayloadType {
+		return nil, nil, false
+	}
+	for _, b := range blocks[:last] {
+		dec := r.dec
+		switch b.PT {
+		case r.codec.PayloadType:
+		case r.red.secPT:
+			dec = r.red.secDec
+		default:
+			return nil, nil, false
+		}
+		if n, err := dec.Samples(b.Payload); err != nil || n == 0 || b.TimestampOffset == 0 {
+			return nil, nil, false
+		}
+	}
+	return blocks[:last], blocks[last].Payload, true
+}
+
+// pushCopies offers the playout buffer the redundant copies of packets that
+// have not arrived, as those packets, arriving now. A block whose timestamp
+// offset is not a whole number of chunks (of the primary's length) back
+// cannot be matched to a sequence number and is left unused.
+func (r *Receiver) pushCopies(seq uint16, ts uint32, samples int, redundant []fec.Block, arrival time.Duration) {
+	for _, b := range redundant {
+		off := int(b.TimestampOffset)
+		if off%samples != 0 || off/samples > fec.MaxREDBlocks {
+			continue
+		}
+		copySeq := seq - uint16(off/samples)
+		if int16(copySeq-r.firstSeq) < 0 {
+			continue // before the stream as we know it
+		}
+		dec, tag := r.dec, tagCopy
+		if b.PT != r.codec.PayloadType {
+			dec, tag = r.red.secDec, tagCopy|tagSecondary
+		}
+		if n, err := dec.Samples(b.Payload); err != nil || n != samples {
+			continue
+		}
+		rec := r.red.record(copySeq)
+		if rec.flags != 0 {
+			continue // the packet is here, or a copy was offered already
+		}
+		rec.flags |= seenCopy
+		if r.push(copySeq, ts-uint32(off), false, samples, tag, b.Payload, arrival) == jitter.OutcomeQueued {
+			rec.flags |= seenCopyQueued
+		}
+	}
+}
+
+// push hands one packet (or copy) to the playout buffer, its payload prefixed
+// by the tag that tells Render how to decode it.
+func (r *Receiver) push(seq uint16, ts uint32, marker bool, samples int, tag byte, payload []byte, arrival time.Duration) jitter.Outcome {
+	r.tagged = append(append(r.tagged[:0], tag), payload...)
+	return r.buffer.Push(jitter.Packet{
+		SequenceNumber: seq,
+		Timestamp:      ts,
+		Marker:         marker,
+		Samples:        samples,
+		Payload:        r.tagged,
+	}, arrival)
 }
 
 // Render plays everything due by now: it takes due chunks from the playout
@@ -141,7 +268,23 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			r.stats.MissingChunks++
 			continue
 		}
-		pcm, err := r.dec.Decode(r.pcm[:0], chunk.Payload)
+		if len(chunk.Payload) == 0 {
+			r.stats.Refused++
+			continue
+		}
+		tag, payload, dec := chunk.Payload[0], chunk.Payload[1:], r.dec
+		if tag&tagCopy != 0 && r.red != nil {
+			if p, ok := r.red.takeReplacement(chunk.SequenceNumber); ok {
+				tag, payload = tagPrimary, p // the packet itself came in time after all
+			} else {
+				r.stats.Recovered++
+				r.red.markPlayed(chunk.SequenceNumber)
+			}
+		}
+		if tag&tagSecondary != 0 && r.red != nil {
+			dec = r.red.secDec
+		}
+		pcm, err := dec.Decode(r.pcm[:0], payload)
 		if err != nil {
 			r.stats.Refused++
 			continue
@@ -168,6 +311,9 @@ func (r *Receiver) Stats() ReceiverStats {
 	s.Spurts = b.Spurts
 	s.Expected, s.Lost = r.src.expectedLost(s.Packets - s.Duplicates)
 	s.Jitter = r.src.jitter(r.codec.ClockRate)
+	if lost := s.Lost + s.Late; lost > s.Recovered {
+		s.ResidualLost = lost - s.Recovered
+	}
 	return s
 }
 

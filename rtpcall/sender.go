@@ -22,6 +22,8 @@ type SenderConfig struct {
 	VAD            *vad.Detector // nil sends every frame (no silence suppression)
 	FrameSamples   int           // samples per chunk; 160 (20 ms at 8 kHz) when zero
 	MaxPayloadSize int           // refuse frames that encode larger; maxPacketSize-12 when zero
+	// RED sends redundant audio (RFC 2198) when non-nil with a Distance above zero.
+	RED *REDConfig
 }
 
 // SenderStats counts what the send pipeline produced.
@@ -30,6 +32,7 @@ type SenderStats struct {
 	Suppressed uint64 // frames not sent because the VAD judged them silence
 	Packets    uint64 // RTP packets built
 	Octets     uint64 // payload octets in those packets (RFC 3550's sender octet count)
+	FECOctets  uint64 // of those, RED block headers and redundant copies (the rest is the primary audio)
 	Spurts     uint64 // talk spurts begun (packets sent with the marker bit)
 }
 
@@ -45,6 +48,7 @@ type Sender struct {
 	maxPayload int
 	inSpurt    bool
 	payload    []byte
+	red        *redEncoder // nil: plain audio
 	packet     [maxPacketSize]byte
 	stats      SenderStats
 }
@@ -65,12 +69,27 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	if maxPayload == 0 {
 		maxPayload = maxPacketSize - 12
 	}
+	var red *redEncoder
+	if cfg.RED != nil && cfg.RED.Distance > 0 {
+		if err := cfg.RED.validate(cfg.Codec); err != nil {
+			return nil, err
+		}
+		if sf := cfg.RED.Secondary.FrameSamples; sf > 0 && frame%sf != 0 {
+			return nil, fmt.Errorf("rtpcall: frame of %d samples does not fit RED secondary %s", frame, cfg.RED.Secondary.Name)
+		}
+		red = newREDEncoder(cfg.RED, cfg.Codec.PayloadType)
+	}
+	pt := cfg.Codec.PayloadType
+	if red != nil {
+		pt = red.pt
+	}
 	return &Sender{
+		red: red,
 		enc: cfg.Codec.NewEncoder(),
 		vad: cfg.VAD,
 		header: rtp.Header{
 			Version:        2,
-			PayloadType:    cfg.Codec.PayloadType,
+			PayloadType:    pt,
 			SequenceNumber: cfg.InitialSeq,
 			Timestamp:      cfg.InitialTime,
 			SSRC:           cfg.SSRC,
@@ -104,6 +123,15 @@ func (s *Sender) Frame(pcm []int16) ([]byte, error) {
 		return nil, fmt.Errorf("rtpcall: encoded frame of %d bytes exceeds %d", len(payload), s.maxPayload)
 	}
 	s.payload = payload
+	primary := len(payload)
+	if s.red != nil {
+		if payload, err = s.red.build(pcm, payload, s.header.SequenceNumber, s.header.Timestamp, s.frame); err != nil {
+			return nil, err
+		}
+		if len(payload) > s.maxPayload {
+			return nil, fmt.Errorf("rtpcall: RED payload of %d bytes exceeds %d", len(payload), s.maxPayload)
+		}
+	}
 	s.header.Marker = !s.inSpurt
 	if s.header.Marker {
 		s.stats.Spurts++
@@ -116,6 +144,7 @@ func (s *Sender) Frame(pcm []int16) ([]byte, error) {
 	s.header.SequenceNumber++
 	s.stats.Packets++
 	s.stats.Octets += uint64(len(payload))
+	s.stats.FECOctets += uint64(len(payload) - primary)
 	return s.packet[:n], nil
 }
 

@@ -1,6 +1,7 @@
 package rtpcall
 
 import (
+	"math"
 	"time"
 
 	"github.com/spurtvoip/spurt/codec"
@@ -17,6 +18,9 @@ type SessionConfig struct {
 	InitialSeq  uint16
 	InitialTime uint32
 	CNAME       string
+	// RED is redundant audio (RFC 2198), if negotiated: received whenever
+	// set, sent when its Distance is above zero. Nil: plain audio only.
+	RED *REDConfig
 }
 
 // Session is one endpoint's RTP session (RFC 3550): the send pipeline, the
@@ -27,6 +31,7 @@ type Session struct {
 	sender   *Sender
 	receiver *Receiver
 	rep      reporter
+	fec      string // the redundancy scheme we send
 
 	initialTime  uint32
 	captureStart time.Duration
@@ -44,11 +49,12 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		InitialSeq:  cfg.InitialSeq,
 		InitialTime: cfg.InitialTime,
 		VAD:         cfg.VAD,
+		RED:         cfg.RED,
 	})
 	if err != nil {
 		return nil, err
 	}
-	rcv, err := NewReceiver(ReceiverConfig{Codec: cfg.Codec, Strategy: cfg.Strategy})
+	rcv, err := NewReceiver(ReceiverConfig{Codec: cfg.Codec, Strategy: cfg.Strategy, RED: cfg.RED})
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +65,7 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	return &Session{
 		sender:      snd,
 		receiver:    rcv,
+		fec:         cfg.RED.Scheme(),
 		rep:         reporter{ssrc: cfg.SSRC, cname: cname, rate: cfg.Codec.ClockRate},
 		initialTime: cfg.InitialTime,
 		frameDur:    time.Duration(snd.frame) * time.Second / time.Duration(cfg.Codec.ClockRate),
@@ -153,12 +160,12 @@ func (s *Session) Status() Status {
 	st := Status{
 		Received: rs.Packets, Expected: rs.Expected, Lost: rs.Lost, Late: rs.Late,
 		Spurts:   rs.Spurts,
-		Strategy: s.receiver.buffer.Strategy().Name(),
+		Strategy: s.receiver.strategy.Name(),
 	}
 	m, mapped := s.rep.mapping(s.receiver.src.firstTS)
 	st.Mapped = mapped
 	st.PlayoutDelay = buf.PlayoutOffset + m - s.frameDur
-	if e, ok := s.receiver.buffer.Strategy().(*jitter.EWMA); ok {
+	if e, ok := s.receiver.strategy.(*jitter.EWMA); ok {
 		d, v := e.Estimates()
 		st.D, st.V, st.HaveEWMA = d+m-s.frameDur, v, true
 		cfg := e.Config()
@@ -173,7 +180,7 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 	rs := s.receiver.Stats()
 	st := Stats{
 		Codec:           s.receiver.codec.Name,
-		Playout:         s.receiver.buffer.Strategy().Name(),
+		Playout:         s.receiver.strategy.Name(),
 		Duration:        elapsed.Seconds(),
 		PacketsSent:     snd.Packets,
 		PacketsReceived: rs.Packets,
@@ -189,6 +196,12 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 		RejectedSource:  rs.RejectedSource,
 		Refused:         rs.Refused,
 		Jitter:          ms(rs.Jitter),
+		FEC:             s.fec,
+		FECRecovered:    rs.Recovered,
+		ResidualLost:    rs.ResidualLost,
+	}
+	if media := snd.Octets - snd.FECOctets; media > 0 {
+		st.OverheadRatio = math.Round(float64(snd.FECOctets)/float64(media)*10000) / 10000
 	}
 	if m, ok := s.rep.mapping(s.receiver.src.firstTS); ok {
 		if mean, ok := s.receiver.delays.mean(); ok {
@@ -209,9 +222,10 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 		st.RemoteLost = &lost
 		st.RemoteJitter = msPtr(time.Duration(s.rep.remoteJitter) * time.Second / time.Duration(s.rep.rate))
 	}
-	if e, ok := s.receiver.buffer.Strategy().(*jitter.EWMA); ok {
+	if e, ok := s.receiver.strategy.(*jitter.EWMA); ok {
 		cfg := e.Config()
 		st.K, st.Alpha, st.Beta = cfg.K, cfg.Alpha, cfg.Beta
 	}
+	st.RFactor, st.MOS = st.quality()
 	return st
 }

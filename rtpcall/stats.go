@@ -26,6 +26,17 @@ type Stats struct {
 	RejectedSource  uint64 `json:"rejected_source"`
 	Refused         uint64 `json:"refused"`
 
+	// Redundant audio (RFC 2198). FEC is the scheme this side sends ("none",
+	// "red:1", "red:2") and OverheadRatio its cost: RED headers and copies
+	// over primary audio bytes sent. FECRecovered counts received chunks
+	// played from a copy because their own packet was lost or late, and
+	// ResidualLost the packets neither received in time nor recovered
+	// (network_lost + late_lost - fec_recovered).
+	FEC           string  `json:"fec"`
+	FECRecovered  uint64  `json:"fec_recovered"`
+	ResidualLost  uint64  `json:"residual_lost"`
+	OverheadRatio float64 `json:"overhead_ratio"`
+
 	// Delays in milliseconds; null while unknown (no chunk played, no RTCP yet).
 	PlayoutDelayMean *float64 `json:"playout_delay_ms_mean"`
 	PlayoutDelayP95  *float64 `json:"playout_delay_ms_p95"`
@@ -40,6 +51,17 @@ type Stats struct {
 	K     float64 `json:"k"`
 	Alpha float64 `json:"alpha"`
 	Beta  float64 `json:"beta"`
+
+	// The G.107 E-model's rating of what this side heard, and the MOS it
+	// predicts (see quality.go); null while the playout delay is unknown.
+	RFactor *float64 `json:"r_factor"`
+	MOS     *float64 `json:"mos"`
+
+	// How the media path was opened: "direct" (the remote address was
+	// given), or the checked pair as "LOCAL->REMOTE" candidate types such
+	// as "srflx->host" (see OpenedPath), and the connectivity checks sent.
+	Path       string `json:"path"`
+	ChecksSent uint64 `json:"checks_sent"`
 }
 
 // delayStats accumulates, per played chunk, the playout delay (capture to

@@ -89,6 +89,10 @@ func Summary(s Stats, outcome Outcome) string {
 		fmt.Fprintf(&b, "; the peer lost %d of ours (jitter %s)", *s.RemoteLost, opt(s.RemoteJitter))
 	}
 	b.WriteString("\n")
+	if (s.FEC != "" && s.FEC != "none") || s.FECRecovered > 0 {
+		fmt.Fprintf(&b, "  fec %s (overhead %.0f%%); received: %d chunks recovered, %d lost for good\n",
+			s.FEC, 100*s.OverheadRatio, s.FECRecovered, s.ResidualLost)
+	}
 	if bad := s.Malformed + s.WrongPayload + s.RejectedSource + s.Refused; bad > 0 {
 		fmt.Fprintf(&b, "  dropped input: %d malformed, %d wrong payload type, %d from other sources, %d refused\n",
 			s.Malformed, s.WrongPayload, s.RejectedSource, s.Refused)

@@ -156,3 +156,139 @@ func gaps(s []int16, n int) []bool {
 	}
 	return g
 }
+
+// Fidelity compares a received signal with its reference over the
+// reference's whole length at one lag, so that audio missing from the
+// received signal (a chunk lost and played as silence, or never played)
+// counts fully as error, unlike in Compare, which leaves gaps out of its SNR.
+// It suits a call that plays everything with one delay (no silence
+// suppression, one talk spurt).
+type Fidelity struct {
+	SNR          float64 // dB: reference energy over error energy, gaps included
+	SegmentalSNR float64 // dB: mean over the reference's active 20 ms frames of their SNR, each clamped to [-10, 35]
+	// SpectralDistance is the log-spectral distance in dB (RMS over
+	// frequency of the difference of the log power spectra), averaged over
+	// the reference's active frames; 0 is identical. Unlike the SNRs it does
+	// not punish a codec that keeps the spectrum but not the waveform (GSM).
+	SpectralDistance float64
+	Lag              int // received[i] ~ reference[i-Lag]
+}
+
+// Segmental SNR limits, the usual ones, so that a few frames cannot dominate
+// the mean: a frame worse than -10 dB (louder error than signal; a missing
+// frame is 0 dB) counts as -10, a perfect one as 35 rather than infinity.
+const (
+	minSegmentSNR = -10
+	maxSegmentSNR = 35
+)
+
+// CompareWhole finds the lag (0 ≤ lag ≤ maxLag) of greatest correlation and
+// measures received against reference at it, sample for sample, over every
+// sample of the reference. Frames of the reference with less than 1 % of its
+// mean frame energy (pauses) are left out of the segmental SNR.
+func CompareWhole(reference, received []int16, maxLag int) Fidelity {
+	lag := bestLag(reference, received, 0, maxLag, 4)
+	lag = bestLag(reference, received, max(lag-8, 0), lag+8, 1)
+	f := Fidelity{Lag: lag}
+	frames := len(reference) / FrameSamples
+	if frames == 0 {
+		return f
+	}
+	sigs := make([]float64, frames)
+	noises := make([]float64, frames)
+	var sig, noise float64
+	for fr := range frames {
+		for i := fr * FrameSamples; i < (fr+1)*FrameSamples; i++ {
+			x := float64(reference[i])
+			e := x - sampleAt(received, i+lag)
+			sigs[fr] += x * x
+			noises[fr] += e * e
+		}
+		sig += sigs[fr]
+		noise += noises[fr]
+	}
+	f.SNR = snr(sig, noise, math.Inf(1))
+	threshold := 0.01 * sig / float64(frames)
+	var sum float64
+	var active int
+	for fr := range frames {
+		if sigs[fr] <= threshold || sigs[fr] == 0 {
+			continue
+		}
+		s := snr(sigs[fr], noises[fr], maxSegmentSNR)
+		sum += min(max(s, minSegmentSNR), maxSegmentSNR)
+		active++
+	}
+	if active > 0 {
+		f.SegmentalSNR = sum / float64(active)
+	}
+	f.SpectralDistance = spectralDistance(reference, received, lag, sigs, threshold)
+	return f
+}
+
+// spectralDistance is the mean log-spectral distance over the frames whose
+// energy (sigs) is above threshold. Power spectra come from a Hann-windowed
+// DFT of each frame; both get a floor 40 dB below the reference's mean bin
+// power, so that silence where speech should be costs a large but finite
+// distance.
+func spectralDistance(reference, received []int16, lag int, sigs []float64, threshold float64) float64 {
+	const bins = FrameSamples/2 + 1
+	var window [FrameSamples]float64
+	for i := range window {
+		window[i] = 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/FrameSamples)
+	}
+	var cos, sin [FrameSamples]float64
+	for i := range cos {
+		cos[i] = math.Cos(2 * math.Pi * float64(i) / FrameSamples)
+		sin[i] = math.Sin(2 * math.Pi * float64(i) / FrameSamples)
+	}
+	spectrum := func(sample func(int) float64, out *[bins]float64) {
+		for k := range out {
+			var re, im float64
+			for n := range FrameSamples {
+				x := window[n] * sample(n)
+				re += x * cos[k*n%FrameSamples]
+				im -= x * sin[k*n%FrameSamples]
+			}
+			out[k] = re*re + im*im
+		}
+	}
+	var total float64
+	for _, e := range sigs {
+		total += e
+	}
+	// Parseval: a frame's energy spread over its bins, windowed (Hann keeps 3/8)
+	floor := 1e-4 * total / float64(len(sigs)) * FrameSamples * 3 / 8 / bins
+	var ref, got [bins]float64
+	var sum float64
+	var active int
+	for fr, e := range sigs {
+		if e <= threshold || e == 0 {
+			continue
+		}
+		start := fr * FrameSamples
+		spectrum(func(n int) float64 { return float64(reference[start+n]) }, &ref)
+		spectrum(func(n int) float64 { return sampleAt(received, start+n+lag) }, &got)
+		var d2 float64
+		for k := range ref {
+			d := 10 * math.Log10((ref[k]+floor)/(got[k]+floor))
+			d2 += d * d
+		}
+		sum += math.Sqrt(d2 / bins)
+		active++
+	}
+	if active == 0 {
+		return 0
+	}
+	return sum / float64(active)
+}
+
+func snr(sig, noise, perfect float64) float64 {
+	switch {
+	case noise > 0:
+		return 10 * math.Log10(sig/noise)
+	case sig > 0:
+		return perfect
+	}
+	return 0
+}

@@ -1,0 +1,36 @@
+package rtpcall
+
+import (
+	"math"
+	"time"
+
+	"github.com/spurtvoip/spurt/quality"
+)
+
+// packetization is the mouth-to-ear delay a 20 ms chunk adds before it can
+// be sent: its own length.
+const packetization = 20 * time.Millisecond
+
+// quality rates the call as this side heard it with the G.107 E-model: the
+// packet loss is network and late loss over the packets expected, taken as
+// random (BurstR 1: the live stats keep no loss pattern), and the one-way
+// mouth-to-ear delay is the mean playout delay plus packetization. Holes
+// play as silence, so G.711 is rated without concealment. Both are nil
+// while the playout delay is unknown.
+func (s Stats) quality() (r, mos *float64) {
+	if s.PlayoutDelayMean == nil {
+		return nil, nil
+	}
+	loss := 0.0
+	if s.Expected > 0 {
+		loss = float64(s.NetworkLost+s.LateLost) / float64(s.Expected)
+	}
+	c := quality.CodecG711
+	if s.Codec == "GSM" {
+		c = quality.CodecGSMFR
+	}
+	mouthToEar := time.Duration(*s.PlayoutDelayMean*float64(time.Millisecond)) + packetization
+	rating := quality.R(quality.Input{Codec: c, MouthToEar: mouthToEar, PacketLoss: loss, BurstR: 1})
+	round := func(x float64) *float64 { v := math.Round(x*1000) / 1000; return &v }
+	return round(rating), round(quality.MOS(rating))
+}

@@ -1,0 +1,42 @@
+package rtpcall
+
+import (
+	"math"
+	"testing"
+)
+
+func TestStatsQuality(t *testing.T) {
+	delay := func(v float64) *float64 { return &v }
+	tests := []struct {
+		name       string
+		st         Stats
+		wantNil    bool
+		rMin, rMax float64
+	}{
+		{"delay unknown", Stats{Codec: "PCMU", Expected: 100}, true, 0, 0},
+		// No loss, 20+20 ms mouth to ear: G.107's default ~93.2 less a
+		// little delay impairment.
+		{"clean", Stats{Codec: "PCMU", Expected: 1000, PlayoutDelayMean: delay(20)}, false, 91, 93.2},
+		{"2% loss", Stats{Codec: "PCMU", Expected: 1000, NetworkLost: 10, LateLost: 10, PlayoutDelayMean: delay(20)}, false, 55, 65},
+		{"GSM clean", Stats{Codec: "GSM", Expected: 1000, PlayoutDelayMean: delay(20)}, false, 71, 73.2},
+	}
+	for _, tt := range tests {
+		r, mos := tt.st.quality()
+		if tt.wantNil {
+			if r != nil || mos != nil {
+				t.Errorf("%s: got R %v MOS %v, want null", tt.name, r, mos)
+			}
+			continue
+		}
+		if r == nil || mos == nil || *r < tt.rMin || *r > tt.rMax || math.IsNaN(*mos) || *mos < 1 || *mos > 4.5 {
+			t.Errorf("%s: R %v MOS %v, want R in [%v, %v]", tt.name, valueOf(r), valueOf(mos), tt.rMin, tt.rMax)
+		}
+	}
+}
+
+func valueOf(p *float64) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

@@ -1,0 +1,507 @@
+package rtpcall
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/spurtvoip/spurt/audio"
+	"github.com/spurtvoip/spurt/codec"
+	"github.com/spurtvoip/spurt/fec"
+	"github.com/spurtvoip/spurt/internal/audiotest"
+)
+
+const redPT = 96
+
+func gsmCodec(t testing.TB) codec.Codec {
+	t.Helper()
+	c, err := codec.Default().ByName("gsm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func redConfig(t testing.TB, distance, peerDistance int) *REDConfig {
+	return &REDConfig{PayloadType: redPT, Secondary: gsmCodec(t), Distance: distance, PeerDistance: peerDistance}
+}
+
+func speechSample(t testing.TB) []int16 {
+	t.Helper()
+	s, err := audio.ReadWAVFile("../testdata/speech.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// lossyCall is one direction of a call on a virtual clock: a session sends
+// frames continuously (no VAD), a Bernoulli model drops packets, the rest
+// arrive after a fixed delay, and a second session plays them.
+type lossyCall struct {
+	loss     float64
+	seed     uint64
+	distance int // 0: plain audio
+	frames   int
+	delay    time.Duration
+}
+
+type lossyResult struct {
+	stats   Stats
+	dropped []bool // by sequence number order: packet i was dropped
+	heard   []int16
+}
+
+func (c lossyCall) run(t testing.TB, speech []int16) lossyResult {
+	t.Helper()
+	var sendRED, recvRED *REDConfig
+	if c.distance > 0 {
+		sendRED, recvRED = redConfig(t, c.distance, 0), redConfig(t, 0, c.distance)
+	}
+	tx, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: ewma(t), SSRC: 7, InitialSeq: 65000, InitialTime: 1 << 31, RED: sendRED})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: ewma(t), SSRC: 8, RED: recvRED})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(c.seed, 1))
+	var res lossyResult
+	var sink audio.MemorySink
+	type inflight struct {
+		at  time.Duration
+		pkt []byte
+	}
+	var queue []inflight
+	end := time.Duration(c.frames+20) * 20 * time.Millisecond
+	frame := 0
+	for now := time.Duration(0); now <= end; now += time.Millisecond {
+		if now > 0 && now%(20*time.Millisecond) == 0 && frame < c.frames {
+			at := (frame * 160) % (len(speech) - 160)
+			pkt, err := tx.Send(speech[at:at+160], now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			drop := rng.Float64() < c.loss
+			res.dropped = append(res.dropped, drop)
+			if !drop {
+				queue = append(queue, inflight{now + c.delay, append([]byte(nil), pkt...)})
+			}
+			frame++
+		}
+		for len(queue) > 0 && queue[0].at <= now {
+			rx.HandleDatagram(queue[0].pkt, now, time.Time{})
+			queue = queue[1:]
+		}
+		if err := rx.Render(now, sink.WriteSamples); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res.stats = rx.Stats(end)
+	res.stats.PacketsSent = tx.Stats(end).PacketsSent
+	res.stats.FEC, res.stats.OverheadRatio = tx.Stats(end).FEC, tx.Stats(end).OverheadRatio
+	res.heard = sink.Samples()
+	return res
+}
+
+// unrecoverable counts the packets between the first and the last received
+// that were dropped along with the distance packets after them, which carry
+// their copies: exactly the chunks RED cannot bring back.
+func unrecoverable(dropped []bool, distance int) (lost, residual int) {
+	first, last := -1, -1
+	for i, d := range dropped {
+		if !d {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	for i := first; i >= 0 && i <= last; i++ {
+		if !dropped[i] {
+			continue
+		}
+		lost++
+		gone := true
+		for k := 1; k <= distance; k++ {
+			if i+k < len(dropped) && !dropped[i+k] {
+				gone = false
+			}
+		}
+		if gone {
+			residual++
+		}
+	}
+	return lost, residual
+}
+
+// TestREDRecoversLossAsTheoryPredicts runs a continuous call through
+// Bernoulli loss p. With distance d a chunk stays lost only if its packet and
+// the d after it are all lost, probability p^(d+1); the residual must equal
+// that count exactly (every copy arrives in time: the receiver adds the
+// redundancy span to its playout delay) and lie within 4 standard deviations
+// of the theory.
+func TestREDRecoversLossAsTheoryPredicts(t *testing.T) {
+	speech := speechSample(t)
+	const frames = 6000
+	tests := []struct {
+		loss     float64
+		distance int
+		seed     uint64
+	}{
+		{0.10, 1, 1},
+		{0.10, 2, 2},
+		{0.20, 1, 3},
+		{0.20, 2, 4},
+	}
+	for _, tt := range tests {
+		c := lossyCall{loss: tt.loss, seed: tt.seed, distance: tt.distance, frames: frames, delay: 30 * time.Millisecond}
+		res := c.run(t, speech)
+		st := res.stats
+		lost, residual := unrecoverable(res.dropped, tt.distance)
+		p := tt.loss
+		n := float64(st.Expected)
+		q := math.Pow(p, float64(tt.distance+1)) // a chunk stays lost
+		// adjacent chunks share packets, which widens the spread: use the
+		// variance of a sum of m-dependent indicators, sum over lags |j| <= d
+		// of Cov = p^(d+1+|j|) - q^2
+		variance := q - q*q
+		for j := 1; j <= tt.distance; j++ {
+			variance += 2 * (math.Pow(p, float64(tt.distance+1+j)) - q*q)
+		}
+		sd := math.Sqrt(n * variance)
+		t.Logf("p %.2f red:%d: %d expected, network_lost %d, recovered %d, residual %d (exactly %d unrecoverable; theory %.1f ± %.1f), late %d, overhead %.3f, playout %.1f ms",
+			p, tt.distance, st.Expected, st.NetworkLost, st.FECRecovered, st.ResidualLost, residual, n*q, sd, st.LateLost, st.OverheadRatio, deref(st.BufferDelayMean))
+		if int(st.NetworkLost) != lost {
+			t.Errorf("p %.2f red:%d: network_lost %d, but %d packets were dropped", p, tt.distance, st.NetworkLost, lost)
+		}
+		if int(st.ResidualLost) != residual || st.LateLost != 0 {
+			t.Errorf("p %.2f red:%d: residual_lost %d (late %d), want exactly %d", p, tt.distance, st.ResidualLost, st.LateLost, residual)
+		}
+		if math.Abs(float64(st.ResidualLost)-n*q) > 4*sd {
+			t.Errorf("p %.2f red:%d: residual %d, theory %.1f ± 4×%.1f", p, tt.distance, st.ResidualLost, n*q, sd)
+		}
+		if st.FECRecovered != st.NetworkLost-st.ResidualLost {
+			t.Errorf("recovered %d + residual %d != lost %d", st.FECRecovered, st.ResidualLost, st.NetworkLost)
+		}
+		if st.FEC != "red:"+string(rune('0'+tt.distance)) {
+			t.Errorf("fec %q", st.FEC)
+		}
+		// per packet: d GSM copies of 33 bytes, d 4-byte headers and the 1-byte final header over 160 bytes
+		wantOverhead := float64(tt.distance*(33+4)+1) / 160
+		if math.Abs(st.OverheadRatio-wantOverhead) > 0.01 {
+			t.Errorf("overhead %.4f, want about %.4f", st.OverheadRatio, wantOverhead)
+		}
+		if st.Missing == 0 && residual > 0 {
+			t.Errorf("no holes played though %d chunks were unrecoverable", residual)
+		}
+	}
+}
+
+// TestREDImprovesReceivedAudio: under the same loss the call with RED sounds
+// measurably closer to what was sent, counting lost audio as error, and the
+// price shows in the playout delay (one chunk more).
+func TestREDImprovesReceivedAudio(t *testing.T) {
+	speech := speechSample(t)
+	frames := len(speech)/160 - 1
+	ref := speech[:frames*160]
+	var fid [2]audiotest.Fidelity
+	var delay [2]float64
+	for i, distance := range []int{0, 1} {
+		c := lossyCall{loss: 0.1, seed: 9, distance: distance, frames: frames, delay: 30 * time.Millisecond}
+		res := c.run(t, speech)
+		fid[i] = audiotest.CompareWhole(ref, res.heard, 16000)
+		delay[i] = *res.stats.BufferDelayMean
+		t.Logf("red:%d: SNR %.2f dB, segmental SNR %.2f dB, spectral distance %.2f dB, lag %d; lost %d residual %d; buffer delay %.1f ms",
+			distance, fid[i].SNR, fid[i].SegmentalSNR, fid[i].SpectralDistance, fid[i].Lag, res.stats.NetworkLost, res.stats.ResidualLost, delay[i])
+	}
+	// GSM copies keep the spectrum rather than the waveform: the spectral
+	// distance shows the repair; the SNR, gaps counted, must not get worse.
+	if fid[1].SpectralDistance > 0.8*fid[0].SpectralDistance || fid[1].SNR < fid[0].SNR {
+		t.Errorf("RED: spectral distance %.2f dB, SNR %.2f dB; plain %.2f dB, %.2f dB: want RED's distance below 80 %% of plain's",
+			fid[1].SpectralDistance, fid[1].SNR, fid[0].SpectralDistance, fid[0].SNR)
+	}
+	if delay[1] < delay[0]+15 {
+		t.Errorf("buffer delay with RED %.1f ms, plain %.1f ms: the recovery's chunk of delay should show", delay[1], delay[0])
+	}
+}
+
+// redPackets builds n consecutive RED packets (PCMU primary, GSM copies).
+func redPackets(t testing.TB, n, distance int) [][]byte {
+	t.Helper()
+	s, err := NewSender(SenderConfig{Codec: pcmu(t), SSRC: 9, InitialSeq: 100, InitialTime: 5000, RED: redConfig(t, distance, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	speech := speechSample(t)
+	out := make([][]byte, n)
+	for i := range out {
+		at := (i * 160) % (len(speech) - 160)
+		b, err := s.Frame(speech[at : at+160])
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = append([]byte(nil), b...)
+	}
+	return out
+}
+
+func TestREDPacketLayout(t *testing.T) {
+	pkts := redPackets(t, 4, 2)
+	var p rtp.Packet
+	blocks := make([]fec.Block, 0, fec.MaxREDBlocks)
+	for i, b := range pkts {
+		if err := p.Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		if p.PayloadType != redPT || p.Timestamp != uint32(5000+160*i) || p.SequenceNumber != uint16(100+i) || p.Marker != (i == 0) {
+			t.Errorf("packet %d header %+v", i, p.Header)
+		}
+		got, err := fec.ParseRED(p.Payload, blocks)
+		if err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+		copies := min(i, 2) // the first packets have fewer chunks before them
+		if len(got) != copies+1 {
+			t.Fatalf("packet %d: %d blocks, want %d", i, len(got), copies+1)
+		}
+		for j, blk := range got[:copies] {
+			wantOffset := uint16(160 * (copies - j)) // oldest first
+			if blk.PT != 3 || blk.TimestampOffset != wantOffset || len(blk.Payload) != 33 {
+				t.Errorf("packet %d block %d: PT %d offset %d len %d, want GSM at %d", i, j, blk.PT, blk.TimestampOffset, len(blk.Payload), wantOffset)
+			}
+		}
+		if prim := got[copies]; prim.PT != 0 || len(prim.Payload) != 160 {
+			t.Errorf("packet %d primary: PT %d len %d", i, prim.PT, len(prim.Payload))
+		}
+	}
+}
+
+// TestREDLatePrimaryReplacesCopy: when packet n+1 overtakes packet n, the
+// copy of n comes first; packet n, arriving before its playout, replaces it
+// (nothing counted as recovered), and a packet arriving after its copy was
+// played counts as late, its chunk as recovered.
+func TestREDLatePrimaryReplacesCopy(t *testing.T) {
+	pkts := redPackets(t, 10, 1)
+	r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), RED: redConfig(t, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms := time.Millisecond
+	r.HandleRTP(pkts[0], 10*ms)
+	r.HandleRTP(pkts[1], 30*ms)
+	r.HandleRTP(pkts[3], 70*ms) // overtakes 2, carrying its copy
+	r.HandleRTP(pkts[2], 72*ms) // in time: replaces the copy
+	r.HandleRTP(pkts[5], 110*ms)
+	if err := r.Render(200*ms, discard); err != nil { // 4's copy plays at 10+60+80 = 150 ms
+		t.Fatal(err)
+	}
+	r.HandleRTP(pkts[4], 201*ms) // after its copy played
+	if err := r.Render(300*ms, discard); err != nil {
+		t.Fatal(err)
+	}
+	st := r.Stats()
+	if st.Packets != 6 || st.Recovered != 1 || st.Late != 1 || st.Lost != 0 || st.Duplicates != 0 || st.ResidualLost != 0 || st.Played != 6 {
+		t.Errorf("stats %+v, want 6 packets, 1 recovered (packet 4), 1 late, none lost, 6 played", st)
+	}
+}
+
+// TestREDMalformedIsCountedAndDropped: RED payloads that do not parse, name
+// unknown payload types or carry undecodable copies are counted as malformed.
+func TestREDMalformedIsCountedAndDropped(t *testing.T) {
+	good := redPackets(t, 2, 1)[1]
+	hdr := good[:12]
+	with := func(payload ...byte) []byte { return append(append([]byte(nil), hdr...), payload...) }
+	gsmCopy := make([]byte, 33)
+	gsmCopy[0] = 0xd0
+	tests := []struct {
+		name string
+		pkt  []byte
+	}{
+		{"empty payload", with()},
+		{"header only", with(0x83, 0, 0xa0)},
+		{"length past the end", with(append([]byte{0x83, 0x02, 0x80 | 0, 33, 0}, gsmCopy[:10]...)...)},
+		{"more blocks than fit", with(append(repeatBytes([]byte{0x83, 0x02, 0x80, 0}, fec.MaxREDBlocks), 0, 1)...)},
+		{"unknown block PT", with(append(append([]byte{0x80 | 18, 0x02, 0x80, 33, 0}, gsmCopy...), 0xff)...)},
+		{"unknown primary PT", with(append(append([]byte{0x83, 0x02, 0x80, 33, 8}, gsmCopy...), 0xff)...)},
+		{"copy of the wrong length", with(append(append([]byte{0x83, 0x02, 0x80, 32, 0}, gsmCopy[:32]...), 0xff)...)},
+		{"copy at offset zero", with(append(append([]byte{0x83, 0, 0, 33, 0}, gsmCopy...), 0xff)...)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t), RED: redConfig(t, 0, 1)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.HandleRTP(tt.pkt, time.Millisecond)
+			if st := r.Stats(); st.Malformed != 1 || st.Packets != 0 {
+				t.Errorf("malformed %d, packets %d; want the packet counted malformed and dropped", st.Malformed, st.Packets)
+			}
+			r.HandleRTP(good, 2*time.Millisecond)
+			if st := r.Stats(); st.Packets != 1 {
+				t.Errorf("a good packet after it: packets %d", st.Packets)
+			}
+		})
+	}
+}
+
+func repeatBytes(b []byte, n int) []byte {
+	var out []byte
+	for range n {
+		out = append(out, b...)
+	}
+	return out
+}
+
+func TestREDConfigRefused(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  REDConfig
+	}{
+		{"payload type of the codec", REDConfig{PayloadType: 0, Secondary: gsmCodec(t), Distance: 1}},
+		{"no secondary", REDConfig{PayloadType: redPT, Distance: 1}},
+		{"distance too large", REDConfig{PayloadType: redPT, Secondary: gsmCodec(t), Distance: MaxREDDistance + 1}},
+		{"8-bit payload type", REDConfig{PayloadType: 200, Secondary: gsmCodec(t), Distance: 1}},
+	}
+	for _, tt := range tests {
+		if _, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: ewma(t), RED: &tt.cfg}); err == nil {
+			t.Errorf("%s: accepted", tt.name)
+		}
+	}
+	var nilCfg *REDConfig
+	if nilCfg.Scheme() != "none" || (&REDConfig{Distance: 2}).Scheme() != "red:2" {
+		t.Errorf("schemes %q %q", nilCfg.Scheme(), (&REDConfig{Distance: 2}).Scheme())
+	}
+}
+
+func TestREDPathsAllocateNothing(t *testing.T) {
+	s, err := NewSender(SenderConfig{Codec: pcmu(t), SSRC: 1, RED: redConfig(t, 2, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcm := speechSample(t)[8000 : 8000+160]
+	if allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := s.Frame(pcm); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("RED send path: %v allocations per frame, want 0", allocs)
+	}
+
+	pkts := redPackets(t, 3000, 2)
+	r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t), RED: redConfig(t, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := 0
+	step := func() {
+		arrival := time.Duration(i)*20*time.Millisecond + 30*time.Millisecond
+		if i%5 != 3 { // every fifth packet lost: its copy plays
+			r.HandleRTP(pkts[i], arrival)
+		}
+		if err := r.Render(arrival, discard); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	}
+	for range 100 {
+		step()
+	}
+	if allocs := testing.AllocsPerRun(2000, step); allocs != 0 {
+		t.Errorf("RED receive path: %v allocations per packet, want 0", allocs)
+	}
+	if err := r.Render(time.Duration(i)*20*time.Millisecond+time.Second, discard); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.Stats(); st.Recovered < 400 || st.ResidualLost != 0 {
+		t.Errorf("recovered %d, residual %d; want every lost chunk recovered: %+v", st.Recovered, st.ResidualLost, st)
+	}
+}
+
+func BenchmarkREDSendPath(b *testing.B) {
+	s, err := NewSender(SenderConfig{Codec: pcmu(b), SSRC: 1, RED: redConfig(b, 2, 0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	pcm := speechSample(b)[8000 : 8000+160]
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Frame(pcm); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkREDReceivePath measures one RED packet (distance 2) through the
+// receive pipeline, every tenth one lost so that copies are decoded too.
+func BenchmarkREDReceivePath(b *testing.B) {
+	pkts := redPackets(b, 1<<12, 2)
+	r, err := NewReceiver(ReceiverConfig{Codec: pcmu(b), Strategy: ewma(b), RED: redConfig(b, 0, 2)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var h rtp.Header
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := pkts[i%len(pkts)]
+		if _, err := h.Unmarshal(p); err != nil {
+			b.Fatal(err)
+		}
+		h.SequenceNumber = uint16(100 + i)
+		h.Timestamp = uint32(5000 + 160*i)
+		if _, err := h.MarshalTo(p); err != nil {
+			b.Fatal(err)
+		}
+		arrival := time.Duration(i)*20*time.Millisecond + 30*time.Millisecond
+		if i%10 != 7 {
+			r.HandleRTP(p, arrival)
+		}
+		if err := r.Render(arrival, discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// FuzzREDReceive feeds arbitrary RED payloads, behind a valid RTP header of
+// the negotiated RED payload type, into a receiver between good packets:
+// nothing may panic, malformed input is counted, the good packets still play.
+func FuzzREDReceive(f *testing.F) {
+	pkts := redPackets(f, 6, 2)
+	for _, p := range pkts[1:] {
+		f.Add(p[12:], uint16(3))
+	}
+	f.Add([]byte{0x83, 0x02, 0x80, 33, 0}, uint16(1))
+	f.Add([]byte{0x83, 0x02, 0x83, 0xff, 0, 1, 2}, uint16(1))
+	f.Add([]byte{0x80, 0, 0, 0}, uint16(65535))
+	f.Fuzz(func(t *testing.T, payload []byte, seqDelta uint16) {
+		r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t), RED: redConfig(t, 0, 2)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.HandleRTP(pkts[0], 0)
+		h := rtp.Header{Version: 2, PayloadType: redPT, SequenceNumber: 100 + seqDelta, Timestamp: 5000 + 160*uint32(seqDelta), SSRC: 9}
+		b, err := (&rtp.Packet{Header: h, Payload: payload}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.HandleRTP(b, 20*time.Millisecond)
+		for i, p := range pkts[1:] {
+			r.HandleRTP(p, time.Duration(i+2)*20*time.Millisecond)
+		}
+		if err := r.Render(time.Second, discard); err != nil && !errors.Is(err, errSink) {
+			t.Fatal(err)
+		}
+		st := r.Stats()
+		if st.Played+st.Refused > st.Packets+st.Recovered+st.Refused || st.Packets < 5 {
+			t.Fatalf("stats %+v", st)
+		}
+	})
+}
+
+var errSink = errors.New("sink")
