@@ -1,0 +1,443 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/spurtvoip/spurt/audio"
+	"github.com/spurtvoip/spurt/impair"
+	"github.com/spurtvoip/spurt/jitter"
+)
+
+func ewma() Strategy {
+	return Strategy{Name: "ewma", New: func() (jitter.Strategy, error) { return jitter.NewEWMA(jitter.DefaultEWMAConfig()) }}
+}
+
+func fixed(d time.Duration) Strategy {
+	return Strategy{Name: "fixed", New: func() (jitter.Strategy, error) { return jitter.NewFixed(d) }}
+}
+
+func allStrategies() []Strategy {
+	return []Strategy{
+		ewma(),
+		{Name: "spike", New: func() (jitter.Strategy, error) { return jitter.NewSpike(jitter.DefaultSpikeConfig()) }},
+		{Name: "quantile", New: func() (jitter.Strategy, error) { return jitter.NewQuantile(jitter.DefaultQuantileConfig()) }},
+		fixed(60 * time.Millisecond),
+	}
+}
+
+func scenario(t testing.TB, name string) impair.Scenario {
+	t.Helper()
+	s, err := impair.ScenarioByName(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func run(t testing.TB, cfg Config) Result {
+	t.Helper()
+	res, err := Run(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func rowOf(t testing.TB, res Result, name string) Row {
+	t.Helper()
+	for _, r := range res.Rows {
+		if r.Strategy == name {
+			return r
+		}
+	}
+	t.Fatalf("no row %q in %+v", name, res.Rows)
+	return Row{}
+}
+
+func TestRunIsDeterministic(t *testing.T) {
+	cfg := Config{Scenario: scenario(t, "wifi"), Duration: 2 * time.Minute, Seed: 7, Strategies: allStrategies(), Oracle: true}
+	encode := func(seed uint64) []byte {
+		c := cfg
+		c.Seed = seed
+		b, err := json.Marshal(run(t, c))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	a, b := encode(7), encode(7)
+	if !bytes.Equal(a, b) {
+		t.Fatalf("same seed, different results:\n%s\n%s", a, b)
+	}
+	if bytes.Equal(a, encode(8)) {
+		t.Fatal("a different seed gave the very same results")
+	}
+}
+
+// The harness must run the real stages: swapping the strategy or the network
+// must move the figures the way those stages would.
+func TestRunUsesTheRealStages(t *testing.T) {
+	base := Config{Scenario: scenario(t, "lte"), Duration: 3 * time.Minute, Seed: 3,
+		Strategies: []Strategy{ewma(), fixed(0), fixed(500 * time.Millisecond)}}
+	res := run(t, base)
+	adaptive, zero, long := rowOf(t, res, "ewma"), res.Rows[1], res.Rows[2]
+	if zero.LateLoss < 0.3 {
+		t.Errorf("fixed 0 ms over exponential jitter lost %.1f%% late, want most packets", 100*zero.LateLoss)
+	}
+	// A few late packets remain even so: a reordered last packet of a spurt
+	// is late when the next spurt, played at a smaller offset because a
+	// faster packet lowered the fixed buffer's baseline, already covers it.
+	if long.LateLoss > 0.001 || long.DelayMean < 500 {
+		t.Errorf("fixed 500 ms: late loss %.4f, mean delay %.1f ms; want almost none late, delay above 500 ms", long.LateLoss, long.DelayMean)
+	}
+	if adaptive.Late == 0 || adaptive.Late >= zero.Late || adaptive.DelayMean >= long.DelayMean {
+		t.Errorf("ewma (late %d, delay %.1f) not between fixed 0 (%d) and fixed 500 ms (%.1f)",
+			adaptive.Late, adaptive.DelayMean, zero.Late, long.DelayMean)
+	}
+	// Every strategy saw the same packets.
+	for _, r := range res.Rows {
+		if r.Expected != adaptive.Expected || r.NetworkLost != adaptive.NetworkLost || r.Sent != adaptive.Sent {
+			t.Errorf("%s saw other packets: %+v vs %+v", r.Strategy, r, adaptive)
+		}
+	}
+
+	lan := base
+	lan.Scenario = scenario(t, "lan")
+	lr := rowOf(t, run(t, lan), "ewma")
+	if lr.NetworkLost != 0 || lr.DelayMean >= adaptive.DelayMean/4 || lr.MOS <= adaptive.MOS {
+		t.Errorf("lan vs lte: loss %d, delay %.1f vs %.1f ms, MOS %.2f vs %.2f", lr.NetworkLost,
+			lr.DelayMean, adaptive.DelayMean, lr.MOS, adaptive.MOS)
+	}
+}
+
+// Loss models measured through the harness match their parameters.
+func TestLossModelsThroughHarness(t *testing.T) {
+	tests := []struct {
+		name           string
+		loss           impair.LossConfig
+		rate, burstR   float64
+		rateTol, brTol float64
+	}{
+		{"bernoulli 5%", impair.LossConfig{Model: impair.ModelBernoulli, Rate: 0.05}, 0.05, 1, 0.004, 0.08},
+		// Classic Gilbert: loss p/(p+r), burst ratio 1/(p+r).
+		{"gilbert p=0.01 r=0.25", impair.LossConfig{Model: impair.ModelGilbertElliott, P: 0.01, R: 0.25, LossBad: 1},
+			0.01 / 0.26, 1 / 0.26, 0.005, 0.4},
+	}
+	for _, tt := range tests {
+		sc := impair.Scenario{Name: "model", Loss: tt.loss, Delay: impair.DelayConfig{BaseMS: 30}}
+		res := run(t, Config{Scenario: sc, Duration: 40 * time.Minute, Seed: 11, OneWay: true,
+			Strategies: []Strategy{fixed(100 * time.Millisecond)}})
+		r := res.Rows[0]
+		if r.Late != 0 {
+			t.Fatalf("%s: %d late with a constant delay", tt.name, r.Late)
+		}
+		if math.Abs(r.NetworkLoss-tt.rate) > tt.rateTol {
+			t.Errorf("%s: loss %.4f, want %.4f ± %.4f", tt.name, r.NetworkLoss, tt.rate, tt.rateTol)
+		}
+		if math.Abs(r.BurstR-tt.burstR) > tt.brTol {
+			t.Errorf("%s: BurstR %.3f, want %.3f ± %.2f", tt.name, r.BurstR, tt.burstR, tt.brTol)
+		}
+	}
+}
+
+func TestOracleNeverSlowerThanStrategies(t *testing.T) {
+	for _, name := range []string{"wifi", "lte", "spiky", "bursty"} {
+		res := run(t, Config{Scenario: scenario(t, name), Duration: 3 * time.Minute, Seed: 5,
+			Strategies: allStrategies(), Oracle: true})
+		for i := 0; i < len(res.Rows); i += 2 {
+			s, o := res.Rows[i], res.Rows[i+1]
+			if o.Strategy != "oracle@"+s.Strategy {
+				t.Fatalf("rows out of order: %s then %s", s.Strategy, o.Strategy)
+			}
+			if o.Late > s.Late {
+				t.Errorf("%s: oracle lost %d late, over the %d of %s", name, o.Late, s.Late, s.Strategy)
+			}
+			if o.DelayMean > s.DelayMean {
+				t.Errorf("%s: oracle mean delay %.2f ms above %s's %.2f ms at the same late loss",
+					name, o.DelayMean, s.Strategy, s.DelayMean)
+			}
+		}
+	}
+}
+
+func TestOracleHandExample(t *testing.T) {
+	ms := func(v ...int) []time.Duration {
+		out := make([]time.Duration, len(v))
+		for i, x := range v {
+			out[i] = time.Duration(x) * time.Millisecond
+		}
+		return out
+	}
+	tests := []struct {
+		maxLate int
+		want    []time.Duration
+	}{
+		{0, ms(30, 100)},
+		{1, ms(30, 10)}, // dropping the 100 ms packet saves 190, the 30 ms one only 50
+		{2, ms(20, 10)},
+		{3, ms(10, 10)},
+		{9, ms(10, 10)}, // each spurt keeps its fastest packet
+	}
+	for _, tt := range tests {
+		got := Oracle([][]time.Duration{ms(30, 10, 20), ms(100, 10)}, tt.maxLate)
+		if len(got) != 2 || got[0] != tt.want[0] || got[1] != tt.want[1] {
+			t.Errorf("maxLate %d: %v, want %v", tt.maxLate, got, tt.want)
+		}
+	}
+}
+
+// On small random cases the oracle's total delay is within a few percent of
+// the exhaustive optimum, and never beats it (which would mean it broke the
+// late budget).
+func TestOracleNearExhaustive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for c := range 300 {
+		spurts := make([][]time.Duration, 1+rng.IntN(4))
+		total := 0
+		for j := range spurts {
+			for range 1 + rng.IntN(5) {
+				spurts[j] = append(spurts[j], time.Duration(1+rng.IntN(100))*time.Millisecond)
+			}
+			total += len(spurts[j])
+		}
+		maxLate := rng.IntN(total)
+		cost := func(off []time.Duration) (sum float64, late int) {
+			for j, s := range spurts {
+				for _, d := range s {
+					if d > off[j] {
+						late++
+					} else {
+						sum += float64(off[j])
+					}
+				}
+			}
+			return sum, late
+		}
+		got, gotLate := cost(Oracle(spurts, maxLate))
+		// exhaustive over each spurt's candidate offsets (its own delays)
+		best := math.Inf(1)
+		off := make([]time.Duration, len(spurts))
+		var walk func(j int)
+		walk = func(j int) {
+			if j == len(spurts) {
+				if s, l := cost(off); l <= maxLate && s < best {
+					best = s
+				}
+				return
+			}
+			for _, d := range spurts[j] {
+				off[j] = d
+				walk(j + 1)
+			}
+		}
+		walk(0)
+		// The oracle may keep more packets than the optimum (fewer late), so
+		// compare means per played packet.
+		if gotLate > maxLate {
+			t.Fatalf("case %d: %d late over the budget %d", c, gotLate, maxLate)
+		}
+		if got > best*1.5+1 {
+			t.Errorf("case %d: oracle total %.0f, exhaustive %.0f", c, got, best)
+		}
+	}
+}
+
+func TestSyntheticModelThroughVAD(t *testing.T) {
+	src := newSynthetic(42, frameSamples, frameDuration)
+	det, err := syntheticVAD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const frames = 180000 // an hour
+	var talk, silence, spurts, silences int
+	prev := false
+	for range frames {
+		f := src.next()
+		speech := det.Speech(f)
+		if speech != src.talking {
+			t.Fatal("the VAD without hangover disagrees with the model's talk state")
+		}
+		if speech {
+			talk++
+			if !prev {
+				spurts++
+			}
+		} else {
+			silence++
+			if prev {
+				silences++
+			}
+		}
+		prev = speech
+	}
+	meanTalk := time.Duration(talk/spurts) * frameDuration
+	meanSilence := time.Duration(silence/max(silences, 1)) * frameDuration
+	if meanTalk < 900*time.Millisecond || meanTalk > 1100*time.Millisecond {
+		t.Errorf("mean talk spurt %v, want about %v", meanTalk, SyntheticTalkMean)
+	}
+	if meanSilence < 1200*time.Millisecond || meanSilence > 1500*time.Millisecond {
+		t.Errorf("mean silence %v, want about %v", meanSilence, SyntheticSilenceMean)
+	}
+}
+
+func TestSpeechSourceAndTrace(t *testing.T) {
+	pcm, err := audio.ReadWAVFile("../testdata/speech.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A trace losing every tenth packet and delaying the rest 40 or 60 ms.
+	var tr impair.Trace
+	for i := range 1000 {
+		row := impair.TraceRow{Seq: uint64(i), Send: time.Duration(i) * frameDuration}
+		row.Recv = row.Send + time.Duration(40+20*(i%2))*time.Millisecond
+		row.Lost = i%10 == 9
+		tr.Rows = append(tr.Rows, row)
+	}
+	res := run(t, Config{Trace: &tr, Speech: pcm, Duration: 2 * time.Minute, Seed: 1, Strategies: []Strategy{fixed(30 * time.Millisecond)}})
+	r := res.Rows[0]
+	if res.Source != "speech" || res.Network != "trace" {
+		t.Errorf("labels %q, %q", res.Source, res.Network)
+	}
+	if math.Abs(r.NetworkLoss-0.1) > 0.01 {
+		t.Errorf("trace loss %.3f, want 0.1", r.NetworkLoss)
+	}
+	// Every chunk plays 30 ms after the fastest (40 ms) packet would: 70 ms
+	// after capture, the 60 ms ones in time too.
+	if r.Late != 0 || r.DelayMean != 70 || r.DelayP95 != 70 {
+		t.Errorf("fixed 30 ms above the 40 ms minimum: %d late, delay mean %.3f p95 %.3f ms, want none and 70 ms", r.Late, r.DelayMean, r.DelayP95)
+	}
+	// The recorded speech goes through the default VAD: its spurts are the
+	// detector's, several per pass through the 9 s sample.
+	if r.Talkspurts < 2*uint64(2*time.Minute/(9*time.Second)) {
+		t.Errorf("only %d talk spurts from 2 min of looped speech", r.Talkspurts)
+	}
+}
+
+func TestConfigErrors(t *testing.T) {
+	good := Config{Scenario: scenario(t, "lan"), Duration: time.Second, Strategies: []Strategy{ewma()}}
+	tests := []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"no strategy", func(c *Config) { c.Strategies = nil }},
+		{"zero duration", func(c *Config) { c.Duration = 0 }},
+		{"unknown FEC", func(c *Config) { c.FEC = []string{"red:1"} }},
+		{"invalid scenario", func(c *Config) { c.Scenario.Loss = impair.LossConfig{Model: "nope"} }},
+		{"strategy without constructor", func(c *Config) { c.Strategies = []Strategy{{Name: "x"}} }},
+		{"failing strategy", func(c *Config) {
+			c.Strategies = []Strategy{{Name: "x", New: func() (jitter.Strategy, error) { return jitter.NewFixed(-1) }}}
+		}},
+		{"speech shorter than a frame", func(c *Config) { c.Speech = make([]int16, 10) }},
+	}
+	for _, tt := range tests {
+		cfg := good
+		tt.edit(&cfg)
+		if _, err := Run(cfg); err == nil {
+			t.Errorf("%s: Run accepted it", tt.name)
+		}
+	}
+	if _, err := Run(good); err != nil {
+		t.Fatalf("good config: %v", err)
+	}
+}
+
+// The per-packet path allocates nothing in steady state: a longer call
+// allocates no more than a shorter one, beyond the per-packet records sized
+// up front.
+func TestSteadyStateAllocatesNothing(t *testing.T) {
+	allocs := func(d time.Duration) float64 {
+		cfg := Config{Scenario: scenario(t, "wifi"), Duration: d, Seed: 2, Strategies: []Strategy{ewma()}, OneWay: true}
+		return testing.AllocsPerRun(2, func() {
+			if _, err := Run(cfg); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	short, long := allocs(time.Minute), allocs(4*time.Minute)
+	if long > short+8 {
+		t.Errorf("a 4 min call allocates %v times, a 1 min call %v: the per-packet path allocates", long, short)
+	}
+}
+
+func TestSweep(t *testing.T) {
+	base := Config{Scenario: scenario(t, "spiky"), Duration: 2 * time.Minute, Seed: 4}
+	var grid []jitter.EWMAConfig
+	for _, k := range []float64{1, 2, 4, 8} {
+		c := jitter.DefaultEWMAConfig()
+		c.K = k
+		grid = append(grid, c)
+	}
+	calls := 0
+	res, err := Sweep(base, grid, func(done, total int) {
+		calls++
+		if done != calls || total != len(grid) {
+			t.Errorf("progress %d/%d at call %d", done, total, calls)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls != len(grid) || len(res.Points) != len(grid) {
+		t.Fatalf("%d progress calls, %d points", calls, len(res.Points))
+	}
+	for i, p := range res.Points {
+		if p.K != grid[i].K {
+			t.Errorf("point %d has K %v, want %v (results out of order)", i, p.K, grid[i].K)
+		}
+		if i > 0 && p.Row.DelayMean <= res.Points[i-1].Row.DelayMean {
+			t.Errorf("K %v: mean delay %.1f not above K %v's %.1f", p.K, p.Row.DelayMean, grid[i-1].K, res.Points[i-1].Row.DelayMean)
+		}
+		if p.Row.MOS > res.Points[res.Best].Row.MOS {
+			t.Errorf("best point %d has MOS %.3f, below point %d's %.3f", res.Best, res.Points[res.Best].Row.MOS, i, p.Row.MOS)
+		}
+	}
+	if len(res.Front) == 0 {
+		t.Error("empty trade-off curve")
+	}
+	again, err := Sweep(base, grid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := json.Marshal(res)
+	b, _ := json.Marshal(again)
+	if !bytes.Equal(a, b) {
+		t.Error("the same sweep gave different results")
+	}
+}
+
+func TestReportWriters(t *testing.T) {
+	res := run(t, Config{Scenario: scenario(t, "lan"), Duration: 10 * time.Second, Strategies: []Strategy{ewma()}, Oracle: true})
+	var table, csv bytes.Buffer
+	if err := res.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.WriteCSV(&csv); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(table.Bytes(), []byte("oracle@ewma")) {
+		t.Errorf("table lacks the oracle row:\n%s", table.String())
+	}
+	if lines := bytes.Count(csv.Bytes(), []byte("\n")); lines != 1+len(res.Rows) {
+		t.Errorf("CSV has %d lines for %d rows", lines, len(res.Rows))
+	}
+}
+
+// BenchmarkCallHour simulates an hour of two-way call with the adaptive
+// strategy and reports simulated call-seconds per CPU-second.
+func BenchmarkCallHour(b *testing.B) {
+	cfg := Config{Scenario: scenario(b, "wifi"), Duration: time.Hour, Seed: 1, Strategies: []Strategy{ewma()}}
+	b.ReportAllocs()
+	start := time.Now()
+	for b.Loop() {
+		if _, err := Run(cfg); err != nil {
+			b.Fatal(err)
+		}
+	}
+	perRun := time.Since(start).Seconds() / float64(b.N)
+	b.ReportMetric(time.Hour.Seconds()/perRun, "sim-s/s")
+}

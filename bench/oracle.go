@@ -1,0 +1,176 @@
+package bench
+
+import (
+	"math"
+	"slices"
+	"time"
+
+	"github.com/spurtvoip/spurt/codec"
+	"github.com/spurtvoip/spurt/quality"
+)
+
+// Oracle computes the offline optimum playout schedule of Moon, Kurose and
+// Towsley ("Packet audio playout delay adjustment: performance bounds and
+// algorithms", Multimedia Systems 6, 1998) over recorded packets: one playout
+// delay per talk spurt, chosen with full knowledge of every packet's network
+// delay, so that the mean playout delay of the packets played is as small as
+// possible while no more than maxLate packets arrive after their playout time.
+//
+// spurts[j] holds the network delays of spurt j's received packets. A spurt
+// playing its k fastest packets has delay d_(k), its k-th smallest delay, and
+// loses the other n_j - k as late; every spurt plays at least its fastest
+// packet. With the number played fixed at N - maxLate, minimising the mean
+// delay is minimising the sum over spurts of k_j * d_(k_j). Oracle solves the
+// Lagrangian relaxation, min sum k*d_(k) + lambda*(n - k) per spurt
+// independently, bisecting on lambda for the smallest late count within
+// maxLate, then spends what is left of the budget greedily on the single
+// steps (k to k-1) that save most. The Lagrangian solutions are exact points
+// of the optimal trade-off curve; the greedy fill in between is within one
+// step of it per spurt touched, so the result is a tight upper bound on the
+// optimum, like the paper's bounds. The spurts' non-overlap constraint is
+// ignored (silences between spurts absorb the differences).
+//
+// It returns each spurt's playout delay; the slices in spurts are sorted in
+// place.
+func Oracle(spurts [][]time.Duration, maxLate int) []time.Duration {
+	total := 0
+	for _, s := range spurts {
+		slices.Sort(s)
+		total += len(s)
+	}
+	nonEmpty := 0
+	for _, s := range spurts {
+		if len(s) > 0 {
+			nonEmpty++
+		}
+	}
+	maxLate = min(max(maxLate, 0), total-nonEmpty)
+	keep := make([]int, len(spurts))
+
+	choose := func(lambda float64) int {
+		late := 0
+		for j, s := range spurts {
+			n := len(s)
+			if n == 0 {
+				continue
+			}
+			best, bestK := math.Inf(1), n
+			for k := n; k >= 1; k-- {
+				c := float64(k)*float64(s[k-1]) + lambda*float64(n-k)
+				if c < best {
+					best, bestK = c, k
+				}
+			}
+			keep[j] = bestK
+			late += n - bestK
+		}
+		return late
+	}
+
+	// late(lambda) falls as lambda grows; find the smallest lambda whose late
+	// count fits. hi keeps every packet: a step's saving is below
+	// k*d_(k) <= total * maxDelay.
+	var maxDelay time.Duration
+	for _, s := range spurts {
+		if len(s) > 0 {
+			maxDelay = max(maxDelay, s[len(s)-1])
+		}
+	}
+	lo, hi := 0.0, float64(total+1)*(float64(maxDelay)+1)+1
+	if choose(lo) > maxLate {
+		for range 100 {
+			mid := (lo + hi) / 2
+			if choose(mid) > maxLate {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		choose(hi)
+	}
+	late := 0
+	for j, s := range spurts {
+		late += len(s) - keep[j]
+	}
+
+	// Greedy fill of the remaining budget, one packet at a time.
+	for budget := maxLate - late; budget > 0; budget-- {
+		bestJ, bestSave := -1, 0.0
+		for j, s := range spurts {
+			k := keep[j]
+			if k <= 1 {
+				continue
+			}
+			save := float64(k)*float64(s[k-1]) - float64(k-1)*float64(s[k-2])
+			if save > bestSave {
+				bestJ, bestSave = j, save
+			}
+		}
+		if bestJ < 0 {
+			break
+		}
+		keep[bestJ]--
+	}
+
+	out := make([]time.Duration, len(spurts))
+	for j, s := range spurts {
+		if len(s) > 0 {
+			out[j] = s[keep[j]-1]
+		}
+	}
+	return out
+}
+
+// oracleRow runs Oracle over every direction's packets with the late-loss
+// budget of a strategy and scores the schedule as a strategy is scored. The
+// network counters come from the first strategy's receivers, which saw the
+// same packets.
+func oracleRow(c codec.Codec, dirs []*direction, maxLate uint64) Row {
+	var spurts [][]time.Duration
+	first := make([]int, len(dirs)) // index in spurts of each direction's first spurt
+	for di, d := range dirs {
+		first[di] = len(spurts)
+		if len(d.spurt) == 0 {
+			continue
+		}
+		base := d.spurt[0]
+		spurts = append(spurts, make([][]time.Duration, d.spurt[len(d.spurt)-1]-base+1)...)
+		for i, n := range d.network {
+			if n >= 0 {
+				j := first[di] + int(d.spurt[i]-base)
+				spurts[j] = append(spurts[j], n)
+			}
+		}
+	}
+	playout := Oracle(spurts, int(min(maxLate, math.MaxInt32)))
+
+	var row Row
+	var lp quality.LossPattern
+	var played []time.Duration
+	for di, d := range dirs {
+		st := d.recv[0].pipe.Stats()
+		row.Sent += d.sent
+		row.Expected += st.Expected
+		row.NetworkLost += st.Lost
+		if len(d.spurt) > 0 {
+			row.Talkspurts += uint64(d.spurt[len(d.spurt)-1] - d.spurt[0] + 1)
+		}
+		for i, n := range d.network {
+			at := playout[first[di]+int(d.spurt[i]-d.spurt[0])]
+			switch {
+			case n < 0:
+				lp.Add(true)
+			case n > at:
+				lp.Add(true)
+				row.Late++
+			default:
+				lp.Add(false)
+				row.Played++
+				played = append(played, at)
+			}
+		}
+	}
+	mean, p95 := meanP95(played)
+	fill(&row, c, mean, p95, lp.BurstR())
+	return row
+}
