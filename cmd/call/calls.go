@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,6 +33,8 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	addr := fs.String("addr", "0.0.0.0:7000", "TCP address to take calls on; media uses the same UDP port unless --rtp-port says otherwise")
 	rtpPort := fs.Int("rtp-port", -1, "UDP port for media (default: the --addr port; 0 picks one)")
 	codecs := fs.String("codecs", "pcmu,pcma", "codecs this side accepts, most preferred first")
+	var via viaFlags
+	via.register(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -48,6 +51,12 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return usageError{err}
 	}
 	log := newLogger(stderr, f.verbose)
+	if err := via.check(); err != nil {
+		return usageError{err}
+	}
+	if via.enabled() {
+		return callVia(ctx, &f, &via, reg, supported, max(*rtpPort, 0), stdout, stderr, log)
+	}
 
 	tcpAddr, err := netip.ParseAddrPort(*addr)
 	if err != nil {
@@ -78,12 +87,18 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 			return fmt.Errorf("accepting a call: %w", err)
 		}
-		offer, answer, err := answerCall(ctx, conn, supported, local)
+		offer, answer, err := answerCall(ctx, conn, supported, local, reg, f.fec.distance)
 		switch {
 		case err == nil:
 			ln.Close()
 			log.Info("incoming call", "from", conn.RemoteAddr().String(), "codec", answer.Formats[0].Name)
-			err := talk(ctx, &f, reg, conn, udp, answer.Formats[0], offer.RTPAddr, stdout, stderr, log)
+			var options []func(*rtpcall.Config)
+			if red := redOption(reg, answer.Formats[0], answer, offer, f.fec.distance); red != nil {
+				options = append(options, red)
+			} else if f.fec.distance > 0 {
+				log.Info("the caller did not offer red for this codec: sending plain audio", "fec", f.fec.String())
+			}
+			err := talk(ctx, &f, reg, conn, udp, answer.Formats[0], offer.RTPAddr, stdout, stderr, log, options...)
 			conn.Close()
 			return err
 		case errors.Is(err, io.EOF):
@@ -100,9 +115,10 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 }
 
-// answerCall reads one caller's offer and answers it.
+// answerCall reads one caller's offer and answers it, keeping red (RFC 2198)
+// if offered for the chosen codec (red.go); copies is how many we send.
 func answerCall(ctx context.Context, conn *signaling.Conn, supported []string,
-	local func(*signaling.Conn) (netip.AddrPort, error)) (offer, answer signaling.Session, err error) {
+	local func(*signaling.Conn) (netip.AddrPort, error), reg *codec.Registry, copies int) (offer, answer signaling.Session, err error) {
 	addr, err := local(conn)
 	if err != nil {
 		return offer, answer, err
@@ -110,7 +126,11 @@ func answerCall(ctx context.Context, conn *signaling.Conn, supported []string,
 	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	defer cancel()
 	return conn.AnswerOffer(setupCtx, func(offer signaling.Session) (signaling.Session, error) {
-		return signaling.Answer(offer, supported, addr)
+		answer, err := signaling.AnswerWith(offer, signaling.AnswerOptions{Supported: supported, AlsoAccept: []string{redName}, RTPAddr: addr})
+		if err != nil {
+			return answer, err
+		}
+		return answerRED(offer, answer, reg, copies), nil
 	})
 }
 
@@ -120,11 +140,19 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.register(fs)
 	rtpPort := fs.Int("rtp-port", 0, "UDP port for media (0 picks one)")
 	codecs := fs.String("codecs", "pcmu,pcma", "codecs to offer, most preferred first")
+	var via viaFlags
+	via.register(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
+	if err := via.check(); err != nil {
+		return usageError{err}
+	}
+	if via.enabled() && len(pos) > 0 {
+		return usageError{fmt.Errorf("dial --via takes no HOST:PORT, got %q: the server puts the two sides together", pos)}
+	}
+	if !via.enabled() && len(pos) != 1 {
 		return usageError{errors.New("dial takes one argument, the listener's HOST:PORT")}
 	}
 	if err := f.resolve(fs); err != nil {
@@ -136,6 +164,9 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	log := newLogger(stderr, f.verbose)
+	if via.enabled() {
+		return callVia(ctx, &f, &via, reg, offered, *rtpPort, stdout, stderr, log)
+	}
 
 	dialCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	conn, err := signaling.Dial(dialCtx, pos[0])
@@ -162,6 +193,9 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cd, _ := reg.ByName(c)
 		offer.Formats = append(offer.Formats, signaling.Format{PayloadType: cd.PayloadType, Name: cd.Name, ClockRate: cd.ClockRate})
 	}
+	if f.fec.distance > 0 {
+		offerRED(&offer, reg, f.fec.distance)
+	}
 	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	answer, err := conn.Offer(setupCtx, offer)
 	cancel()
@@ -171,13 +205,23 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(answer.Formats) == 0 {
 		return fmt.Errorf("calling %s: the answer accepts no codec", pos[0])
 	}
+	if !slices.ContainsFunc(offered, func(n string) bool { return strings.EqualFold(n, answer.Formats[0].Name) }) {
+		return fmt.Errorf("calling %s: the answer chose %s, which --codecs does not list", pos[0], answer.Formats[0].Name)
+	}
 	log.Info("call connected", "peer", conn.RemoteAddr().String(), "media", answer.RTPAddr.String())
-	return talk(ctx, &f, reg, conn, udp, answer.Formats[0], answer.RTPAddr, stdout, stderr, log)
+	var options []func(*rtpcall.Config)
+	if red := redOption(reg, answer.Formats[0], answer, answer, f.fec.distance); red != nil {
+		options = append(options, red)
+	} else if f.fec.distance > 0 {
+		log.Info("the listener does not take red for this codec: sending plain audio", "fec", f.fec.String())
+	}
+	return talk(ctx, &f, reg, conn, udp, answer.Formats[0], answer.RTPAddr, stdout, stderr, log, options...)
 }
 
 // talk runs the media of a negotiated call until either side hangs up.
 func talk(ctx context.Context, f *callFlags, reg *codec.Registry, sig *signaling.Conn, udp *net.UDPConn,
-	format signaling.Format, remote netip.AddrPort, stdout, stderr io.Writer, log *slog.Logger) error {
+	format signaling.Format, remote netip.AddrPort, stdout, stderr io.Writer, log *slog.Logger,
+	options ...func(*rtpcall.Config)) error {
 	cd, err := reg.ByName(format.Name)
 	if err != nil {
 		return fmt.Errorf("negotiated codec: %w", err)
@@ -198,14 +242,14 @@ func talk(ctx context.Context, f *callFlags, reg *codec.Registry, sig *signaling
 			}
 		}
 	}()
-	err = media(callCtx, f, cd, udp, remote, true, stdout, stderr, log)
+	err = media(callCtx, f, cd, udp, remote, true, stdout, stderr, log, options...)
 	_ = sig.Bye()
 	return err
 }
 
 // media opens the audio ends, runs the call and reports it.
 func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn, remote netip.AddrPort,
-	strict bool, stdout, stderr io.Writer, log *slog.Logger) error {
+	strict bool, stdout, stderr io.Writer, log *slog.Logger, options ...func(*rtpcall.Config)) error {
 	strategy, err := f.strategy()
 	if err != nil {
 		return usageError{err}
@@ -255,6 +299,9 @@ func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn,
 		PeerTimeout:  f.peerTimeout,
 		Status:       status,
 		Logger:       log,
+	}
+	for _, option := range options {
+		option(&cfg) // e.g. the NAT path of a --via call (via.go)
 	}
 	stats, outcome, runErr := rtpcall.Run(ctx, cfg)
 	if sink != nil {

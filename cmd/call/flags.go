@@ -33,6 +33,7 @@ type callFlags struct {
 	quiet             bool
 	peerTimeout       time.Duration
 	verbose           bool
+	fec               fecFlag // redundant audio we send (and offer): red.go
 	delaySet, seedSet bool
 }
 
@@ -44,7 +45,7 @@ func (f *callFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.outDevice, "out-device", "", "speaker to use (see `call devices`); default the system's")
 	fs.DurationVar(&f.duration, "duration", 0, "hang up after this long (0: when the input ends, or on Ctrl-C)")
 	fs.BoolVar(&f.vad, "vad", true, "suppress silence so speech is sent as talk spurts (false sends continuously)")
-	fs.StringVar(&f.playout, "playout", "adaptive", "playout buffer: `adaptive` (EWMA, alias ewma) or fixed:DELAY (e.g. fixed:100ms)")
+	fs.StringVar(&f.playout, "playout", "adaptive", "playout buffer: `adaptive` (EWMA, alias ewma), spike, quantile, or fixed:DELAY (e.g. fixed:100ms)")
 	fs.DurationVar(&f.delay, "delay", 0, "network delay added to every packet we send; with plain --playout fixed, the fixed playout delay instead")
 	fs.DurationVar(&f.netDelay, "net-delay", 0, "network delay added to every packet we send (always; see --delay)")
 	fs.DurationVar(&f.jitterAmount, "jitter", 0, "random extra delay per sent packet, uniform in [0, JITTER); reorders packets")
@@ -59,6 +60,7 @@ func (f *callFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "no live status line")
 	fs.DurationVar(&f.peerTimeout, "peer-timeout", 12*time.Second, "hang up when nothing is heard from the peer for this long")
 	fs.BoolVar(&f.verbose, "v", false, "verbose logging")
+	fs.Var(&f.fec, "fec", "redundant audio to send: `none`, red (RFC 2198: each packet also carries the chunk before it in GSM) or red:N (the N chunks before it)")
 }
 
 // resolve checks the flags' values together, after parsing.
@@ -116,8 +118,25 @@ func (f *callFlags) strategy() (jitter.Strategy, error) {
 			return nil, fmt.Errorf("--playout fixed: %w", err)
 		}
 		return s, nil
+	case "spike", "quantile":
+		if hasArg {
+			return nil, fmt.Errorf("--playout %s takes no argument", name)
+		}
+		var s jitter.Strategy
+		var err error
+		if strings.EqualFold(name, "spike") {
+			cfg := jitter.DefaultSpikeConfig()
+			cfg.K = f.k // its alpha and beta are algorithm 4's own
+			s, err = jitter.NewSpike(cfg)
+		} else {
+			s, err = jitter.NewQuantile(jitter.DefaultQuantileConfig())
+		}
+		if err != nil {
+			return nil, fmt.Errorf("--playout %s: %w", name, err)
+		}
+		return s, nil
 	default:
-		return nil, fmt.Errorf("--playout %q: want adaptive (ewma) or fixed:DELAY", f.playout)
+		return nil, fmt.Errorf("--playout %q: want adaptive (ewma), spike, quantile or fixed:DELAY", f.playout)
 	}
 }
 

@@ -3,6 +3,9 @@
 //
 //	call listen --addr 0.0.0.0:7000          wait for a caller
 //	call dial HOST:7000                      call a listener
+//	call serve --addr 0.0.0.0:7000           rendezvous and STUN server for calls through NATs
+//	call listen --via HOST:7000 --room R     meet through it (and dial --via ... --room R)
+//	call stun --server HOST:7000             show this machine's public address
 //	call rtp --local A --remote B            signaling-free RTP (ffmpeg, GStreamer)
 //	call transcode --to gsm in.wav out.gsm   GSM 06.10 files, as toast makes them
 //	call devices                             list sound cards
@@ -56,6 +59,9 @@ const usage = `call places and answers Spurt voice calls.
 Usage:
   call listen [--addr 0.0.0.0:7000] [options]   wait for one caller, then talk
   call dial HOST:PORT [options]                 call a listener
+  call serve [--addr 0.0.0.0:7000]              rendezvous (TCP) and STUN (UDP) server for calls through NATs
+  call listen|dial --via HOST:PORT --room NAME  meet through a rendezvous server, then talk directly
+  call stun --server HOST:PORT [--server2 H:P]  print this machine's public address and the NAT's mapping
   call rtp --local ADDR --remote ADDR [options] plain RTP, no signaling (interop)
   call transcode --to gsm IN.wav OUT.gsm        convert WAV (or --raw PCM) to toast's .gsm frames
   call transcode --from gsm IN.gsm OUT.wav      and back
@@ -77,10 +83,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return dial(ctx, args[1:], stdout, stderr)
 	case "rtp":
 		return rtpMode(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return serve(ctx, args[1:], stderr)
+	case "stun":
+		return stunCmd(ctx, args[1:], stdout, stderr)
 	case "devices":
 		return devices(stdout)
 	case "transcode":
 		return transcode(args[1:], stdout, stderr)
+	case "bench":
+		return benchCmd(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

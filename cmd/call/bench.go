@@ -1,0 +1,335 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spurtvoip/spurt/audio"
+	"github.com/spurtvoip/spurt/bench"
+	"github.com/spurtvoip/spurt/codec"
+	"github.com/spurtvoip/spurt/impair"
+	"github.com/spurtvoip/spurt/jitter"
+)
+
+// bundledSpeech is the speech sample `--source speech` reads.
+const bundledSpeech = "testdata/speech.wav"
+
+// maxSweepPoints bounds a --sweep grid.
+const maxSweepPoints = 10000
+
+type benchFlags struct {
+	scenario, trace, source string
+	playout, fec, codec     string
+	duration                time.Duration
+	seed                    uint64
+	oneWay, quiet           bool
+	k, alpha, beta          float64
+	fixedDelay              time.Duration
+	quantile                float64
+	jsonOut, csvOut, plot   string
+	sweeps                  sweepFlag
+}
+
+// sweepFlag collects repeated --sweep PARAM=VALUES options.
+type sweepFlag []string
+
+func (s *sweepFlag) String() string     { return strings.Join(*s, " ") }
+func (s *sweepFlag) Set(v string) error { *s = append(*s, v); return nil }
+
+func benchCmd(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("bench", stderr)
+	def := jitter.DefaultEWMAConfig()
+	var f benchFlags
+	fs.StringVar(&f.scenario, "scenario", "wifi", "network of each direction: "+strings.Join(impair.ScenarioNames(), ", ")+", or a scenario JSON file")
+	fs.StringVar(&f.trace, "trace", "", "replay this trace CSV (seq,send_ms,recv_ms) as the network instead of --scenario")
+	fs.StringVar(&f.source, "source", "synthetic", "talker: `synthetic` (on/off model: exponential 1.0 s talk, 1.35 s silence), speech ("+bundledSpeech+", looped), or a WAV file")
+	fs.StringVar(&f.playout, "playout", "ewma,spike,quantile,fixed,oracle", "playout strategies to compare: ewma, spike, quantile, fixed[:DELAY], oracle")
+	fs.StringVar(&f.fec, "fec", bench.FECNone, "FEC schemes, comma-separated (only none until the receive pipeline has FEC)")
+	fs.StringVar(&f.codec, "codec", "pcmu", "codec: pcmu, pcma or gsm")
+	fs.DurationVar(&f.duration, "duration", 10*time.Minute, "simulated call length")
+	fs.Uint64Var(&f.seed, "seed", 1, "seed for the talkers and the networks")
+	fs.BoolVar(&f.oneWay, "one-way", false, "simulate only one direction")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fs.Float64Var(&f.k, "k", def.K, "ewma (and spike): safety factor K")
+	fs.Float64Var(&f.alpha, "alpha", def.Alpha, "ewma: weight of the previous delay estimate")
+	fs.Float64Var(&f.beta, "beta", def.Beta, "ewma: weight of the previous deviation estimate")
+	fs.DurationVar(&f.fixedDelay, "fixed-delay", 60*time.Millisecond, "fixed: playout delay above the fastest packet")
+	fs.Float64Var(&f.quantile, "quantile", jitter.DefaultQuantileConfig().Quantile, "quantile: share of packets to play in time")
+	fs.StringVar(&f.jsonOut, "json", "", "write the results as JSON to this file")
+	fs.StringVar(&f.csvOut, "csv", "", "write the results as CSV to this file")
+	fs.StringVar(&f.plot, "plot", "", "write PNG plots to this directory (not available yet)")
+	fs.Var(&f.sweeps, "sweep", "sweep an ewma parameter (k, alpha, beta): NAME=FROM:TO:STEP or NAME=V1,V2,...; repeat for a grid")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("bench takes no arguments, got %q", pos)}
+	}
+	if f.plot != "" {
+		return usageError{errors.New("--plot is not available yet (it needs gonum.org/v1/plot)")}
+	}
+	cfg, err := f.config()
+	if err != nil {
+		return usageError{err}
+	}
+	progress := func(done, total int) {}
+	if !f.quiet {
+		progress = func(done, total int) { progressBar(stderr, done, total) }
+	}
+
+	if len(f.sweeps) > 0 {
+		grid, err := f.grid()
+		if err != nil {
+			return usageError{err}
+		}
+		res, err := bench.Sweep(cfg, grid, progress)
+		if err != nil {
+			return err
+		}
+		if err := res.WriteTable(stdout); err != nil {
+			return err
+		}
+		return writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV)
+	}
+	res, err := bench.Run(cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "network %s, %s talker, %s, %v %s, seed %d\n", res.Network, res.Source, res.Codec,
+		f.duration, map[bool]string{true: "two-way", false: "one-way"}[res.TwoWay], res.Seed)
+	if err := res.WriteTable(stdout); err != nil {
+		return err
+	}
+	return writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV)
+}
+
+// config turns the flags into a benchmark configuration.
+func (f *benchFlags) config() (bench.Config, error) {
+	cfg := bench.Config{Duration: f.duration, Seed: f.seed, OneWay: f.oneWay}
+	c, err := codec.Default().ByName(f.codec)
+	if err != nil {
+		return cfg, fmt.Errorf("--codec: %w", err)
+	}
+	cfg.Codec = c
+	if f.trace != "" {
+		file, err := os.Open(f.trace)
+		if err != nil {
+			return cfg, fmt.Errorf("--trace: %w", err)
+		}
+		defer file.Close()
+		if cfg.Trace, err = impair.ParseTrace(file); err != nil {
+			return cfg, fmt.Errorf("--trace %s: %w", f.trace, err)
+		}
+	} else if cfg.Scenario, err = loadScenario(f.scenario); err != nil {
+		return cfg, err
+	}
+	switch f.source {
+	case "synthetic":
+	case "speech":
+		if cfg.Speech, err = audio.ReadWAVFile(bundledSpeech); err != nil {
+			return cfg, fmt.Errorf("--source speech (run from the repository root): %w", err)
+		}
+	default:
+		if cfg.Speech, err = audio.ReadWAVFile(f.source); err != nil {
+			return cfg, fmt.Errorf("--source: %w", err)
+		}
+	}
+	for _, name := range strings.Split(f.fec, ",") {
+		cfg.FEC = append(cfg.FEC, strings.TrimSpace(name))
+	}
+	for _, name := range strings.Split(f.playout, ",") {
+		name = strings.TrimSpace(name)
+		if strings.EqualFold(name, "oracle") {
+			cfg.Oracle = true
+			continue
+		}
+		s, err := f.strategy(name)
+		if err != nil {
+			return cfg, err
+		}
+		cfg.Strategies = append(cfg.Strategies, s)
+	}
+	if len(cfg.Strategies) == 0 && len(f.sweeps) == 0 {
+		return cfg, errors.New("--playout: the oracle needs at least one strategy to compare with")
+	}
+	return cfg, nil
+}
+
+// strategy returns the named strategy of --playout, tuned by the flags.
+func (f *benchFlags) strategy(name string) (bench.Strategy, error) {
+	kind, arg, hasArg := strings.Cut(name, ":")
+	var build func() (jitter.Strategy, error)
+	switch strings.ToLower(kind) {
+	case "ewma", "adaptive":
+		cfg := jitter.DefaultEWMAConfig()
+		cfg.K, cfg.Alpha, cfg.Beta = f.k, f.alpha, f.beta
+		build = func() (jitter.Strategy, error) { return jitter.NewEWMA(cfg) }
+	case "spike":
+		cfg := jitter.DefaultSpikeConfig()
+		cfg.K = f.k
+		build = func() (jitter.Strategy, error) { return jitter.NewSpike(cfg) }
+	case "quantile":
+		cfg := jitter.DefaultQuantileConfig()
+		cfg.Quantile = f.quantile
+		build = func() (jitter.Strategy, error) { return jitter.NewQuantile(cfg) }
+	case "fixed":
+		delay := f.fixedDelay
+		if hasArg {
+			d, err := time.ParseDuration(arg)
+			if err != nil {
+				return bench.Strategy{}, fmt.Errorf("--playout fixed:DELAY: %q is not a duration such as 100ms", arg)
+			}
+			delay = d
+		}
+		build = func() (jitter.Strategy, error) { return jitter.NewFixed(delay) }
+	default:
+		return bench.Strategy{}, fmt.Errorf("--playout %q: want ewma, spike, quantile, fixed[:DELAY] or oracle", name)
+	}
+	if hasArg && !strings.EqualFold(kind, "fixed") {
+		return bench.Strategy{}, fmt.Errorf("--playout %s takes no argument", kind)
+	}
+	if _, err := build(); err != nil {
+		return bench.Strategy{}, fmt.Errorf("--playout %s: %w", name, err)
+	}
+	return bench.Strategy{Name: strings.ToLower(name), New: build}, nil
+}
+
+// grid expands the --sweep options into EWMA settings, the last option
+// varying fastest; parameters not swept take --k, --alpha, --beta.
+func (f *benchFlags) grid() ([]jitter.EWMAConfig, error) {
+	grid := []jitter.EWMAConfig{jitter.DefaultEWMAConfig()}
+	grid[0].K, grid[0].Alpha, grid[0].Beta = f.k, f.alpha, f.beta
+	for _, s := range f.sweeps {
+		name, spec, ok := strings.Cut(s, "=")
+		if !ok {
+			return nil, fmt.Errorf("--sweep %q: want NAME=FROM:TO:STEP or NAME=V1,V2", s)
+		}
+		values, err := sweepValues(spec)
+		if err != nil {
+			return nil, fmt.Errorf("--sweep %s: %w", name, err)
+		}
+		if len(grid)*len(values) > maxSweepPoints {
+			return nil, fmt.Errorf("--sweep: more than %d points", maxSweepPoints)
+		}
+		var next []jitter.EWMAConfig
+		for _, g := range grid {
+			for _, v := range values {
+				switch strings.ToLower(name) {
+				case "k":
+					g.K = v
+				case "alpha":
+					g.Alpha = v
+				case "beta":
+					g.Beta = v
+				default:
+					return nil, fmt.Errorf("--sweep %q: can sweep k, alpha or beta", name)
+				}
+				next = append(next, g)
+			}
+		}
+		grid = next
+	}
+	return grid, nil
+}
+
+// sweepValues parses FROM:TO:STEP (inclusive) or a comma-separated list.
+func sweepValues(spec string) ([]float64, error) {
+	if parts := strings.Split(spec, ":"); len(parts) == 3 {
+		var v [3]float64
+		for i, p := range parts {
+			x, err := strconv.ParseFloat(p, 64)
+			if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+				return nil, fmt.Errorf("%q is not a number", p)
+			}
+			v[i] = x
+		}
+		from, to, step := v[0], v[1], v[2]
+		if step <= 0 || to < from {
+			return nil, fmt.Errorf("%q: want FROM <= TO and a positive STEP", spec)
+		}
+		n := math.Floor((to-from)/step+1e-9) + 1
+		if n > maxSweepPoints {
+			return nil, fmt.Errorf("%q: more than %d values", spec, maxSweepPoints)
+		}
+		out := make([]float64, int(n))
+		for i := range out {
+			out[i] = math.Round((from+float64(i)*step)*1e9) / 1e9
+		}
+		return out, nil
+	}
+	var out []float64
+	for _, p := range strings.Split(spec, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
+		if err != nil || math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil, fmt.Errorf("%q is not a number", p)
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// loadScenario returns a built-in scenario by name or reads a JSON file.
+func loadScenario(name string) (impair.Scenario, error) {
+	if strings.HasSuffix(strings.ToLower(name), ".json") {
+		file, err := os.Open(name)
+		if err != nil {
+			return impair.Scenario{}, fmt.Errorf("--scenario: %w", err)
+		}
+		defer file.Close()
+		s, err := impair.LoadScenario(file)
+		if err != nil {
+			return impair.Scenario{}, fmt.Errorf("--scenario %s: %w", name, err)
+		}
+		return s, nil
+	}
+	s, err := impair.ScenarioByName(name)
+	if err != nil {
+		return impair.Scenario{}, fmt.Errorf("--scenario: %w", err)
+	}
+	return s, nil
+}
+
+// writeOutputs writes the JSON and CSV files asked for.
+func writeOutputs(jsonPath, csvPath string, v any, writeCSV func(io.Writer) error) error {
+	if jsonPath != "" {
+		data, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return fmt.Errorf("encoding results: %w", err)
+		}
+		if err := os.WriteFile(jsonPath, append(data, '\n'), 0o644); err != nil {
+			return fmt.Errorf("--json: %w", err)
+		}
+	}
+	if csvPath != "" {
+		file, err := os.Create(csvPath)
+		if err != nil {
+			return fmt.Errorf("--csv: %w", err)
+		}
+		if err := writeCSV(file); err != nil {
+			file.Close()
+			return err
+		}
+		if err := file.Close(); err != nil {
+			return fmt.Errorf("--csv: %w", err)
+		}
+	}
+	return nil
+}
+
+// progressBar redraws a one-line progress bar on w.
+func progressBar(w io.Writer, done, total int) {
+	const width = 40
+	filled := width * done / max(total, 1)
+	fmt.Fprintf(w, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), done, total)
+	if done == total {
+		fmt.Fprintln(w)
+	}
+}

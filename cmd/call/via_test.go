@@ -1,0 +1,217 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/spurtvoip/spurt/audio"
+	"github.com/spurtvoip/spurt/internal/audiotest"
+	"github.com/spurtvoip/spurt/internal/testtool"
+)
+
+// serveAt starts `call serve` and waits until it serves.
+func serveAt(t *testing.T, port int) *proc {
+	t.Helper()
+	p := start(t, "serve", "--addr", fmt.Sprintf("127.0.0.1:%d", port))
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(p.stderr.String(), "serving") {
+		if time.Now().After(deadline) {
+			t.Fatalf("server did not start: %s", p.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return p
+}
+
+// TestStunAgainstServeAndCoturn: `call stun` learns its address from our
+// own `call serve` and from coturn, and both agree (no NAT on 127.0.0.1).
+func TestStunAgainstServeAndCoturn(t *testing.T) {
+	serveAt(t, freePort(t))
+	ours := freePort(t)
+	serveAt(t, ours)
+	theirs := startCoturn(t)
+	local := freePort(t)
+	out, err := exec.Command(callBinary(t), "stun", "--local", fmt.Sprintf("127.0.0.1:%d", local),
+		"--server", fmt.Sprintf("127.0.0.1:%d", ours), "--server2", fmt.Sprintf("127.0.0.1:%d", theirs)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("call stun: %v\n%s", err, out)
+	}
+	want := fmt.Sprintf("server-reflexive address: 127.0.0.1:%d", local)
+	if n := strings.Count(string(out), want); n != 2 {
+		t.Errorf("want %q from both servers, got:\n%s", want, out)
+	}
+	if !strings.Contains(string(out), "endpoint-independent") {
+		t.Errorf("one mapping for both servers should be called endpoint-independent:\n%s", out)
+	}
+}
+
+func TestStunNoServer(t *testing.T) {
+	silent := freePort(t) // nothing listens
+	out, err := exec.Command(callBinary(t), "stun", "--server", fmt.Sprintf("127.0.0.1:%d", silent), "--timeout", "1200ms").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no response") {
+		t.Errorf("want a failure saying no response, got %v:\n%s", err, out)
+	}
+}
+
+// startCoturn runs coturn's turnserver, STUN only, on 127.0.0.1.
+func startCoturn(t *testing.T) int {
+	t.Helper()
+	turnserver := testtool.Require(t, "turnserver", "coturn")
+	dir := t.TempDir()
+	port := freePort(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, turnserver, "-n", "--listening-ip=127.0.0.1", "--listening-port="+strconv.Itoa(port),
+		"--stun-only", "--no-cli", "--no-tls", "--no-dtls", "--no-tcp", "--log-file=stdout", "--simple-log",
+		"--userdb="+filepath.Join(dir, "turndb"), "--pidfile="+filepath.Join(dir, "turnserver.pid"))
+	var log bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &log, &log
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 3 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting turnserver: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("turnserver output:\n%s", log.String())
+		}
+	})
+	return port // Discover's retransmissions cover its start-up
+}
+
+// TestCallVia: two calls meet in a room of `call serve` on 127.0.0.1, open
+// the path with connectivity checks and exchange speech.
+func TestCallVia(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	serveAt(t, port)
+	via := fmt.Sprintf("127.0.0.1:%d", port)
+	l := start(t, "listen", "--via", via, "--room", "kitchen", "--in", speechWAV, "--out", filepath.Join(dir, "l.wav"),
+		"--stats-json", filepath.Join(dir, "l.json"), "--quiet")
+	time.Sleep(300 * time.Millisecond) // first in the room
+	d := start(t, "dial", "--via", via, "--room", "kitchen", "--in", speechWAV, "--out", filepath.Join(dir, "d.wav"),
+		"--stats-json", filepath.Join(dir, "d.json"), "--quiet")
+	if code := d.wait(t, 40*time.Second); code != 0 {
+		t.Fatalf("dial exit code %d", code)
+	}
+	if code := l.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("listen exit code %d", code)
+	}
+	checkHeard(t, dir, "l", "d")
+	for _, side := range []string{"l", "d"} {
+		st := readStats(t, filepath.Join(dir, side+".json"))
+		if path, _ := st["path"].(string); !strings.Contains(path, "->") {
+			t.Errorf("%s: path %q, want a checked pair such as host->host", side, path)
+		}
+		if num(t, st, "checks_sent") < 1 {
+			t.Errorf("%s: checks_sent %v", side, st["checks_sent"])
+		}
+	}
+}
+
+// checkHeard compares what each named side heard with the speech sent.
+func checkHeard(t *testing.T, dir string, sides ...string) {
+	t.Helper()
+	sent, err := audio.ReadWAVFile(speechWAV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, side := range sides {
+		heard, err := audio.ReadWAVFile(filepath.Join(dir, side+".wav"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := audiotest.Compare(sent, heard, 2*audio.SampleRate, 800)
+		t.Logf("%s heard: SNR %.1f dB, coverage %.3f", side, r.SNR, r.Coverage)
+		if r.SNR < 30 || r.Coverage < 0.9 {
+			t.Errorf("%s: SNR %.1f dB, coverage %.3f; want > 30 dB and > 0.9", side, r.SNR, r.Coverage)
+		}
+	}
+}
+
+func TestViaUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dial", "--via", "127.0.0.1:1"}, "--room"},
+		{[]string{"dial", "--room", "x", "127.0.0.1:1"}, "need --via"},
+		{[]string{"dial", "--via", "127.0.0.1:1", "--room", "x", "127.0.0.1:2"}, "takes no HOST:PORT"},
+		{[]string{"stun"}, "--server"},
+		{[]string{"serve", "--addr", "nonsense"}, "--addr"},
+	}
+	for _, tt := range tests {
+		out, err := exec.Command(callBinary(t), tt.args...).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(string(out), tt.want) {
+			t.Errorf("%v: %v\n%s\nwant exit 2 and %q", tt.args, err, out, tt.want)
+		}
+	}
+}
+
+// TestCallThroughTwoNATs runs scripts/nat-test.sh: each side in a private
+// network behind its own masquerading NAT (network namespaces), the server
+// on the "public" one. The speech must pass both ways on a server-reflexive
+// pair, and the server must see only STUN, no media.
+func TestCallThroughTwoNATs(t *testing.T) {
+	skip := t.Skipf
+	if os.Getenv("CI") != "" {
+		skip = t.Fatalf // CI runs as root with iproute2 and iptables: it must run
+	}
+	if os.Geteuid() != 0 {
+		skip("needs root for ip netns (run as root, or under CI)")
+	}
+	for _, tool := range []string{"ip", "iptables"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			skip("%s not installed (apt-get install iproute2 iptables)", tool)
+		}
+	}
+	if out, err := exec.Command("ip", "netns", "list").CombinedOutput(); err != nil {
+		skip("ip netns unavailable: %v %s", err, out)
+	}
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "../../scripts/nat-test.sh", callBinary(t), speechWAV, dir)
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) } // lets its trap clean up
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		for _, f := range []string{"a.log", "b.log", "srv.log"} {
+			b, _ := os.ReadFile(filepath.Join(dir, f))
+			t.Logf("%s:\n%s", f, b)
+		}
+		t.Fatalf("nat-test.sh: %v\n%s", err, out)
+	}
+	checkHeard(t, dir, "a", "b")
+	var sent float64
+	for _, side := range []string{"a", "b"} {
+		st := readStats(t, filepath.Join(dir, side+".json"))
+		if st["path"] != "srflx->srflx" {
+			t.Errorf("%s: path %v, want srflx->srflx (each side behind its NAT)", side, st["path"])
+		}
+		sent += num(t, st, "packets_sent")
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "srv-udp-packets"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	atServer, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		t.Fatalf("server's UDP packet count %q: %v", b, err)
+	}
+	t.Logf("server received %d UDP datagrams; the call sent %v RTP packets", atServer, sent)
+	// STUN: one binding request each, a few retransmissions at most.
+	if atServer > 20 || sent < 400 {
+		t.Errorf("server saw %d UDP datagrams for %v RTP packets sent: media went through it?", atServer, sent)
+	}
+}

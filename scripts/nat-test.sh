@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# Two NATs: a call through `call serve` between two private networks, each
+# behind its own masquerading NAT router, built from network namespaces and
+# veth pairs. Nothing leaves the namespaces; every address is private.
+#
+#   hostA 10.71.1.2 -- natA 10.71.1.1 | 172.31.71.1 --+
+#                                                      +-- bridge (ns pub) -- srv 172.31.71.10 (call serve)
+#   hostB 10.71.2.2 -- natB 10.71.2.1 | 172.31.71.2 --+
+#
+# Usage (as root): scripts/nat-test.sh CALL_BINARY SPEECH.wav OUTDIR
+# Writes OUTDIR/{a,b}.wav (what each side heard), {a,b}.json (stats),
+# {a,b,srv}.log, and srv-udp-packets (UDP datagrams the server received).
+set -euo pipefail
+bin=$(realpath "$1")
+wav=$(realpath "$2")
+out=$(realpath "$3")
+mkdir -p "$out"
+
+tag="sp$$"
+ns_pub="$tag-pub" ns_srv="$tag-srv" ns_natA="$tag-natA" ns_natB="$tag-natB" ns_a="$tag-a" ns_b="$tag-b"
+all=("$ns_pub" "$ns_srv" "$ns_natA" "$ns_natB" "$ns_a" "$ns_b")
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	for n in "${all[@]}"; do ip netns del "$n" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+trap 'exit 143' TERM INT # so that the EXIT trap cleans up on a kill too
+nsx() { local n=$1; shift; ip netns exec "$n" "$@"; }
+
+for n in "${all[@]}"; do
+	ip netns add "$n"
+	nsx "$n" ip link set lo up
+done
+# The "public" network: a bridge in ns pub, one veth to each of srv, natA, natB.
+nsx "$ns_pub" ip link add br0 type bridge
+nsx "$ns_pub" ip link set br0 up
+link() { # link NS_A IF_A NS_B IF_B: a veth pair between two namespaces
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+	nsx "$1" ip link set "$2" up
+	nsx "$3" ip link set "$4" up
+}
+for side in srv natA natB; do
+	ns_var="ns_$side"
+	link "${!ns_var}" pub0 "$ns_pub" "p-$side"
+	nsx "$ns_pub" ip link set "p-$side" master br0
+done
+nsx "$ns_srv" ip addr add 172.31.71.10/24 dev pub0
+nsx "$ns_natA" ip addr add 172.31.71.1/24 dev pub0
+nsx "$ns_natB" ip addr add 172.31.71.2/24 dev pub0
+# Private networks behind each NAT.
+link "$ns_a" eth0 "$ns_natA" lan0
+link "$ns_b" eth0 "$ns_natB" lan0
+nsx "$ns_a" ip addr add 10.71.1.2/24 dev eth0
+nsx "$ns_a" ip route add default via 10.71.1.1
+nsx "$ns_natA" ip addr add 10.71.1.1/24 dev lan0
+nsx "$ns_b" ip addr add 10.71.2.2/24 dev eth0
+nsx "$ns_b" ip route add default via 10.71.2.1
+nsx "$ns_natB" ip addr add 10.71.2.1/24 dev lan0
+for n in "$ns_natA" "$ns_natB"; do
+	nsx "$n" sysctl -qw net.ipv4.ip_forward=1
+	nsx "$n" iptables -t nat -A POSTROUTING -o pub0 -j MASQUERADE
+	# the private side is reachable from outside only through a mapping
+	nsx "$n" iptables -A FORWARD -i pub0 -o lan0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+	nsx "$n" iptables -A FORWARD -i pub0 -o lan0 -j DROP
+	# Unsolicited datagrams to the router itself are dropped too, as a home
+	# router's firewall does. This matters: conntrack would otherwise keep an
+	# entry for an early check from the peer, and masquerading our own
+	# check to that peer would then have to pick another port (mapping no
+	# longer endpoint-independent), so neither side's hole would open.
+	nsx "$n" iptables -A INPUT -i pub0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+	nsx "$n" iptables -A INPUT -i pub0 -j DROP
+done
+# Count what reaches the server over UDP: STUN only, if media goes direct.
+nsx "$ns_srv" iptables -A INPUT -i pub0 -p udp -j ACCEPT
+
+# Not through nsx: a backgrounded function is a subshell, and killing it
+# would leave the server running. `ip netns exec` execs, so $! is the server.
+ip netns exec "$ns_srv" "$bin" serve --addr 172.31.71.10:7000 >"$out/srv.out" 2>"$out/srv.log" </dev/null &
+pids+=($!)
+for _ in $(seq 50); do # bounded wait for the server
+	grep -q serving "$out/srv.log" 2>/dev/null && break
+	sleep 0.1
+done
+
+common=(--via 172.31.71.10:7000 --room kitchen --in "$wav" --quiet --peer-timeout 10s)
+timeout 45 ip netns exec "$ns_a" "$bin" listen "${common[@]}" --out "$out/a.wav" --stats-json "$out/a.json" \
+	>"$out/a.out" 2>"$out/a.log" &
+a=$!
+pids+=($a)
+sleep 0.3
+rc=0
+timeout 45 ip netns exec "$ns_b" "$bin" dial "${common[@]}" --out "$out/b.wav" --stats-json "$out/b.json" \
+	>"$out/b.out" 2>"$out/b.log" || rc=$?
+wait "$a" || rc=$?
+nsx "$ns_srv" iptables -nvx -L INPUT | awk '$3 == "ACCEPT" && ($4 == "udp" || $4 == "17") {print $1}' >"$out/srv-udp-packets"
+exit "$rc"
