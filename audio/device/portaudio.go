@@ -28,7 +28,7 @@ const chunksPerSecond = audio.SampleRate / audio.FrameSamples
 func withPortAudio(fn func() error) error {
 	portAudioMu.Lock()
 	defer portAudioMu.Unlock()
-	if err := portaudio.Initialize(); err != nil {
+	if err := initialize(); err != nil {
 		return fmt.Errorf("initialising PortAudio: %w", err)
 	}
 	err := fn()
@@ -225,7 +225,7 @@ type stream struct {
 func open(name string, dir direction) (*stream, error) {
 	portAudioMu.Lock()
 	defer portAudioMu.Unlock()
-	if err := portaudio.Initialize(); err != nil {
+	if err := initialize(); err != nil {
 		return nil, fmt.Errorf("initialising PortAudio: %w", err)
 	}
 	s, err := openInitialised(name, dir)
@@ -289,6 +289,29 @@ func (s *stream) noteXrun(err error) {
 		s.xrunNoted = true
 		slog.Warn("sound device could not keep up; samples were lost (reported once)", "device", s.name, "err", err)
 	}
+}
+
+// CheckInput reports whether OpenInput(name) would find a usable microphone,
+// without opening it: a call checks its sound card before it rings anyone.
+func CheckInput(name string) error { return check(name, input) }
+
+// CheckOutput reports whether OpenOutput(name) would find a usable speaker,
+// without opening it.
+func CheckOutput(name string) error { return check(name, output) }
+
+func check(name string, dir direction) error {
+	err := withPortAudio(func() error {
+		d, err := findDevice(name, dir)
+		if err != nil {
+			return err
+		}
+		_, err = chooseFormat(d, dir)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("device: %s %q: %w", dir, name, err)
+	}
+	return nil
 }
 
 // inputStream is a microphone as an audio.Source.

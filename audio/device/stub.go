@@ -22,3 +22,13 @@ func OpenInput(name string) (audio.Source, error) {
 func OpenOutput(name string) (audio.Sink, error) {
 	return nil, fmt.Errorf("device: open output %q: %w", name, ErrUnavailable)
 }
+
+// CheckInput reports whether a microphone can be opened; in this build none can.
+func CheckInput(name string) error {
+	return fmt.Errorf("device: input %q: %w", name, ErrUnavailable)
+}
+
+// CheckOutput reports whether a speaker can be opened; in this build none can.
+func CheckOutput(name string) error {
+	return fmt.Errorf("device: output %q: %w", name, ErrUnavailable)
+}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -54,14 +55,17 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err := via.check(); err != nil {
 		return usageError{err}
 	}
-	if via.enabled() {
-		return callVia(ctx, &f, &via, reg, supported, max(*rtpPort, 0), stdout, stderr, log)
-	}
-
 	tcpAddr, err := netip.ParseAddrPort(*addr)
 	if err != nil {
 		return usageError{fmt.Errorf("--addr %q: want IP:PORT such as 0.0.0.0:7000: %w", *addr, err)}
 	}
+	if err := checkAudio(&f); err != nil {
+		return err
+	}
+	if via.enabled() {
+		return callVia(ctx, &f, &via, reg, supported, max(*rtpPort, 0), stdout, stderr, log)
+	}
+
 	port := int(tcpAddr.Port())
 	if *rtpPort >= 0 {
 		port = *rtpPort
@@ -164,6 +168,9 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{err}
 	}
 	log := newLogger(stderr, f.verbose)
+	if err := checkAudio(&f); err != nil {
+		return err
+	}
 	if via.enabled() {
 		return callVia(ctx, &f, &via, reg, offered, *rtpPort, stdout, stderr, log)
 	}
@@ -316,6 +323,41 @@ func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn,
 		}
 	}
 	return runErr
+}
+
+// checkAudio checks the call's audio ends before anyone is called or
+// answered, so that a side without a sound card (or with a bad --in file)
+// fails at once instead of taking a call it cannot carry. Devices are opened
+// only when the media starts: a microphone opened while waiting for a caller
+// would fill its buffer with stale audio.
+func checkAudio(f *callFlags) error {
+	switch {
+	case f.in == "none" || strings.HasPrefix(f.in, "tone"):
+	case f.in != "":
+		r, err := audio.OpenWAV(f.in)
+		if err != nil {
+			return fmt.Errorf("--in: %w", err)
+		}
+		r.Close()
+	default:
+		if err := device.CheckInput(f.inDevice); err != nil {
+			return fmt.Errorf("no microphone (use --in FILE.wav, --in tone or --in none): %w", err)
+		}
+	}
+	switch f.out {
+	case "none":
+	case "":
+		if err := device.CheckOutput(f.outDevice); err != nil {
+			return fmt.Errorf("no speaker (use --out FILE.wav or --out none): %w", err)
+		}
+	default:
+		if dir := filepath.Dir(f.out); dir != "" {
+			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+				return fmt.Errorf("--out %s: directory %s does not exist", f.out, dir)
+			}
+		}
+	}
+	return nil
 }
 
 func openSource(f *callFlags) (src audio.Source, paced bool, err error) {

@@ -349,6 +349,11 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"rtp", "--local", "127.0.0.1:0", "--remote", "127.0.0.1:9", "--in", wav16k, "--out", "none"}, 1, "sox"},
 		{[]string{"rtp", "--local", "127.0.0.1:0", "--remote", "127.0.0.1:9", "--in", filepath.Join(dir, "missing.wav"), "--out", "none"}, 1, "missing.wav"},
 		{[]string{"dial", "127.0.0.1:1", "--in", "none", "--out", "none"}, 1, "connection refused"},
+		// the audio ends are checked before anyone is called or answered:
+		// a listener without a working speaker must not wait for a call
+		{[]string{"listen", "--addr", "127.0.0.1:0", "--in", "none", "--out-device", "no-such-card-xyz"}, 1, "no speaker"},
+		{[]string{"dial", "127.0.0.1:1", "--in-device", "no-such-card-xyz", "--out", "none"}, 1, "no microphone"},
+		{[]string{"listen", "--addr", "127.0.0.1:0", "--in", "none", "--out", filepath.Join(dir, "nodir", "x.wav")}, 1, "does not exist"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
