@@ -43,6 +43,11 @@ type Config struct {
 	// source has ended and everything received has been played, before we
 	// hang up; 500 ms when zero.
 	DrainQuiet time.Duration
+	// SilenceEndsStream makes the peer going silent, after it has sent
+	// media, an orderly end (EndedStreamOver) rather than an error: in
+	// signaling-free receive-only use, tools such as ffmpeg end a stream by
+	// simply stopping.
+	SilenceEndsStream bool
 
 	Status io.Writer // the live status line; nil for none
 	Logger *slog.Logger
@@ -58,6 +63,7 @@ const (
 	EndedPeerBye     Outcome = "peer hung up (RTCP BYE)"
 	EndedPeerTimeout Outcome = "peer went silent"
 	EndedCancelled   Outcome = "hung up locally"
+	EndedStreamOver  Outcome = "the peer's stream stopped"
 )
 
 const (
@@ -297,6 +303,9 @@ func (c *callLoop) shouldEnd(now time.Duration) (Outcome, bool, error) {
 		heard = 0
 	}
 	if now-heard > timeout {
+		if _, any := c.sess.LastRTP(); any && c.cfg.SilenceEndsStream {
+			return EndedStreamOver, true, nil
+		}
 		return EndedPeerTimeout, true, fmt.Errorf("rtpcall: nothing heard from the peer for %v", timeout.Round(time.Second))
 	}
 	if c.cfg.Source != nil && c.sourceDone && (c.delayLine == nil || c.delayLine.Len() == 0) && c.sess.Idle() {

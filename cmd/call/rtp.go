@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/spurtvoip/spurt/codec"
+	"github.com/spurtvoip/spurt/rtpcall"
 	"github.com/spurtvoip/spurt/signaling"
 )
 
@@ -76,5 +77,10 @@ func rtpMode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer conn.Close()
 	log.Info("streaming RTP", "local", conn.LocalAddr().String(), "remote", remote.String(), "codec", cd.Name)
 	// other tools send from ports of their own choosing: accept any source
-	return media(ctx, &f, cd, conn, remote, false, stdout, stderr, log)
+	var options []func(*rtpcall.Config)
+	if f.in == "none" {
+		// receive only: the sender going quiet is how its stream ends
+		options = append(options, func(c *rtpcall.Config) { c.SilenceEndsStream = true })
+	}
+	return media(ctx, &f, cd, conn, remote, false, stdout, stderr, log, options...)
 }
