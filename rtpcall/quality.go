@@ -12,7 +12,8 @@ import (
 const packetization = 20 * time.Millisecond
 
 // quality rates the call as this side heard it with the G.107 E-model: the
-// packet loss is network and late loss over the packets expected, taken as
+// packet loss is the residual loss (network and late loss less what FEC
+// recovered) over the packets expected, taken as
 // random (BurstR 1: the live stats keep no loss pattern), and the one-way
 // mouth-to-ear delay is the mean playout delay plus packetization. Holes
 // play as silence, so G.711 is rated without concealment. Both are nil
@@ -23,7 +24,7 @@ func (s Stats) quality() (r, mos *float64) {
 	}
 	loss := 0.0
 	if s.Expected > 0 {
-		loss = float64(s.NetworkLost+s.LateLost) / float64(s.Expected)
+		loss = float64(s.ResidualLost) / float64(s.Expected) // what FEC could not repair
 	}
 	c := quality.CodecG711
 	if s.Codec == "GSM" {

@@ -17,7 +17,9 @@ func TestStatsQuality(t *testing.T) {
 		// No loss, 20+20 ms mouth to ear: G.107's default ~93.2 less a
 		// little delay impairment.
 		{"clean", Stats{Codec: "PCMU", Expected: 1000, PlayoutDelayMean: delay(20)}, false, 91, 93.2},
-		{"2% loss", Stats{Codec: "PCMU", Expected: 1000, NetworkLost: 10, LateLost: 10, PlayoutDelayMean: delay(20)}, false, 55, 65},
+		{"2% loss", Stats{Codec: "PCMU", Expected: 1000, NetworkLost: 10, LateLost: 10, ResidualLost: 20, PlayoutDelayMean: delay(20)}, false, 55, 65},
+		// FEC repaired most of it: rated on what was left
+		{"2% loss, 0.2% residual", Stats{Codec: "PCMU", Expected: 1000, NetworkLost: 20, ResidualLost: 2, PlayoutDelayMean: delay(20)}, false, 85, 91},
 		{"GSM clean", Stats{Codec: "GSM", Expected: 1000, PlayoutDelayMean: delay(20)}, false, 71, 73.2},
 	}
 	for _, tt := range tests {
