@@ -93,6 +93,9 @@ func Summary(s Stats, outcome Outcome) string {
 		fmt.Fprintf(&b, "  fec %s (overhead %.0f%%); received: %d chunks recovered, %d lost for good\n",
 			s.FEC, 100*s.OverheadRatio, s.FECRecovered, s.ResidualLost)
 	}
+	if s.RFactor != nil && s.MOS != nil {
+		fmt.Fprintf(&b, "  voice quality (ITU-T G.107 E-model): R %.1f, MOS %.2f\n", *s.RFactor, *s.MOS)
+	}
 	if bad := s.Malformed + s.WrongPayload + s.RejectedSource + s.Refused; bad > 0 {
 		fmt.Fprintf(&b, "  dropped input: %d malformed, %d wrong payload type, %d from other sources, %d refused\n",
 			s.Malformed, s.WrongPayload, s.RejectedSource, s.Refused)
