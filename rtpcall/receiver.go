@@ -21,26 +21,41 @@ type ReceiverConfig struct {
 	// RED accepts redundant audio (RFC 2198) in the payload type it names,
 	// besides plain packets of Codec; nil accepts plain packets only.
 	RED *REDConfig
+	// XOR uses the peer's RFC 5109 parity packets in the payload type it
+	// names to rebuild lost packets; nil ignores them (wrong payload type).
+	XOR *XORConfig
+	// Interleave accepts interleaved audio in its payload type when its
+	// PeerDepth is above zero.
+	Interleave *InterleaveConfig
+	// DisablePLC plays holes in talk spurts as silence instead of
+	// concealing them (plc.Concealer).
+	DisablePLC bool
 }
 
 // ReceiverStats counts what the receive pipeline saw, from the network to the ear.
 type ReceiverStats struct {
-	Packets        uint64 // RTP packets of the call's stream accepted for the playout buffer
-	Malformed      uint64 // datagrams that did not parse as RTP
-	WrongPayload   uint64 // RTP with a payload type other than the negotiated one
-	RejectedSource uint64 // RTP from an SSRC other than the call's
-	Expected       uint64 // packets the sequence numbers say were sent (RFC 3550 A.3)
-	Lost           uint64 // expected packets that never arrived (clamped at zero)
-	Late           uint64 // arrived after their playout time
-	Duplicates     uint64
-	Refused        uint64 // too large, undecodable or too old for the buffer
-	Spurts         uint64
-	Played         uint64 // chunks played
-	MissingChunks  uint64 // holes played as silence
-	Recovered      uint64 // chunks played from a redundant copy, their own packet lost or late
-	ResidualLost   uint64 // packets neither received in time nor recovered: Lost + Late - Recovered
-	ClippedSamples uint64 // samples outside the output window (a misbehaving peer)
-	Jitter         time.Duration
+	Packets          uint64 // RTP packets of the call's stream accepted for the playout buffer
+	Malformed        uint64 // datagrams that did not parse as RTP
+	WrongPayload     uint64 // RTP with a payload type other than the negotiated one
+	RejectedSource   uint64 // RTP from an SSRC other than the call's
+	Expected         uint64 // packets the sequence numbers say were sent (RFC 3550 A.3)
+	Lost             uint64 // expected packets that never arrived (clamped at zero)
+	Late             uint64 // arrived after their playout time
+	Duplicates       uint64
+	Refused          uint64 // too large, undecodable or too old for the buffer
+	Spurts           uint64
+	Played           uint64 // chunks played
+	MissingChunks    uint64 // holes played as silence
+	Recovered        uint64 // chunks played from a redundant copy or rebuilt packet (interleaved: packets rebuilt in time), their own packet lost or late
+	FECPackets       uint64 // XOR parity packets taken
+	FECRebuilt       uint64 // packets rebuilt from XOR parity, in time or not
+	FECLate          uint64 // of those, rebuilt after their playout time (still lost)
+	FECMalformed     uint64 // XOR parity packets that did not parse or did not fit, dropped
+	Concealed        uint64 // 20 ms chunks that held concealed audio (whole missing chunks and interleaved chunks with holes)
+	ConcealedSamples uint64 // samples concealed
+	ResidualLost     uint64 // packets neither received in time nor recovered: Lost + Late - Recovered
+	ClippedSamples   uint64 // samples outside the output window (a misbehaving peer)
+	Jitter           time.Duration
 }
 
 // Receiver is the clockless receive pipeline: RTP datagrams and their arrival
@@ -48,19 +63,23 @@ type ReceiverStats struct {
 // receiver's clock; the sender's clock is a different one and appears only
 // through RTP timestamps.
 type Receiver struct {
-	codec    codec.Codec
-	dec      codec.Decoder
-	strategy jitter.Strategy // as configured (the buffer may hold it wrapped)
-	red      *redReceiver    // nil: plain audio only
-	tagged   []byte          // scratch: a payload with its tag, on its way into the buffer
-	firstSeq uint16
-	buffer   *jitter.Buffer
-	out      *timeline
-	packet   rtp.Packet
-	pcm      []int16
-	stats    ReceiverStats
-	src      sourceState
-	delays   delayStats
+	codec        codec.Codec
+	dec          codec.Decoder
+	strategy     jitter.Strategy     // as configured (the buffer may hold it wrapped)
+	red          *redReceiver        // nil: plain audio only
+	xor          *xorReceiver        // nil: no XOR parity
+	il           *interleaveReceiver // nil: no interleaving
+	conceal      *concealer          // nil: holes stay silent
+	chunkSamples int                 // samples in the latest media packet (chunk), for the XOR span
+	tagged       []byte              // scratch: a payload with its tag, on its way into the buffer
+	firstSeq     uint16
+	buffer       *jitter.Buffer
+	out          *timeline
+	packet       rtp.Packet
+	pcm          []int16
+	stats        ReceiverStats
+	src          sourceState
+	delays       delayStats
 
 	playedTS   extender // unwraps the timestamps of played chunks
 	lastArrive time.Duration
@@ -85,6 +104,45 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 			strategy = spanStrategy{Strategy: strategy, rr: red}
 		}
 	}
+	var xor *xorReceiver
+	if cfg.XOR != nil {
+		if cfg.RED != nil {
+			return nil, errors.New("rtpcall: XOR parity and redundant audio cannot be combined")
+		}
+		if err := cfg.XOR.validate(cfg.Codec.PayloadType); err != nil {
+			return nil, err
+		}
+		xor = newXORReceiver(cfg.XOR, cfg.Codec.ClockRate)
+		if _, fixed := strategy.(*jitter.Fixed); !fixed {
+			strategy = xorSpanStrategy{Strategy: strategy, xr: xor}
+		}
+	}
+	dec := cfg.Codec.NewDecoder()
+	var il *interleaveReceiver
+	if cfg.Interleave != nil && cfg.Interleave.PeerDepth > 0 {
+		if cfg.RED != nil {
+			return nil, errors.New("rtpcall: interleaving and redundant audio cannot be combined")
+		}
+		bytesPerChunk := 0
+		if n, err := dec.Samples(make([]byte, interleaveChunkBytes)); err == nil && n == interleaveChunkBytes {
+			bytesPerChunk = interleaveChunkBytes
+		}
+		if err := cfg.Interleave.validate(cfg.Codec.PayloadType, bytesPerChunk); err != nil {
+			return nil, err
+		}
+		var err error
+		if il, err = newInterleaveReceiver(cfg.Interleave); err != nil {
+			return nil, err
+		}
+		strategy = observeFilter{Strategy: strategy, ir: il}
+	}
+	var conceal *concealer
+	if !cfg.DisablePLC {
+		var err error
+		if conceal, err = newConcealer(cfg.Codec.ClockRate); err != nil {
+			return nil, err
+		}
+	}
 	buf, err := jitter.New(jitter.Config{ClockRate: cfg.Codec.ClockRate, Strategy: strategy, Capacity: seenSlots})
 	if err != nil {
 		return nil, fmt.Errorf("rtpcall: playout buffer: %w", err)
@@ -93,34 +151,69 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if horizon == 0 {
 		horizon = 4 * time.Second
 	}
-	return &Receiver{
-		codec:    cfg.Codec,
-		dec:      cfg.Codec.NewDecoder(),
-		strategy: cfg.Strategy,
-		red:      red,
-		tagged:   make([]byte, 0, maxPacketSize+1),
-		buffer:   buf,
-		out:      newTimeline(cfg.Codec.ClockRate, horizon),
-		pcm:      make([]int16, 0, maxPacketSize*2),
-		delays:   newDelayStats(),
-	}, nil
+	r := &Receiver{
+		codec:        cfg.Codec,
+		dec:          dec,
+		strategy:     cfg.Strategy,
+		red:          red,
+		xor:          xor,
+		il:           il,
+		conceal:      conceal,
+		tagged:       make([]byte, 0, maxPacketSize+1),
+		buffer:       buf,
+		out:          newTimeline(cfg.Codec.ClockRate, horizon),
+		pcm:          make([]int16, 0, maxPacketSize*2),
+		delays:       newDelayStats(),
+		chunkSamples: cfg.Codec.ClockRate / 50,
+	}
+	if xor != nil {
+		xor.recover = r.handleRecovered
+	}
+	if il != nil {
+		il.emit = r.emitChunk
+	}
+	return r, nil
 }
 
 // HandleRTP takes one RTP datagram that arrived at the given time. Anything
 // that is not a packet of the call's stream is counted and dropped.
 func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) {
+	r.handleMedia(datagram, arrival, false)
+}
+
+// handleMedia takes one RTP packet: received, or rebuilt from XOR parity.
+func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered bool) {
 	if err := r.packet.Unmarshal(datagram); err != nil {
 		r.stats.Malformed++
 		return
 	}
 	h := &r.packet.Header
+	if r.xor != nil && h.PayloadType == r.xor.pt && !recovered {
+		r.handleFEC(datagram, arrival)
+		return
+	}
 	isRED := r.red != nil && h.PayloadType == r.red.pt
-	if !isRED && h.PayloadType != r.codec.PayloadType {
+	isInterleaved := r.il != nil && h.PayloadType == r.il.pt
+	if !isRED && !isInterleaved && h.PayloadType != r.codec.PayloadType {
 		r.stats.WrongPayload++
 		return
 	}
 	if !r.src.accept(h.SSRC) {
 		r.stats.RejectedSource++
+		return
+	}
+	if recovered && r.stats.Packets == 0 {
+		return // nothing to place it against; cannot happen with a real group
+	}
+	if isInterleaved {
+		seq, ts, marker := h.SequenceNumber, h.Timestamp, h.Marker
+		if !recovered {
+			r.received(seq, ts, arrival)
+		}
+		r.handleInterleaved(seq, ts, marker, r.packet.Payload, arrival, recovered)
+		if r.xor != nil && !recovered {
+			r.noteMediaForXOR(seq, datagram, arrival)
+		}
 		return
 	}
 	primary := r.packet.Payload
@@ -137,14 +230,12 @@ func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) {
 		r.stats.Refused++
 		return
 	}
-	first := r.stats.Packets == 0
-	if first {
-		r.playedTS.extend(h.Timestamp) // played chunks unwrap from the buffer's base
-		r.firstSeq = h.SequenceNumber
+	r.chunkSamples = samples
+	if recovered {
+		r.pushRecovered(h.SequenceNumber, h.Timestamp, h.Marker, samples, primary, arrival)
+		return
 	}
-	r.stats.Packets++
-	r.lastArrive = arrival
-	r.src.received(h.SequenceNumber, h.Timestamp, arrival, r.codec.ClockRate)
+	first := r.received(h.SequenceNumber, h.Timestamp, arrival)
 
 	copyTried := false
 	if r.red != nil {
@@ -166,19 +257,41 @@ func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) {
 		copyTried = rec.flags&seenCopy != 0 && rec.flags&seenPrimary == 0
 		rec.flags |= seenPrimary
 	}
+	rebuiltQueued := r.xor != nil && r.xorPrimaryArrived(h.SequenceNumber)
+	seq := h.SequenceNumber
 	switch r.push(h.SequenceNumber, h.Timestamp, h.Marker, samples, tagPrimary, primary, arrival) {
 	case jitter.OutcomeLate:
 		r.stats.Late++
 	case jitter.OutcomeDuplicate:
-		if copyTried {
+		switch {
+		case rebuiltQueued:
+			// its rebuilt twin is queued in its place: the packet is in time
+		case copyTried:
 			r.stats.Late++ // its place holds the record of a copy that came too late
-		} else {
+		default:
 			r.stats.Duplicates++
 		}
 	case jitter.OutcomeQueued:
 	default:
 		r.stats.Refused++
 	}
+	if r.xor != nil {
+		r.noteMediaForXOR(seq, datagram, arrival)
+	}
+}
+
+// received counts a packet of the stream that arrived and reports whether it
+// is the first.
+func (r *Receiver) received(seq uint16, ts uint32, arrival time.Duration) (first bool) {
+	first = r.stats.Packets == 0
+	if first {
+		r.playedTS.extend(ts) // played chunks unwrap from the buffer's base
+		r.firstSeq = seq
+	}
+	r.stats.Packets++
+	r.lastArrive = arrival
+	r.src.received(seq, ts, arrival, r.codec.ClockRate)
+	return first
 }
 
 // splitRED parses an RFC 2198 payload into its redundant blocks and its
@@ -259,6 +372,9 @@ func (r *Receiver) push(seq uint16, ts uint32, marker bool, samples int, tag byt
 // buffer, decodes them onto the output timeline and hands every sample before
 // now to write. Holes stay silent.
 func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
+	if r.il != nil {
+		r.closeDueGroups(now)
+	}
 	for {
 		chunk, ok := r.buffer.Pop(now)
 		if !ok {
@@ -266,6 +382,9 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 		}
 		if chunk.Missing {
 			r.stats.MissingChunks++
+			if r.conceal != nil {
+				r.fillHole(chunk.PlayAt, chunk.Samples)
+			}
 			continue
 		}
 		if len(chunk.Payload) == 0 {
@@ -273,6 +392,17 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			continue
 		}
 		tag, payload, dec := chunk.Payload[0], chunk.Payload[1:], r.dec
+		var holes uint8
+		if tag&tagHoles != 0 {
+			if len(payload) == 0 {
+				r.stats.Refused++
+				continue
+			}
+			holes, payload = payload[0], payload[1:]
+		}
+		if tag&tagRecovered != 0 && r.xor != nil && r.xorPlayed(chunk.SequenceNumber) {
+			r.stats.Recovered++
+		}
 		if tag&tagCopy != 0 && r.red != nil {
 			if p, ok := r.red.takeReplacement(chunk.SequenceNumber); ok {
 				tag, payload = tagPrimary, p // the packet itself came in time after all
@@ -289,6 +419,13 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			r.stats.Refused++
 			continue
 		}
+		if r.conceal != nil {
+			depth := 0
+			if r.il != nil {
+				depth = r.il.depth
+			}
+			r.passChunk(pcm, holes, depth, chunk.SpurtStart)
+		}
 		r.out.place(chunk.PlayAt, pcm)
 		r.stats.Played++
 		media := r.mediaTime(chunk.Timestamp)
@@ -299,7 +436,9 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 }
 
 // Idle reports whether nothing received is still waiting to be played.
-func (r *Receiver) Idle() bool { return r.buffer.Len() == 0 && !r.out.pending() }
+func (r *Receiver) Idle() bool {
+	return r.buffer.Len() == 0 && !r.out.pending() && (r.il == nil || !r.il.open())
+}
 
 // LastArrival is when the last packet of the stream arrived, and whether any has.
 func (r *Receiver) LastArrival() (time.Duration, bool) { return r.lastArrive, r.stats.Packets > 0 }

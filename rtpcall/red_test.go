@@ -48,12 +48,16 @@ type lossyCall struct {
 	distance int // 0: plain audio
 	frames   int
 	delay    time.Duration
+	xor      int  // XOR parity group size; 0: none
+	depth    int  // interleaving depth; 0: none
+	noPLC    bool // play holes as silence
 }
 
 type lossyResult struct {
-	stats   Stats
-	dropped []bool // by sequence number order: packet i was dropped
-	heard   []int16
+	stats      Stats
+	dropped    []bool // by sequence number order: media packet i was dropped
+	fecDropped []bool // XOR parity packet g was dropped
+	heard      []int16
 }
 
 func (c lossyCall) run(t testing.TB, speech []int16) lossyResult {
@@ -62,11 +66,20 @@ func (c lossyCall) run(t testing.TB, speech []int16) lossyResult {
 	if c.distance > 0 {
 		sendRED, recvRED = redConfig(t, c.distance, 0), redConfig(t, 0, c.distance)
 	}
-	tx, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: ewma(t), SSRC: 7, InitialSeq: 65000, InitialTime: 1 << 31, RED: sendRED})
+	var sendXOR, recvXOR *XORConfig
+	if c.xor > 0 {
+		sendXOR, recvXOR = &XORConfig{PayloadType: xorPT, GroupSize: c.xor}, &XORConfig{PayloadType: xorPT, PeerGroupSize: c.xor}
+	}
+	var sendIL, recvIL *InterleaveConfig
+	if c.depth > 0 {
+		sendIL, recvIL = &InterleaveConfig{PayloadType: interleavePT, Depth: c.depth}, &InterleaveConfig{PayloadType: interleavePT, PeerDepth: c.depth}
+	}
+	tx, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: ewma(t), SSRC: 7, InitialSeq: 65000, InitialTime: 1 << 31,
+		RED: sendRED, XOR: sendXOR, Interleave: sendIL})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rx, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: ewma(t), SSRC: 8, RED: recvRED})
+	rx, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: ewma(t), SSRC: 8, RED: recvRED, XOR: recvXOR, Interleave: recvIL, DisablePLC: c.noPLC})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,14 +96,19 @@ func (c lossyCall) run(t testing.TB, speech []int16) lossyResult {
 	for now := time.Duration(0); now <= end; now += time.Millisecond {
 		if now > 0 && now%(20*time.Millisecond) == 0 && frame < c.frames {
 			at := (frame * 160) % (len(speech) - 160)
-			pkt, err := tx.Send(speech[at:at+160], now)
+			err := tx.SendPackets(speech[at:at+160], now, func(pkt []byte) {
+				drop := rng.Float64() < c.loss
+				if pkt[1]&0x7f == xorPT {
+					res.fecDropped = append(res.fecDropped, drop)
+				} else {
+					res.dropped = append(res.dropped, drop)
+				}
+				if !drop {
+					queue = append(queue, inflight{now + c.delay, append([]byte(nil), pkt...)})
+				}
+			})
 			if err != nil {
 				t.Fatal(err)
-			}
-			drop := rng.Float64() < c.loss
-			res.dropped = append(res.dropped, drop)
-			if !drop {
-				queue = append(queue, inflight{now + c.delay, append([]byte(nil), pkt...)})
 			}
 			frame++
 		}
@@ -213,7 +231,7 @@ func TestREDImprovesReceivedAudio(t *testing.T) {
 	var fid [2]audiotest.Fidelity
 	var delay [2]float64
 	for i, distance := range []int{0, 1} {
-		c := lossyCall{loss: 0.1, seed: 9, distance: distance, frames: frames, delay: 30 * time.Millisecond}
+		c := lossyCall{loss: 0.1, seed: 9, distance: distance, frames: frames, delay: 30 * time.Millisecond, noPLC: true}
 		res := c.run(t, speech)
 		fid[i] = audiotest.CompareWhole(ref, res.heard, 16000)
 		delay[i] = *res.stats.BufferDelayMean

@@ -7,6 +7,8 @@ import (
 	"github.com/pion/rtp"
 
 	"github.com/spurtvoip/spurt/codec"
+	"github.com/spurtvoip/spurt/fec"
+	"github.com/spurtvoip/spurt/interleave"
 	"github.com/spurtvoip/spurt/vad"
 )
 
@@ -24,6 +26,12 @@ type SenderConfig struct {
 	MaxPayloadSize int           // refuse frames that encode larger; maxPacketSize-12 when zero
 	// RED sends redundant audio (RFC 2198) when non-nil with a Distance above zero.
 	RED *REDConfig
+	// XOR sends an RFC 5109 parity packet after every GroupSize media
+	// packets when non-nil with a GroupSize above zero (see xor.go).
+	XOR *XORConfig
+	// Interleave spreads every group of Depth chunks over Depth packets when
+	// non-nil with a Depth above zero (see interleave.go).
+	Interleave *InterleaveConfig
 }
 
 // SenderStats counts what the send pipeline produced.
@@ -32,7 +40,8 @@ type SenderStats struct {
 	Suppressed uint64 // frames not sent because the VAD judged them silence
 	Packets    uint64 // RTP packets built
 	Octets     uint64 // payload octets in those packets (RFC 3550's sender octet count)
-	FECOctets  uint64 // of those, RED block headers and redundant copies (the rest is the primary audio)
+	FECOctets  uint64 // of those, RED block headers and redundant copies, and XOR parity payloads (the rest is the primary audio)
+	FECPackets uint64 // XOR parity packets built (not in Packets)
 	Spurts     uint64 // talk spurts begun (packets sent with the marker bit)
 }
 
@@ -44,11 +53,18 @@ type Sender struct {
 	enc        codec.Encoder
 	vad        *vad.Detector
 	header     rtp.Header
+	clock      uint32 // RTP timestamp of the next frame
 	frame      int
 	maxPayload int
 	inSpurt    bool
 	payload    []byte
-	red        *redEncoder // nil: plain audio
+	red        *redEncoder             // nil: plain audio
+	xor        *fec.XOREncoder         // nil: no parity
+	il         *interleave.Interleaver // nil: one chunk per packet
+	ilDepth    int
+	ilPending  int    // chunks of the current group added so far
+	groupTS    uint32 // timestamp of the current group's first chunk
+	groupStart bool   // the current group begins a talk spurt
 	packet     [maxPacketSize]byte
 	stats      SenderStats
 }
@@ -83,10 +99,47 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	if red != nil {
 		pt = red.pt
 	}
+	var il *interleave.Interleaver
+	ilDepth := 0
+	if cfg.Interleave != nil && cfg.Interleave.Depth > 0 {
+		if red != nil {
+			return nil, errors.New("rtpcall: interleaving and redundant audio cannot be combined")
+		}
+		if frame != interleaveChunkBytes {
+			return nil, fmt.Errorf("rtpcall: interleaving needs %d-sample frames", interleaveChunkBytes)
+		}
+		enc, err := cfg.Codec.NewEncoder().Encode(nil, make([]int16, frame))
+		if err != nil {
+			return nil, fmt.Errorf("rtpcall: codec %s: %w", cfg.Codec.Name, err)
+		}
+		if err := cfg.Interleave.validate(cfg.Codec.PayloadType, len(enc)); err != nil {
+			return nil, err
+		}
+		if il, err = interleave.NewInterleaver(cfg.Interleave.Depth, interleaveChunkBytes); err != nil {
+			return nil, fmt.Errorf("rtpcall: %w", err)
+		}
+		ilDepth, pt = cfg.Interleave.Depth, cfg.Interleave.PayloadType
+	}
+	var xor *fec.XOREncoder
+	if cfg.XOR != nil && cfg.XOR.GroupSize > 0 {
+		if red != nil {
+			return nil, errors.New("rtpcall: XOR parity and redundant audio cannot be combined")
+		}
+		if err := cfg.XOR.validate(pt); err != nil {
+			return nil, err
+		}
+		var err error
+		if xor, err = fec.NewXOREncoder(cfg.XOR.GroupSize, cfg.XOR.PayloadType, cfg.SSRC); err != nil {
+			return nil, fmt.Errorf("rtpcall: %w", err)
+		}
+	}
 	return &Sender{
-		red: red,
-		enc: cfg.Codec.NewEncoder(),
-		vad: cfg.VAD,
+		red:     red,
+		xor:     xor,
+		il:      il,
+		ilDepth: ilDepth,
+		enc:     cfg.Codec.NewEncoder(),
+		vad:     cfg.VAD,
 		header: rtp.Header{
 			Version:        2,
 			PayloadType:    pt,
@@ -94,6 +147,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 			Timestamp:      cfg.InitialTime,
 			SSRC:           cfg.SSRC,
 		},
+		clock:      cfg.InitialTime,
 		frame:      frame,
 		maxPayload: maxPayload,
 		payload:    make([]byte, 0, maxPacketSize),
@@ -103,53 +157,133 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 // Frame takes the next frame of captured speech and returns the RTP packet to
 // send for it, or nil when the frame is silence and suppressed. The packet is
 // valid until the next call. The timestamp advances by one frame either way.
+// A sender with XOR parity or interleaving, which may send several packets
+// (or none) per frame, refuses Frame: use FramePackets.
 func (s *Sender) Frame(pcm []int16) ([]byte, error) {
+	if s.xor != nil || s.il != nil {
+		return nil, errors.New("rtpcall: this sender sends parity or interleaved packets: use FramePackets")
+	}
+	var out []byte
+	err := s.FramePackets(pcm, func(pkt []byte) { out = pkt })
+	return out, err
+}
+
+// FramePackets takes the next frame of captured speech and calls send with
+// each RTP packet to transmit now, in order: none during silence (and, when
+// interleaving, until a group is complete), the media packet, or several
+// (an interleaved group, XOR parity after the packets it protects). Each
+// packet is valid only during its send call. The timestamp advances by one
+// frame either way.
+func (s *Sender) FramePackets(pcm []int16, send func(pkt []byte)) error {
 	if len(pcm) != s.frame {
-		return nil, fmt.Errorf("rtpcall: frame has %d samples, want %d", len(pcm), s.frame)
+		return fmt.Errorf("rtpcall: frame has %d samples, want %d", len(pcm), s.frame)
 	}
 	s.stats.Frames++
-	defer func() { s.header.Timestamp += uint32(s.frame) }()
+	ts := s.clock
+	s.clock += uint32(s.frame)
 
-	if s.vad != nil && !s.vad.Speech(pcm) {
+	speech := s.vad == nil || s.vad.Speech(pcm)
+	if !speech && s.ilPending == 0 {
 		s.stats.Suppressed++
+		if s.inSpurt && s.xor != nil {
+			s.flushParity(send)
+		}
 		s.inSpurt = false
-		return nil, nil
+		return nil
 	}
 	payload, err := s.enc.Encode(s.payload[:0], pcm)
 	if err != nil {
-		return nil, fmt.Errorf("rtpcall: encoding frame: %w", err)
+		return fmt.Errorf("rtpcall: encoding frame: %w", err)
 	}
 	if len(payload) > s.maxPayload {
-		return nil, fmt.Errorf("rtpcall: encoded frame of %d bytes exceeds %d", len(payload), s.maxPayload)
+		return fmt.Errorf("rtpcall: encoded frame of %d bytes exceeds %d", len(payload), s.maxPayload)
 	}
 	s.payload = payload
+	if s.il != nil {
+		return s.interleaveFrame(payload, ts, send)
+	}
 	primary := len(payload)
 	if s.red != nil {
-		if payload, err = s.red.build(pcm, payload, s.header.SequenceNumber, s.header.Timestamp, s.frame); err != nil {
-			return nil, err
+		if payload, err = s.red.build(pcm, payload, s.header.SequenceNumber, ts, s.frame); err != nil {
+			return err
 		}
 		if len(payload) > s.maxPayload {
-			return nil, fmt.Errorf("rtpcall: RED payload of %d bytes exceeds %d", len(payload), s.maxPayload)
+			return fmt.Errorf("rtpcall: RED payload of %d bytes exceeds %d", len(payload), s.maxPayload)
 		}
 	}
-	s.header.Marker = !s.inSpurt
-	if s.header.Marker {
-		s.stats.Spurts++
+	marker := !s.inSpurt
+	s.inSpurt = true
+	return s.emit(payload, primary, ts, marker, send)
+}
+
+// interleaveFrame adds an encoded chunk to the current group and sends the
+// group's packets once it is complete.
+func (s *Sender) interleaveFrame(payload []byte, ts uint32, send func([]byte)) error {
+	if s.ilPending == 0 {
+		s.groupTS, s.groupStart = ts, !s.inSpurt
 	}
 	s.inSpurt = true
+	packets, err := s.il.Add(payload)
+	if err != nil {
+		return fmt.Errorf("rtpcall: interleaving: %w", err)
+	}
+	s.ilPending = (s.ilPending + 1) % s.ilDepth
+	for j, p := range packets {
+		if err := s.emit(p, len(p)-1, s.groupTS, s.groupStart && j == 0, send); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// emit builds the RTP packet for payload (of which primary bytes are audio,
+// the rest redundancy), sends it, and sends the XOR parity it completes.
+func (s *Sender) emit(payload []byte, primary int, ts uint32, marker bool, send func([]byte)) error {
+	s.header.Marker = marker
+	s.header.Timestamp = ts
+	if marker {
+		s.stats.Spurts++
+	}
 	n, err := rtp.MarshalPacketTo(s.packet[:], &s.header, payload)
 	if err != nil {
-		return nil, fmt.Errorf("rtpcall: building RTP packet: %w", err)
+		return fmt.Errorf("rtpcall: building RTP packet: %w", err)
 	}
 	s.header.SequenceNumber++
 	s.stats.Packets++
 	s.stats.Octets += uint64(len(payload))
 	s.stats.FECOctets += uint64(len(payload) - primary)
-	return s.packet[:n], nil
+	pkt := s.packet[:n]
+	send(pkt)
+	if s.xor == nil {
+		return nil
+	}
+	parity, ok, err := s.xor.Add(pkt)
+	if err != nil {
+		return fmt.Errorf("rtpcall: XOR parity: %w", err)
+	}
+	if ok {
+		s.sendParity(parity, send)
+	}
+	return nil
+}
+
+// flushParity sends the parity of a group cut short by the end of a spurt.
+func (s *Sender) flushParity(send func([]byte)) {
+	if parity, ok := s.xor.Flush(); ok {
+		s.sendParity(parity, send)
+	}
+}
+
+func (s *Sender) sendParity(parity []byte, send func([]byte)) {
+	s.stats.FECPackets++
+	body := uint64(len(parity) - 12)
+	s.stats.Octets += body
+	s.stats.FECOctets += body
+	send(parity)
 }
 
 // Timestamp is the RTP timestamp the next frame will carry.
-func (s *Sender) Timestamp() uint32 { return s.header.Timestamp }
+func (s *Sender) Timestamp() uint32 { return s.clock }
 
 // SSRC is the synchronisation source this sender stamps on its packets.
 func (s *Sender) SSRC() uint32 { return s.header.SSRC }

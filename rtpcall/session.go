@@ -21,6 +21,14 @@ type SessionConfig struct {
 	// RED is redundant audio (RFC 2198), if negotiated: received whenever
 	// set, sent when its Distance is above zero. Nil: plain audio only.
 	RED *REDConfig
+	// XOR is RFC 5109 parity FEC, if negotiated: the peer's used whenever
+	// set, ours sent when its GroupSize is above zero (see xor.go).
+	XOR *XORConfig
+	// Interleave is interleaved audio, if negotiated: sent when its Depth is
+	// above zero, received when its PeerDepth is (see interleave.go).
+	Interleave *InterleaveConfig
+	// DisablePLC plays holes as silence instead of concealing them.
+	DisablePLC bool
 }
 
 // Session is one endpoint's RTP session (RFC 3550): the send pipeline, the
@@ -32,6 +40,8 @@ type Session struct {
 	receiver *Receiver
 	rep      reporter
 	fec      string // the redundancy scheme we send
+	depth    int    // interleaving depth we send
+	plc      bool
 
 	initialTime  uint32
 	captureStart time.Duration
@@ -50,11 +60,14 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 		InitialTime: cfg.InitialTime,
 		VAD:         cfg.VAD,
 		RED:         cfg.RED,
+		XOR:         cfg.XOR,
+		Interleave:  cfg.Interleave,
 	})
 	if err != nil {
 		return nil, err
 	}
-	rcv, err := NewReceiver(ReceiverConfig{Codec: cfg.Codec, Strategy: cfg.Strategy, RED: cfg.RED})
+	rcv, err := NewReceiver(ReceiverConfig{Codec: cfg.Codec, Strategy: cfg.Strategy, RED: cfg.RED,
+		XOR: cfg.XOR, Interleave: cfg.Interleave, DisablePLC: cfg.DisablePLC})
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +78,8 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	return &Session{
 		sender:      snd,
 		receiver:    rcv,
-		fec:         cfg.RED.Scheme(),
+		fec:         fecScheme(cfg.RED, cfg.XOR),
+		plc:         !cfg.DisablePLC,
 		rep:         reporter{ssrc: cfg.SSRC, cname: cname, rate: cfg.Codec.ClockRate},
 		initialTime: cfg.InitialTime,
 		frameDur:    time.Duration(snd.frame) * time.Second / time.Duration(cfg.Codec.ClockRate),
@@ -73,12 +87,30 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 }
 
 // Send takes a frame that finished capturing at time now and returns the RTP
-// packet to transmit, or nil during silence.
+// packet to transmit, or nil during silence. A session that sends XOR parity
+// or interleaves refuses it: use SendPackets.
 func (s *Session) Send(pcm []int16, now time.Duration) ([]byte, error) {
 	if !s.capturing {
 		s.capturing, s.captureStart = true, now-s.frameDur
 	}
 	return s.sender.Frame(pcm)
+}
+
+// SendPackets takes a frame that finished capturing at time now and calls
+// send with each RTP packet to transmit, in order (see Sender.FramePackets).
+func (s *Session) SendPackets(pcm []int16, now time.Duration, send func(pkt []byte)) error {
+	if !s.capturing {
+		s.capturing, s.captureStart = true, now-s.frameDur
+	}
+	return s.sender.FramePackets(pcm, send)
+}
+
+// fecScheme names the redundancy we send.
+func fecScheme(red *REDConfig, xor *XORConfig) string {
+	if xor != nil && xor.GroupSize > 0 {
+		return xor.Scheme()
+	}
+	return red.Scheme()
 }
 
 // HandleDatagram demultiplexes RTP and RTCP arriving on the one port (RFC 5761
@@ -199,6 +231,12 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 		FEC:             s.fec,
 		FECRecovered:    rs.Recovered,
 		ResidualLost:    rs.ResidualLost,
+		FECMalformed:    rs.FECMalformed,
+		FECLate:         rs.FECLate,
+		Interleave:      s.sender.ilDepth,
+		PLC:             s.plc,
+		Concealed:       rs.Concealed,
+		ConcealedMs:     math.Round(float64(rs.ConcealedSamples)*1000/float64(s.rep.rate)*10) / 10,
 	}
 	if media := snd.Octets - snd.FECOctets; media > 0 {
 		st.OverheadRatio = math.Round(float64(snd.FECOctets)/float64(media)*10000) / 10000

@@ -36,6 +36,19 @@ type Stats struct {
 	FECRecovered  uint64  `json:"fec_recovered"`
 	ResidualLost  uint64  `json:"residual_lost"`
 	OverheadRatio float64 `json:"overhead_ratio"`
+	// XOR parity (RFC 5109): parity packets that did not parse or fit,
+	// dropped; packets rebuilt after their playout time (still lost, not
+	// in fec_recovered).
+	FECMalformed uint64 `json:"fec_malformed"`
+	FECLate      uint64 `json:"fec_late"`
+	// Interleave is the interleaving depth this side sends (0: none).
+	Interleave int `json:"interleave"`
+	// Loss concealment: whether it is on; the 20 ms chunks that held
+	// concealed audio (a whole missing chunk, or an interleaved chunk with
+	// missing units); the audio concealed, in milliseconds.
+	PLC         bool    `json:"plc"`
+	Concealed   uint64  `json:"concealed"`
+	ConcealedMs float64 `json:"concealed_ms"`
 
 	// Delays in milliseconds; null while unknown (no chunk played, no RTCP yet).
 	PlayoutDelayMean *float64 `json:"playout_delay_ms_mean"`

@@ -93,6 +93,13 @@ func Summary(s Stats, outcome Outcome) string {
 		fmt.Fprintf(&b, "  fec %s (overhead %.0f%%); received: %d chunks recovered, %d lost for good\n",
 			s.FEC, 100*s.OverheadRatio, s.FECRecovered, s.ResidualLost)
 	}
+	if s.Interleave > 0 {
+		fmt.Fprintf(&b, "  interleaving %d chunks over %d packets\n", s.Interleave, s.Interleave)
+	}
+	if s.Concealed > 0 || s.FECLate > 0 || s.FECMalformed > 0 {
+		fmt.Fprintf(&b, "  concealed %d chunks (%.0f ms); fec rebuilt too late %d, malformed %d\n",
+			s.Concealed, s.ConcealedMs, s.FECLate, s.FECMalformed)
+	}
 	if s.RFactor != nil && s.MOS != nil {
 		fmt.Fprintf(&b, "  voice quality (ITU-T G.107 E-model): R %.1f, MOS %.2f\n", *s.RFactor, *s.MOS)
 	}

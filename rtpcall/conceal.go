@@ -1,0 +1,73 @@
+package rtpcall
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spurtvoip/spurt/plc"
+)
+
+// Loss concealment. The receiver's output passes through a plc.Concealer in
+// play order: every decoded chunk goes through it as good audio, a hole in a
+// talk spurt (a chunk the playout buffer knows is missing because a later
+// packet of the same spurt is queued) is filled with its synthetic
+// continuation, and so are the units of an interleaved chunk whose packet
+// never came. Gaps between talk spurts are silence, not loss, and stay
+// silent; the concealer starts afresh at every spurt. With concealment off,
+// holes are played as silence. Concealed counts the 20 ms chunks that held
+// any concealed audio, ConcealedSamples the samples concealed.
+
+// concealer is the receive pipeline's concealment state.
+type concealer struct {
+	plc   *plc.Concealer
+	chunk int     // samples per counted chunk (20 ms)
+	buf   []int16 // scratch for concealed pieces
+}
+
+func newConcealer(rate int) (*concealer, error) {
+	c, err := plc.New(rate)
+	if err != nil {
+		return nil, fmt.Errorf("rtpcall: loss concealment: %w", err)
+	}
+	return &concealer{plc: c, chunk: rate / 50, buf: make([]int16, rate/50)}, nil
+}
+
+// fillHole conceals a missing stretch of samples that plays from at.
+func (r *Receiver) fillHole(at time.Duration, samples int) {
+	c := r.conceal
+	// The buffer bounds a hole by its capacity; every piece is one chunk.
+	for done := 0; done < samples; {
+		n := min(samples-done, len(c.buf))
+		piece := c.buf[:n]
+		c.plc.Conceal(piece)
+		r.out.place(at+r.duration(done), piece)
+		done += n
+	}
+	r.stats.Concealed += uint64((samples + c.chunk - 1) / c.chunk)
+	r.stats.ConcealedSamples += uint64(samples)
+}
+
+// passChunk runs a decoded chunk through the concealer: its units in holes
+// (bit u of holes: unit u of depth units is missing) are concealed, the rest
+// is good audio.
+func (r *Receiver) passChunk(pcm []int16, holes uint8, depth int, spurtStart bool) {
+	c := r.conceal
+	if spurtStart {
+		c.plc.Reset()
+	}
+	if holes == 0 || depth == 0 || len(pcm)%depth != 0 {
+		c.plc.Good(pcm)
+		return
+	}
+	unit := len(pcm) / depth
+	for u := range depth {
+		piece := pcm[u*unit : (u+1)*unit]
+		if holes&(1<<u) != 0 {
+			c.plc.Conceal(piece)
+			r.stats.ConcealedSamples += uint64(unit)
+		} else {
+			c.plc.Good(piece)
+		}
+	}
+	r.stats.Concealed++
+}

@@ -1,0 +1,293 @@
+package rtpcall
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/spurtvoip/spurt/interleave"
+	"github.com/spurtvoip/spurt/jitter"
+)
+
+// Interleaving (package interleave's wire format, in a payload type of its own).
+//
+// Sending. With InterleaveConfig.Depth = D, D consecutive 20 ms chunks form a
+// group: each chunk is cut into D units (5 ms at D = 4) and packet j of the
+// group carries unit j of every chunk. The D packets leave together once the
+// group's last chunk is captured, with consecutive sequence numbers and the
+// timestamp of the group's first chunk; the first packet of a talk spurt's
+// first group has the marker bit. A talk spurt is extended to a whole number
+// of groups: when the voice activity detector ends a spurt in the middle of
+// a group, the frames after it are sent as they are until the group is full,
+// so no group ever holds made-up audio and timestamps never overlap.
+//
+// Receiving. Packets are reassembled into chunks (interleave.Deinterleaver)
+// before the playout buffer. A group is handed to the buffer, as D chunks
+// with consecutive sequence numbers from the group's first, once all its
+// packets are in, once a packet of a later group shows that the rest will not
+// come, or when its playout time comes. Its chunks enter the buffer with the
+// arrival of the group's last packet, so the wait for the group shows in the
+// playout delay. Only the first chunk of a group is observed by the playout
+// strategy: the others arrive with it, earlier in media time only because the
+// sender held them back, and treating them as independent samples would
+// inflate the delay deviation with the interleaver's own sawtooth. Units
+// whose packet never came are concealed (see conceal.go) or left silent.
+
+// InterleaveConfig turns on interleaving for a call. It suits G.711 only,
+// whose payload bytes are independent samples.
+type InterleaveConfig struct {
+	// PayloadType is the dynamic payload type negotiated for interleaved audio.
+	PayloadType uint8
+	// Depth is how many chunks each group we send spreads over (and how many
+	// packets it takes), interleave.MinDepth to interleave.MaxDepth; zero
+	// sends plain audio.
+	Depth int
+	// PeerDepth is the depth the peer sends with, from its SDP; zero when it
+	// does not interleave.
+	PeerDepth int
+}
+
+// Scheme names the interleaving this side sends: "interleave:4", or "none".
+func (c *InterleaveConfig) Scheme() string {
+	if c == nil || c.Depth == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("interleave:%d", c.Depth)
+}
+
+// interleaveChunkBytes is the chunk interleaving cuts up: 20 ms of G.711.
+const interleaveChunkBytes = 160
+
+func (c *InterleaveConfig) validate(mediaPT uint8, bytesPerChunk int) error {
+	okDepth := func(d int) bool {
+		return d == 0 || (d >= interleave.MinDepth && d <= interleave.MaxDepth && interleaveChunkBytes%d == 0)
+	}
+	switch {
+	case c.PayloadType > 127:
+		return fmt.Errorf("rtpcall: interleave payload type %d is not a 7-bit payload type", c.PayloadType)
+	case c.PayloadType == mediaPT:
+		return fmt.Errorf("rtpcall: interleave payload type %d is already the media's", c.PayloadType)
+	case !okDepth(c.Depth) || !okDepth(c.PeerDepth):
+		return fmt.Errorf("rtpcall: interleave depth must be 0 or %d..%d and divide %d", interleave.MinDepth, interleave.MaxDepth, interleaveChunkBytes)
+	case bytesPerChunk != interleaveChunkBytes:
+		return fmt.Errorf("rtpcall: interleaving needs a codec with one byte per sample, such as G.711")
+	}
+	return nil
+}
+
+// tagHoles marks a payload in the playout buffer whose next byte is the
+// holes mask of an interleaved chunk (bit u: unit u never arrived).
+const tagHoles byte = 1 << 2
+
+// openGroup is what the receiver knows of a group the deinterleaver holds.
+type openGroup struct {
+	used    bool
+	key     int64         // extended timestamp of the group's first chunk
+	ts      uint32        // the same, as on the wire
+	seq     uint16        // sequence number of the group's packet 0
+	marker  bool          // packet 0 arrived with the marker bit
+	arrival time.Duration // of its latest packet
+	opened  time.Duration // arrival of its first packet
+}
+
+// interleaveReceiver is the interleaving state of the receive pipeline.
+type interleaveReceiver struct {
+	pt          uint8
+	depth       int
+	chunk       int // samples per chunk
+	deint       *interleave.Deinterleaver
+	ts          extender
+	groups      [4]openGroup // the deinterleaver keeps two open; room for the group being closed
+	lastPush    time.Duration
+	lastEmitted int64 // key of the newest group handed to the buffer
+	anyEmitted  bool
+	skipObserve bool // the strategy should not observe the chunk being pushed
+	emit        func(interleave.Chunk)
+}
+
+func newInterleaveReceiver(cfg *InterleaveConfig) (*interleaveReceiver, error) {
+	d, err := interleave.NewDeinterleaver(cfg.PeerDepth, interleaveChunkBytes, 0xFF)
+	if err != nil {
+		return nil, fmt.Errorf("rtpcall: %w", err)
+	}
+	return &interleaveReceiver{pt: cfg.PayloadType, depth: cfg.PeerDepth, chunk: interleaveChunkBytes, deint: d}, nil
+}
+
+func (ir *interleaveReceiver) group(key int64) *openGroup {
+	for i := range ir.groups {
+		if g := &ir.groups[i]; g.used && g.key == key {
+			return g
+		}
+	}
+	return nil
+}
+
+// newGroup returns a free entry, or the oldest (whose group is long gone).
+func (ir *interleaveReceiver) newGroup() *openGroup {
+	oldest := &ir.groups[0]
+	for i := range ir.groups {
+		g := &ir.groups[i]
+		if !g.used {
+			return g
+		}
+		if g.key < oldest.key {
+			oldest = g
+		}
+	}
+	return oldest
+}
+
+func (ir *interleaveReceiver) open() bool {
+	for _, g := range ir.groups {
+		if g.used {
+			return true
+		}
+	}
+	return false
+}
+
+// handleInterleaved takes one interleaved packet (received or rebuilt).
+func (r *Receiver) handleInterleaved(seq uint16, ts uint32, marker bool, payload []byte, arrival time.Duration, recovered bool) {
+	ir := r.il
+	_, index, err := interleave.ParseHeader(payload)
+	if err != nil || len(payload) != 1+ir.chunk {
+		r.stats.Malformed++
+		return
+	}
+	key := ir.ts.extend(ts)
+	// A packet of a later group: the groups before it are as complete as
+	// they will be (a group's packets leave together).
+	for _, g := range ir.groups {
+		if g.used && g.key < key {
+			ir.deint.Close(key-1, ir.emit)
+			break
+		}
+	}
+	g := ir.group(key)
+	created := g == nil
+	if g == nil {
+		if ir.anyEmitted && key <= ir.lastEmitted {
+			r.lateInterleaved(recovered) // its group has been played, or handed on without it
+			return
+		}
+		g = ir.newGroup()
+		*g = openGroup{used: true, key: key, ts: ts, seq: seq - uint16(index), opened: arrival}
+	}
+	g.arrival = max(g.arrival, arrival)
+	if index == 0 && marker {
+		g.marker = true
+	}
+	before := ir.deint.Stats()
+	err = ir.deint.Add(key, payload, ir.emit)
+	after := ir.deint.Stats()
+	if created && (err != nil || after.Late != before.Late) {
+		g.used = false
+	}
+	switch {
+	case err != nil:
+		r.stats.Malformed++
+	case after.Late != before.Late:
+		r.lateInterleaved(recovered)
+	case after.Duplicates != before.Duplicates:
+		r.stats.Duplicates++
+	case recovered:
+		r.stats.Recovered++
+	}
+}
+
+func (r *Receiver) lateInterleaved(recovered bool) {
+	if recovered {
+		r.stats.FECLate++
+	} else {
+		r.stats.Late++
+	}
+}
+
+// emitChunk hands one reassembled chunk to the playout buffer.
+func (r *Receiver) emitChunk(c interleave.Chunk) {
+	ir := r.il
+	g := ir.group(c.Group)
+	if g == nil {
+		return // cannot happen: every group Add saw has an entry
+	}
+	if !ir.anyEmitted || c.Group > ir.lastEmitted {
+		ir.lastEmitted, ir.anyEmitted = c.Group, true
+	}
+	arrival := max(g.arrival, ir.lastPush)
+	ir.lastPush = arrival
+	ir.skipObserve = c.Index > 0
+	r.tagged = append(append(r.tagged[:0], tagHoles, c.Holes), c.Payload...)
+	out := r.buffer.Push(jitter.Packet{
+		SequenceNumber: g.seq + uint16(c.Index),
+		Timestamp:      g.ts + uint32(c.Index*ir.chunk),
+		Marker:         g.marker && c.Index == 0,
+		Samples:        ir.chunk,
+		Payload:        r.tagged,
+	}, arrival)
+	ir.skipObserve = false
+	switch out {
+	case jitter.OutcomeQueued:
+	case jitter.OutcomeLate:
+		r.stats.Late++
+	case jitter.OutcomeDuplicate:
+		r.stats.Duplicates++
+	default:
+		r.stats.Refused++
+	}
+	if c.Index == ir.depth-1 {
+		g.used = false
+	}
+}
+
+// groupTimeout bounds how long a group stays open whatever its timestamp
+// says, so that a packet with a wild timestamp cannot hold a group open.
+const groupTimeout = time.Second
+
+// closeDueGroups hands the buffer every open group whose playout time has
+// come by now, complete or not (waiting longer would make all of it late),
+// or that has been open for groupTimeout.
+func (r *Receiver) closeDueGroups(now time.Duration) {
+	ir := r.il
+	if !ir.open() {
+		return
+	}
+	offset := r.buffer.Stats().PlayoutOffset
+	if r.buffer.Stats().Spurts == 0 {
+		offset = r.buffer.Strategy().SpurtOffset()
+	}
+	for range len(ir.groups) {
+		var oldest *openGroup
+		for i := range ir.groups {
+			if g := &ir.groups[i]; g.used && (oldest == nil || g.key < oldest.key) {
+				oldest = g
+			}
+		}
+		if oldest == nil {
+			return
+		}
+		if r.duration64(oldest.key-int64(r.src.firstTS))+offset > now && now-oldest.opened < groupTimeout {
+			// not due; a newer group may have timed out behind it
+			for i := range ir.groups {
+				if g := &ir.groups[i]; g.used && now-g.opened >= groupTimeout {
+					ir.deint.Close(g.key, ir.emit)
+					g.used = false
+				}
+			}
+			return
+		}
+		ir.deint.Close(oldest.key, ir.emit)
+		oldest.used = false
+	}
+}
+
+// observeFilter keeps the playout strategy from observing all but the first
+// chunk of an interleaved group (see above).
+type observeFilter struct {
+	jitter.Strategy
+	ir *interleaveReceiver
+}
+
+func (f observeFilter) Observe(media, arrival time.Duration) {
+	if !f.ir.skipObserve {
+		f.Strategy.Observe(media, arrival)
+	}
+}

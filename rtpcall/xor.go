@@ -1,0 +1,206 @@
+package rtpcall
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"time"
+
+	"github.com/spurtvoip/spurt/fec"
+	"github.com/spurtvoip/spurt/jitter"
+)
+
+// XOR parity FEC (RFC 5109 ULPFEC).
+//
+// Sending. With XORConfig.GroupSize = n, every n media packets (plain or
+// interleaved) are followed by one ULPFEC packet in its own payload type
+// whose payload is their XOR (package fec). The group of the last packets of
+// a talk spurt is protected as it stands when the spurt ends, so no packet
+// waits for the next spurt. The FEC packets share the media SSRC but number
+// themselves in a sequence of their own, so they never disturb the media
+// stream's loss statistics.
+//
+// Receiving. FEC packets go to an XORDecoder, never to the playout buffer or
+// the reception statistics. When exactly one media packet of a group is
+// missing and the group's FEC packet is in, the decoder rebuilds it bit for
+// bit (header fields too) and the receiver handles it as that packet,
+// arriving now: at the arrival of the packet that made the recovery possible.
+// So the playout strategy sees the true cost of a recovery (the rest of the
+// group had to arrive), and a rebuilt packet whose playout time has passed is
+// late like any other (counted in fec_late, not in fec_recovered). A rebuilt
+// packet is counted as recovered when it is played and its own packet did
+// not come in time after all. Malformed FEC packets are counted
+// (fec_malformed) and dropped.
+//
+// Playout delay. The first packet of a group can only be rebuilt once the
+// rest of the group and its parity are in, up to n-1 chunks after it would
+// have arrived. As with redundant audio, the receiver adds that span (from
+// the peer's latest parity packet's mask, or what its SDP announced) to an
+// adaptive strategy's offset at each talk spurt, so that rebuilt packets can
+// still play; the extra delay shows in the playout delay figures.
+
+// XORConfig turns on RFC 5109 XOR parity FEC for a call.
+type XORConfig struct {
+	// PayloadType is the dynamic payload type negotiated for ulpfec/8000.
+	PayloadType uint8
+	// GroupSize is how many media packets each FEC packet we send protects,
+	// fec.MinGroupSize to fec.MaxGroupSize. Zero sends no FEC while still
+	// using the peer's.
+	GroupSize int
+	// PeerGroupSize is the group size the peer announced (from its SDP),
+	// used for the playout delay until its parity packets show their span.
+	PeerGroupSize int
+}
+
+// DefaultXORGroupSize is the group size of plain `--fec xor`.
+const DefaultXORGroupSize = 4
+
+// Scheme names the parity this side sends: "xor:4", or "none".
+func (c *XORConfig) Scheme() string {
+	if c == nil || c.GroupSize == 0 {
+		return "none"
+	}
+	return fmt.Sprintf("xor:%d", c.GroupSize)
+}
+
+func (c *XORConfig) validate(mediaPT uint8) error {
+	switch {
+	case c.PayloadType > 127:
+		return fmt.Errorf("rtpcall: ULPFEC payload type %d is not a 7-bit payload type", c.PayloadType)
+	case c.PayloadType == mediaPT:
+		return fmt.Errorf("rtpcall: ULPFEC payload type %d is already the media's", c.PayloadType)
+	case !validGroup(c.GroupSize) || !validGroup(c.PeerGroupSize):
+		return fmt.Errorf("rtpcall: XOR group size must be 0 or %d..%d", fec.MinGroupSize, fec.MaxGroupSize)
+	}
+	return nil
+}
+
+func validGroup(n int) bool { return n == 0 || (n >= fec.MinGroupSize && n <= fec.MaxGroupSize) }
+
+// xorWindow is how many media sequence numbers the receiver's XOR decoder
+// remembers: 1.3 s of 20 ms packets, far more than any playout delay.
+const xorWindow = 64
+
+// tagRecovered marks a payload in the playout buffer that was rebuilt from
+// XOR parity rather than received.
+const tagRecovered byte = 1 << 3
+
+// xorReceiver is the XOR state of the receive pipeline.
+type xorReceiver struct {
+	pt   uint8
+	dec  *fec.XORDecoder
+	seen []seenRecord  // seenCopyQueued: a rebuilt packet was queued; seenPrimary: then its own came in time
+	span time.Duration // the group span added to the adaptive playout offset
+	rate int
+
+	arrival time.Duration // of the datagram being handled, for rebuilt packets
+	recover func([]byte)  // bound to Receiver.handleRecovered once
+}
+
+func newXORReceiver(cfg *XORConfig, rate int) *xorReceiver {
+	xr := &xorReceiver{pt: cfg.PayloadType, dec: fec.NewXORDecoder(cfg.PayloadType, xorWindow), seen: make([]seenRecord, seenSlots), rate: rate}
+	if cfg.PeerGroupSize > 1 {
+		xr.span = time.Duration(cfg.PeerGroupSize-1) * 20 * time.Millisecond
+	}
+	return xr
+}
+
+// noteSpan follows the span of the peer's parity packets: the offset of the
+// last packet a parity packet protects from its first, in chunks of the
+// latest media packet's length. pkt has been added to the decoder, so it is
+// a well-formed ULPFEC packet after an RTP header of headerLen bytes.
+func (xr *xorReceiver) noteSpan(pkt []byte, headerLen, chunkSamples int) {
+	const fecHeader, longMask = 10, 0x40
+	at := headerLen + fecHeader
+	if len(pkt) < at+4 || chunkSamples <= 0 {
+		return
+	}
+	mask := uint64(binary.BigEndian.Uint16(pkt[at+2:at+4])) << 32
+	if pkt[headerLen]&longMask != 0 && len(pkt) >= at+8 {
+		mask |= uint64(binary.BigEndian.Uint32(pkt[at+4 : at+8]))
+	}
+	if mask == 0 {
+		return
+	}
+	last := 47 - bits.TrailingZeros64(mask) // offset of the last protected packet
+	xr.span = time.Duration(last*chunkSamples) * time.Second / time.Duration(xr.rate)
+}
+
+// xorSpanStrategy adds the group span to an adaptive strategy's offset.
+type xorSpanStrategy struct {
+	jitter.Strategy
+	xr *xorReceiver
+}
+
+func (s xorSpanStrategy) SpurtOffset() time.Duration { return s.Strategy.SpurtOffset() + s.xr.span }
+
+func (xr *xorReceiver) record(seq uint16) *seenRecord {
+	s := &xr.seen[int(seq)%seenSlots]
+	if s.seq != seq {
+		*s = seenRecord{seq: seq}
+	}
+	return s
+}
+
+// handleFEC takes one ULPFEC packet of the peer's and plays out what it rebuilds.
+func (r *Receiver) handleFEC(datagram []byte, arrival time.Duration) {
+	if !r.src.accept(r.packet.SSRC) {
+		r.stats.RejectedSource++
+		return
+	}
+	if err := r.xor.dec.AddFEC(datagram); err != nil {
+		r.stats.FECMalformed++
+		return
+	}
+	r.stats.FECPackets++
+	r.xor.noteSpan(datagram, r.packet.Header.MarshalSize(), r.chunkSamples)
+	r.recoverXOR(arrival)
+}
+
+// noteMediaForXOR gives a received media packet to the XOR decoder and plays
+// out what it now rebuilds.
+func (r *Receiver) noteMediaForXOR(seq uint16, datagram []byte, arrival time.Duration) {
+	r.xor.dec.AddMedia(seq, datagram)
+	r.recoverXOR(arrival)
+}
+
+func (r *Receiver) recoverXOR(arrival time.Duration) {
+	r.xor.arrival = arrival
+	r.xor.dec.Recover(r.xor.recover)
+}
+
+// handleRecovered takes one packet the XOR decoder rebuilt.
+func (r *Receiver) handleRecovered(pkt []byte) {
+	r.stats.FECRebuilt++
+	r.handleMedia(pkt, r.xor.arrival, true)
+}
+
+// pushRecovered offers the playout buffer a rebuilt plain packet.
+func (r *Receiver) pushRecovered(seq uint16, ts uint32, marker bool, samples int, payload []byte, arrival time.Duration) {
+	rec := r.xor.record(seq)
+	if rec.flags&seenPrimary != 0 {
+		return // its own packet is here after all
+	}
+	switch r.push(seq, ts, marker, samples, tagRecovered, payload, arrival) {
+	case jitter.OutcomeQueued:
+		rec.flags |= seenCopyQueued
+	case jitter.OutcomeLate:
+		r.stats.FECLate++
+	}
+}
+
+// xorPrimaryArrived notes that a plain packet arrived and reports whether a
+// rebuilt copy of it is queued already (so that the buffer's duplicate
+// verdict is no duplicate from the network).
+func (r *Receiver) xorPrimaryArrived(seq uint16) (copyQueued bool) {
+	rec := r.xor.record(seq)
+	rec.flags |= seenPrimary
+	return rec.flags&seenCopyQueued != 0
+}
+
+// xorPlayed reports whether a rebuilt chunk being played stands for a packet
+// that did not arrive in time, and so counts as recovered.
+func (r *Receiver) xorPlayed(seq uint16) bool {
+	s := &r.xor.seen[int(seq)%seenSlots]
+	return s.seq != seq || s.flags&seenPrimary == 0
+}

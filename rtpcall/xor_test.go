@@ -1,0 +1,495 @@
+package rtpcall
+
+import (
+	"fmt"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/pion/rtp"
+
+	"github.com/spurtvoip/spurt/internal/audiotest"
+)
+
+const (
+	xorPT        = 97
+	interleavePT = 98
+)
+
+// xorResidual counts, in an actual loss pattern, the media packets XOR(n)
+// cannot bring back: lost, with another media packet of their group or the
+// group's parity lost too. Only groups between the first and the last media
+// packet received count (the receiver cannot know of others).
+func xorResidual(dropped, fecDropped []bool, n int) (lost, residual int) {
+	first, last := -1, -1
+	for i, d := range dropped {
+		if !d {
+			if first < 0 {
+				first = i
+			}
+			last = i
+		}
+	}
+	for g := 0; g*n < len(dropped); g++ {
+		from, to := g*n, min((g+1)*n, len(dropped))
+		lostHere := 0
+		for i := from; i < to; i++ {
+			if dropped[i] && i >= first && i <= last {
+				lostHere++
+			}
+		}
+		lost += lostHere
+		parityLost := g >= len(fecDropped) || fecDropped[g]
+		if lostHere >= 2 || (lostHere == 1 && parityLost) {
+			residual += lostHere
+		}
+	}
+	return lost, residual
+}
+
+// xorTheory returns the mean and variance of the residual loss per group of
+// n media packets under Bernoulli loss p: a media packet is residually lost
+// when it is lost and at least one other of the n+1 packets of its group (the
+// other n-1 media packets and the parity packet) is lost, so the mean per
+// packet is p·(1-(1-p)^n). Groups are independent; within one the residual
+// count is k (lost media packets) when k >= 2, or when k = 1 and the parity is lost.
+func xorTheory(p float64, n int) (mean, variance float64) {
+	var m1, m2 float64
+	for k := 1; k <= n; k++ {
+		pk := binomial(n, k) * math.Pow(p, float64(k)) * math.Pow(1-p, float64(n-k))
+		if k == 1 {
+			pk *= p // the parity must be lost too
+		}
+		m1 += pk * float64(k)
+		m2 += pk * float64(k*k)
+	}
+	return m1, m2 - m1*m1
+}
+
+func binomial(n, k int) float64 {
+	r := 1.0
+	for i := 1; i <= k; i++ {
+		r = r * float64(n-k+i) / float64(i)
+	}
+	return r
+}
+
+// TestXORRecoversLossAsTheoryPredicts runs continuous calls through
+// Bernoulli loss on a virtual clock. The residual must equal exactly what the
+// actual loss pattern leaves unrecoverable, and lie within 4 standard
+// deviations of the theory p·(1-(1-p)^N) per media packet. Rebuilt packets
+// play in time (the receiver adds the group span to its playout delay) with
+// one rare exception, which the residual counts: the playout buffer plays a
+// run of missing packets as one hole, so a packet rebuilt at the end of a run
+// that began with an unrecoverable group is passed over with it (fec_late).
+func TestXORRecoversLossAsTheoryPredicts(t *testing.T) {
+	speech := speechSample(t)
+	const frames = 8000
+	tests := []struct {
+		loss float64
+		n    int
+		seed uint64
+	}{
+		{0.05, 4, 1},
+		{0.05, 2, 2},
+		{0.10, 4, 3},
+		{0.05, 8, 4},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("p%.2f_xor%d", tt.loss, tt.n), func(t *testing.T) {
+			c := lossyCall{loss: tt.loss, seed: tt.seed, xor: tt.n, frames: frames, delay: 30 * time.Millisecond}
+			res := c.run(t, speech)
+			st := res.stats
+			lost, residual := xorResidual(res.dropped, res.fecDropped, tt.n)
+			groups := float64(len(res.dropped)) / float64(tt.n)
+			mean, variance := xorTheory(tt.loss, tt.n)
+			theory, sd := groups*mean, math.Sqrt(groups*variance)
+			t.Logf("p %.2f xor:%d: %d expected, network_lost %d, recovered %d, residual %d (exactly %d unrecoverable; theory %.1f ± %.1f), late %d, fec_late %d, overhead %.3f, buffer delay %.1f ms",
+				tt.loss, tt.n, st.Expected, st.NetworkLost, st.FECRecovered, st.ResidualLost, residual, theory, sd,
+				st.LateLost, st.FECLate, st.OverheadRatio, deref(st.BufferDelayMean))
+			if int(st.NetworkLost) != lost {
+				t.Errorf("network_lost %d, but %d media packets were dropped", st.NetworkLost, lost)
+			}
+			if int(st.ResidualLost) != residual+int(st.FECLate) || st.LateLost != 0 || st.FECLate > 2 {
+				t.Errorf("residual_lost %d (late %d, fec_late %d), want exactly %d + fec_late (at most 2)", st.ResidualLost, st.LateLost, st.FECLate, residual)
+			}
+			if math.Abs(float64(st.ResidualLost)-theory) > 4*sd {
+				t.Errorf("residual %d, theory %.1f ± 4×%.1f", st.ResidualLost, theory, sd)
+			}
+			if st.FECRecovered+st.ResidualLost != st.NetworkLost {
+				t.Errorf("recovered %d + residual %d != lost %d", st.FECRecovered, st.ResidualLost, st.NetworkLost)
+			}
+			if want := fmt.Sprintf("xor:%d", tt.n); st.FEC != want {
+				t.Errorf("fec %q, want %q", st.FEC, want)
+			}
+			// per group: a 10-byte FEC header, a 4-byte ULP header (8 past 16
+			// packets) and 160 bytes of parity over n × 160 bytes
+			wantOverhead := float64(10+4+160) / float64(tt.n*160)
+			if math.Abs(st.OverheadRatio-wantOverhead) > 0.005 {
+				t.Errorf("overhead %.4f, want about %.4f", st.OverheadRatio, wantOverhead)
+			}
+			if st.Concealed < st.ResidualLost {
+				t.Errorf("concealed %d chunks, fewer than the %d lost for good", st.Concealed, st.ResidualLost)
+			}
+		})
+	}
+}
+
+// TestXORRecoveredPacketIsTheSentOne checks the receive path end to end: a
+// packet dropped from a group comes back from the parity with every header
+// field and byte as sent, enters the buffer with the parity's arrival, and
+// plays in its place.
+func TestXORRecoveredPacketIsTheSentOne(t *testing.T) {
+	speech := speechSample(t)
+	snd, err := NewSender(SenderConfig{Codec: pcmu(t), SSRC: 5, InitialSeq: 65534, InitialTime: 1000, XOR: &XORConfig{PayloadType: xorPT, GroupSize: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkts [][]byte
+	for i := range 8 {
+		if err := snd.FramePackets(speech[i*160:(i+1)*160], func(p []byte) { pkts = append(pkts, append([]byte(nil), p...)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(pkts) != 10 {
+		t.Fatalf("8 frames with xor:4 made %d packets, want 10", len(pkts))
+	}
+	for _, lost := range []int{0, 1, 3} {
+		r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 100*time.Millisecond),
+			XOR: &XORConfig{PayloadType: xorPT, PeerGroupSize: 4}, DisablePLC: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range pkts {
+			if i != lost {
+				r.HandleRTP(p, time.Duration(i)*time.Millisecond)
+			}
+		}
+		var played [][]byte
+		for {
+			c, ok := r.buffer.Pop(time.Hour)
+			if !ok {
+				break
+			}
+			played = append(played, append([]byte(nil), c.Payload[1:]...))
+			if c.SequenceNumber == 65534+uint16(lost) {
+				if c.Arrival != 4*time.Millisecond || c.Payload[0]&tagRecovered == 0 {
+					t.Errorf("lost %d: rebuilt chunk arrived at %v (tag %#x), want at the parity's 4ms", lost, c.Arrival, c.Payload[0])
+				}
+			}
+		}
+		if len(played) != 8 {
+			t.Fatalf("lost %d: %d chunks queued, want 8", lost, len(played))
+		}
+		var want rtp.Packet
+		if err := want.Unmarshal(pkts[lost]); err != nil {
+			t.Fatal(err)
+		}
+		if string(played[lost]) != string(want.Payload) {
+			t.Errorf("lost %d: rebuilt payload differs from the sent one", lost)
+		}
+		if st := r.Stats(); st.FECRebuilt != 1 || st.FECPackets != 2 {
+			t.Errorf("lost %d: rebuilt %d from %d parity packets, want 1 from 2", lost, st.FECRebuilt, st.FECPackets)
+		}
+	}
+	// The decoder rebuilt the header too: check it on its own.
+	var p rtp.Packet
+	if err := p.Unmarshal(pkts[4]); err != nil || p.PayloadType != xorPT {
+		t.Fatalf("packet 4 is not the first group's parity: %v", err)
+	}
+}
+
+// TestXORMalformedParityIsCounted feeds parity packets that lie (a mask past
+// the window, a protection length longer than the packet, a truncated header)
+// and checks they are counted in fec_malformed and change nothing else.
+func TestXORMalformedParityIsCounted(t *testing.T) {
+	header := []byte{0x80, xorPT, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7}
+	tests := []struct {
+		name string
+		body []byte
+	}{
+		{"truncated FEC header", []byte{0, 0, 0}},
+		{"empty mask", []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
+		{"protection past the end", []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 200, 0x80, 0, 1, 2}},
+		{"long mask truncated", []byte{0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0}},
+		{"extension bit", []byte{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0}},
+	}
+	for _, tt := range tests {
+		r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t), XOR: &XORConfig{PayloadType: xorPT}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.HandleRTP(append(append([]byte(nil), header...), tt.body...), time.Millisecond)
+		version1 := append(append([]byte{0x40}, header[1:]...), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0)
+		r.HandleRTP(version1, 2*time.Millisecond)
+		st := r.Stats()
+		if st.FECMalformed != 2 || st.FECPackets != 0 || st.Malformed != 0 || st.Packets != 0 {
+			t.Errorf("%s: fec_malformed %d, parity taken %d, malformed %d, packets %d; want 2 (with an RTP version 1 packet), 0, 0, 0",
+				tt.name, st.FECMalformed, st.FECPackets, st.Malformed, st.Packets)
+		}
+	}
+}
+
+// TestConcealmentImprovesReceivedAudio compares, under the same 5 % loss, what
+// the listener hears: plain audio with holes as silence, with concealment,
+// interleaved with concealment, and with XOR parity and concealment. Lost
+// audio counts as error in every measure.
+func TestConcealmentImprovesReceivedAudio(t *testing.T) {
+	speech := speechSample(t)
+	frames := len(speech)/160 - 1
+	ref := speech[:frames*160]
+	tests := []struct {
+		name string
+		call lossyCall
+	}{
+		{"plain+silence", lossyCall{noPLC: true}},
+		{"plain+PLC", lossyCall{}},
+		{"interleave:4+silence", lossyCall{depth: 4, noPLC: true}},
+		{"interleave:4+PLC", lossyCall{depth: 4}},
+		{"xor:4+PLC", lossyCall{xor: 4}},
+	}
+	fid := make(map[string]audiotest.Fidelity)
+	for _, tt := range tests {
+		c := tt.call
+		c.loss, c.seed, c.frames, c.delay = 0.05, 21, frames, 30*time.Millisecond
+		res := c.run(t, speech)
+		f := audiotest.CompareWhole(ref, res.heard, 16000)
+		fid[tt.name] = f
+		st := res.stats
+		t.Logf("%-20s SNR %5.2f dB, segmental SNR %5.2f dB, spectral distance %.2f dB; lost %d, recovered %d, residual %d, concealed %d chunks (%.0f ms); buffer delay %.1f ms",
+			tt.name, f.SNR, f.SegmentalSNR, f.SpectralDistance, st.NetworkLost, st.FECRecovered, st.ResidualLost, st.Concealed, st.ConcealedMs, deref(st.BufferDelayMean))
+		if c.noPLC && st.Concealed != 0 {
+			t.Errorf("%s: concealed %d with concealment off", tt.name, st.Concealed)
+		}
+		if !c.noPLC && st.ResidualLost > 0 && st.Concealed == 0 {
+			t.Errorf("%s: %d lost for good but nothing concealed", tt.name, st.ResidualLost)
+		}
+	}
+	// Concealment continues the waveform's spectrum, not its exact phase, so
+	// waveform measures (SNR, segmental SNR) can rate it a little below
+	// silence; the spectral distance is what it improves.
+	better := func(a, b string) {
+		t.Helper()
+		fa, fb := fid[a], fid[b]
+		if fa.SpectralDistance >= 0.97*fb.SpectralDistance {
+			t.Errorf("%s (distance %.2f dB) is not measurably closer to the sent speech than %s (%.2f dB)",
+				a, fa.SpectralDistance, b, fb.SpectralDistance)
+		}
+	}
+	better("plain+PLC", "plain+silence")
+	better("interleave:4+PLC", "plain+silence")
+	better("interleave:4+PLC", "interleave:4+silence")
+	better("xor:4+PLC", "plain+silence")
+}
+
+// schemeStream is a continuous stream of frames sent with XOR parity of
+// group n and interleaving of depth (either may be 0): every packet with the
+// frame after which it left.
+type schemeStream struct {
+	pkts   [][]byte
+	frames []int
+}
+
+func newSchemeStream(t testing.TB, frames, n, depth int) schemeStream {
+	t.Helper()
+	cfg := SenderConfig{Codec: pcmu(t), SSRC: 3, InitialSeq: 65500, InitialTime: 1 << 31}
+	if n > 0 {
+		cfg.XOR = &XORConfig{PayloadType: xorPT, GroupSize: n}
+	}
+	if depth > 0 {
+		cfg.Interleave = &InterleaveConfig{PayloadType: interleavePT, Depth: depth}
+	}
+	s, err := NewSender(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	speech := speechSample(t)
+	var st schemeStream
+	for f := range frames {
+		at := (f * 160) % (len(speech) - 160)
+		if err := s.FramePackets(speech[at:at+160], func(p []byte) {
+			st.pkts = append(st.pkts, append([]byte(nil), p...))
+			st.frames = append(st.frames, f)
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return st
+}
+
+func schemeReceiver(t testing.TB, n, depth int) *Receiver {
+	t.Helper()
+	cfg := ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t)}
+	if n > 0 {
+		cfg.XOR = &XORConfig{PayloadType: xorPT, PeerGroupSize: n}
+	}
+	if depth > 0 {
+		cfg.Interleave = &InterleaveConfig{PayloadType: interleavePT, PeerDepth: depth}
+	}
+	r, err := NewReceiver(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+var schemes = []struct {
+	name     string
+	n, depth int
+}{
+	{"xor:4", 4, 0},
+	{"interleave:4", 0, 4},
+	{"interleave:4+xor:2", 2, 4},
+}
+
+// TestSchemePathsAllocateNothing: once warmed up, the send path and the
+// receive path (with losses, rebuilds, reassembly and concealment) allocate
+// nothing per packet.
+func TestSchemePathsAllocateNothing(t *testing.T) {
+	pcm := speechSample(t)[8000 : 8000+160]
+	for _, sc := range schemes {
+		t.Run(sc.name, func(t *testing.T) {
+			cfg := SenderConfig{Codec: pcmu(t), SSRC: 1}
+			if sc.n > 0 {
+				cfg.XOR = &XORConfig{PayloadType: xorPT, GroupSize: sc.n}
+			}
+			if sc.depth > 0 {
+				cfg.Interleave = &InterleaveConfig{PayloadType: interleavePT, Depth: sc.depth}
+			}
+			s, err := NewSender(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			count := 0
+			send := func([]byte) { count++ }
+			if allocs := testing.AllocsPerRun(1000, func() {
+				if err := s.FramePackets(pcm, send); err != nil {
+					t.Fatal(err)
+				}
+			}); allocs != 0 {
+				t.Errorf("send path: %v allocations per frame, want 0", allocs)
+			}
+
+			st := newSchemeStream(t, 3000, sc.n, sc.depth)
+			r := schemeReceiver(t, sc.n, sc.depth)
+			i := 0
+			step := func() {
+				arrival := time.Duration(st.frames[i]+1)*20*time.Millisecond + 30*time.Millisecond
+				if i%11 != 5 { // about one packet in eleven lost
+					r.HandleRTP(st.pkts[i], arrival)
+				}
+				if err := r.Render(arrival, discard); err != nil {
+					t.Fatal(err)
+				}
+				i++
+			}
+			for range 200 {
+				step()
+			}
+			if allocs := testing.AllocsPerRun(2000, step); allocs != 0 {
+				t.Errorf("receive path: %v allocations per packet, want 0", allocs)
+			}
+			if err := r.Render(time.Duration(st.frames[i-1])*20*time.Millisecond+time.Second, discard); err != nil {
+				t.Fatal(err)
+			}
+			rs := r.Stats()
+			t.Logf("%s: %+v", sc.name, rs)
+			if sc.n > 0 && rs.Recovered == 0 {
+				t.Errorf("nothing recovered")
+			}
+			if sc.depth > 0 && rs.Concealed == 0 && rs.Recovered == 0 {
+				t.Errorf("neither recovered nor concealed anything")
+			}
+		})
+	}
+}
+
+func BenchmarkSchemeSendPath(b *testing.B) {
+	pcm := speechSample(b)[8000 : 8000+160]
+	for _, sc := range schemes {
+		b.Run(sc.name, func(b *testing.B) {
+			cfg := SenderConfig{Codec: pcmu(b), SSRC: 1}
+			if sc.n > 0 {
+				cfg.XOR = &XORConfig{PayloadType: xorPT, GroupSize: sc.n}
+			}
+			if sc.depth > 0 {
+				cfg.Interleave = &InterleaveConfig{PayloadType: interleavePT, Depth: sc.depth}
+			}
+			s, err := NewSender(cfg)
+			if err != nil {
+				b.Fatal(err)
+			}
+			send := func([]byte) {}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := s.FramePackets(pcm, send); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSchemeReceivePath measures one packet (media or parity) through
+// the receive pipeline and playout, one packet in eleven lost.
+func BenchmarkSchemeReceivePath(b *testing.B) {
+	for _, sc := range schemes {
+		b.Run(sc.name, func(b *testing.B) {
+			st := newSchemeStream(b, 1<<12, sc.n, sc.depth)
+			r := schemeReceiver(b, sc.n, sc.depth)
+			i := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for range b.N {
+				if i == len(st.pkts) {
+					b.StopTimer()
+					r, i = schemeReceiver(b, sc.n, sc.depth), 0
+					b.StartTimer()
+				}
+				arrival := time.Duration(st.frames[i]+1)*20*time.Millisecond + 30*time.Millisecond
+				if i%11 != 5 {
+					r.HandleRTP(st.pkts[i], arrival)
+				}
+				if err := r.Render(arrival, discard); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
+
+// FuzzSchemeReceive feeds arbitrary datagrams, mixed with a real stream with
+// parity and interleaving, into a receiver that takes both: nothing may
+// panic, and malformed parity is counted, never played.
+func FuzzSchemeReceive(f *testing.F) {
+	st := newSchemeStream(f, 16, 2, 4)
+	for _, p := range st.pkts {
+		f.Add(p, uint8(3))
+	}
+	f.Add([]byte{0x80, xorPT, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0x40, 0, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, uint8(0))
+	f.Add([]byte{0x80, interleavePT, 0, 1, 0, 0, 0, 0, 0, 0, 0, 3, 0x3f}, uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, where uint8) {
+		r := schemeReceiver(t, 2, 4)
+		now := time.Duration(0)
+		at := int(where) % (len(st.pkts) + 1)
+		for i := range len(st.pkts) + 1 {
+			now += 5 * time.Millisecond
+			if i == at {
+				r.HandleRTP(data, now)
+			}
+			if i < len(st.pkts) {
+				r.HandleRTP(st.pkts[i], now+30*time.Millisecond)
+			}
+			if err := r.Render(now, discard); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := r.Render(now+5*time.Second, discard); err != nil {
+			t.Fatal(err)
+		}
+		if !r.Idle() {
+			t.Errorf("receiver not idle after everything was played")
+		}
+	})
+}
