@@ -50,6 +50,9 @@ type Config struct {
 	SilenceEndsStream bool
 
 	Status io.Writer // the live status line; nil for none
+	// Trace, if set, records the arrival of every RTP packet the session
+	// accepts from the peer (see TraceRecorder).
+	Trace  *TraceRecorder
 	Logger *slog.Logger
 }
 
@@ -148,6 +151,8 @@ type callLoop struct {
 	statusShown bool
 
 	lastMediaSent  time.Duration // for keepalives (nat.go)
+	sendAt         time.Duration // capture time of the frame being sent
+	sendPacket     func([]byte)  // transmitMedia, bound once
 	keepalivesSent uint64
 	pathMoves      uint64 // verified peer address changes followed
 }
@@ -340,15 +345,19 @@ func (c *callLoop) captureDue(now time.Duration) {
 
 func (c *callLoop) sendFrame(pcm []int16, at time.Duration) {
 	c.framesSent++
-	pkt, err := c.sess.Send(pcm, at)
-	if err != nil {
+	c.sendAt = at
+	if c.sendPacket == nil {
+		c.sendPacket = c.transmitMedia
+	}
+	if err := c.sess.SendPackets(pcm, at, c.sendPacket); err != nil {
 		c.log.Warn("frame not sent", "err", err)
-		return
 	}
-	if pkt != nil {
-		c.lastMediaSent = at
-		c.transmit(pkt, at)
-	}
+}
+
+// transmitMedia sends one media (or parity) packet of the frame captured at c.sendAt.
+func (c *callLoop) transmitMedia(pkt []byte) {
+	c.lastMediaSent = c.sendAt
+	c.transmit(pkt, c.sendAt)
 }
 
 // capture runs a self-paced source (a sound card) in its own goroutine.
@@ -427,11 +436,11 @@ func (c *callLoop) receive(d datagram) {
 	if c.cfg.NAT != nil && c.handleNAT(d) {
 		return
 	}
-	if c.cfg.StrictSource && d.from.Addr().Unmap() != c.cfg.Remote.Addr().Unmap() {
+	if c.cfg.StrictSource && netip.AddrPortFrom(d.from.Addr().Unmap(), d.from.Port()) != c.cfg.Remote {
 		c.sess.receiver.stats.RejectedSource++
 		return
 	}
-	c.sess.HandleDatagram(d.buf[:d.n], d.arrival, c.wall(d.arrival))
+	c.handleDatagram(d.buf[:d.n], d.arrival) // trace.go
 }
 
 // read is the socket reader: it stamps each datagram's arrival on the call's
