@@ -91,7 +91,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			}
 			return fmt.Errorf("accepting a call: %w", err)
 		}
-		offer, answer, err := answerCall(ctx, conn, supported, local, reg, f.fec.distance)
+		offer, answer, err := answerCall(ctx, conn, supported, local, reg, &f)
 		switch {
 		case err == nil:
 			ln.Close()
@@ -101,6 +101,11 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 				options = append(options, red)
 			} else if f.fec.distance > 0 {
 				log.Info("the caller did not offer red for this codec: sending plain audio", "fec", f.fec.String())
+			}
+			more, notes := xorInterleaveOptions(answer.Formats[0], answer, offer, f.xor, f.interleave)
+			options = append(options, more...)
+			for _, n := range notes {
+				log.Info(n)
 			}
 			err := talk(ctx, &f, reg, conn, udp, answer.Formats[0], offer.RTPAddr, stdout, stderr, log, options...)
 			conn.Close()
@@ -120,9 +125,10 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // answerCall reads one caller's offer and answers it, keeping red (RFC 2198)
-// if offered for the chosen codec (red.go); copies is how many we send.
+// if offered for the chosen codec (red.go), and ulpfec and interleaving
+// (xor.go); f says what we send.
 func answerCall(ctx context.Context, conn *signaling.Conn, supported []string,
-	local func(*signaling.Conn) (netip.AddrPort, error), reg *codec.Registry, copies int) (offer, answer signaling.Session, err error) {
+	local func(*signaling.Conn) (netip.AddrPort, error), reg *codec.Registry, f *callFlags) (offer, answer signaling.Session, err error) {
 	addr, err := local(conn)
 	if err != nil {
 		return offer, answer, err
@@ -130,11 +136,12 @@ func answerCall(ctx context.Context, conn *signaling.Conn, supported []string,
 	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	defer cancel()
 	return conn.AnswerOffer(setupCtx, func(offer signaling.Session) (signaling.Session, error) {
-		answer, err := signaling.AnswerWith(offer, signaling.AnswerOptions{Supported: supported, AlsoAccept: []string{redName}, RTPAddr: addr})
+		answer, err := signaling.AnswerWith(offer, signaling.AnswerOptions{Supported: supported,
+			AlsoAccept: []string{redName, ulpfecName, interleaveName}, RTPAddr: addr})
 		if err != nil {
 			return answer, err
 		}
-		return answerRED(offer, answer, reg, copies), nil
+		return answerXORInterleave(answer, answerRED(offer, answer, reg, f.fec.distance), f.xor, f.interleave), nil
 	})
 }
 
@@ -203,6 +210,7 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.fec.distance > 0 {
 		offerRED(&offer, reg, f.fec.distance)
 	}
+	offerXORInterleave(&offer, f.xor, f.interleave)
 	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	answer, err := conn.Offer(setupCtx, offer)
 	cancel()
@@ -221,6 +229,11 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		options = append(options, red)
 	} else if f.fec.distance > 0 {
 		log.Info("the listener does not take red for this codec: sending plain audio", "fec", f.fec.String())
+	}
+	more, notes := xorInterleaveOptions(answer.Formats[0], answer, answer, f.xor, f.interleave)
+	options = append(options, more...)
+	for _, n := range notes {
+		log.Info(n)
 	}
 	return talk(ctx, &f, reg, conn, udp, answer.Formats[0], answer.RTPAddr, stdout, stderr, log, options...)
 }
@@ -294,6 +307,7 @@ func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn,
 			InitialSeq:  uint16(rand.Uint32()),
 			InitialTime: rand.Uint32(),
 			CNAME:       cname(),
+			DisablePLC:  !f.plc,
 		},
 		Conn:         conn,
 		Remote:       remote,
@@ -307,10 +321,17 @@ func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn,
 		Status:       status,
 		Logger:       log,
 	}
-	for _, option := range options {
+	traceOption, writeTrace, err := f.traceOption(cd)
+	if err != nil {
+		return usageError{err}
+	}
+	for _, option := range append(options, traceOption) {
 		option(&cfg) // e.g. the NAT path of a --via call (via.go)
 	}
 	stats, outcome, runErr := rtpcall.Run(ctx, cfg)
+	if err := writeTrace(); err != nil && runErr == nil {
+		runErr = err
+	}
 	if sink != nil {
 		if err := sink.Close(); err != nil && runErr == nil {
 			runErr = fmt.Errorf("closing output: %w", err)

@@ -34,6 +34,10 @@ type callFlags struct {
 	peerTimeout       time.Duration
 	verbose           bool
 	fec               fecFlag // redundant audio we send (and offer): red.go
+	xor               int     // XOR parity group size we send (and offer); 0: none (xor.go)
+	interleave        int     // interleaving depth we send (and offer); 0: none (xor.go)
+	plc               bool    // conceal holes rather than play silence
+	traceOut          string  // traceout.go
 	delaySet, seedSet bool
 }
 
@@ -60,7 +64,10 @@ func (f *callFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.quiet, "quiet", false, "no live status line")
 	fs.DurationVar(&f.peerTimeout, "peer-timeout", 12*time.Second, "hang up when nothing is heard from the peer for this long")
 	fs.BoolVar(&f.verbose, "v", false, "verbose logging")
-	fs.Var(&f.fec, "fec", "redundant audio to send: `none`, red (RFC 2198: each packet also carries the chunk before it in GSM) or red:N (the N chunks before it)")
+	fs.StringVar(&f.traceOut, "trace-out", "", "record the received packets' sequence numbers, send and arrival times to this trace CSV (seq,send_ms,recv_ms) for `call bench --trace`")
+	fs.Var(fecSchemeFlag{f}, "fec", "redundancy to send: `none`, red (RFC 2198: each packet also carries the chunk before it in GSM), red:N (the N chunks before it), xor (RFC 5109: one parity packet per 4 media packets) or xor:N (per N, 2..24)")
+	fs.IntVar(&f.interleave, "interleave", 0, "spread each group of this many 20 ms chunks over as many packets (2, 4, 5 or 8; G.711 only; 0: off)")
+	fs.BoolVar(&f.plc, "plc", true, "conceal lost audio inside talk spurts (pitch repetition); false plays it as silence")
 }
 
 // resolve checks the flags' values together, after parsing.
@@ -82,7 +89,7 @@ func (f *callFlags) resolve(fs *flag.FlagSet) error {
 	if f.peerTimeout <= 0 {
 		return errors.New("--peer-timeout must be positive")
 	}
-	return nil
+	return f.checkCombinations()
 }
 
 // strategy builds the playout strategy the flags ask for.

@@ -28,7 +28,8 @@ func lossyREDCall(t *testing.T, fec string, seed int) (map[string]any, []int16) 
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
-	l := listenAt(t, port, "--in", "none", "--out", filepath.Join(dir, "l.wav"), "--stats-json", filepath.Join(dir, "l.json"), "--quiet")
+	// --plc=false: RED is measured against lost audio played as silence
+	l := listenAt(t, port, "--in", "none", "--out", filepath.Join(dir, "l.wav"), "--stats-json", filepath.Join(dir, "l.json"), "--quiet", "--plc=false")
 	d := start(t, "dial", fmt.Sprintf("127.0.0.1:%d", port), "--in", speechWAV, "--out", "none", "--vad=false",
 		"--fec", fec, "--loss", "10%", "--seed", strconv.Itoa(seed), "--stats-json", filepath.Join(dir, "d.json"), "--quiet")
 	if code := d.wait(t, 40*time.Second); code != 0 {

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spurtvoip/spurt/fec"
+	"github.com/spurtvoip/spurt/interleave"
+	"github.com/spurtvoip/spurt/rtpcall"
+	"github.com/spurtvoip/spurt/signaling"
+)
+
+// XOR parity (RFC 5109) and interleaving in the SDP. With --fec xor:N the
+// offer adds
+//
+//	a=rtpmap:100 ulpfec/8000
+//	a=fmtp:100 group=4          (the group size this side sends)
+//
+// and with --interleave D, for each G.711 codec it offers, a format of ours:
+//
+//	a=rtpmap:101 x-spurt-interleave/8000
+//	a=fmtp:101 depth=4; apt=0   (the depth this side sends; the codec's payload type)
+//
+// The payload types are chosen above RED's (96, 97). The answerer keeps
+// ulpfec, and the interleave format whose apt is the codec it chose, writing
+// its own group size and depth (0: it only receives) into their fmtp. A peer
+// that does not offer or accept them gets plain audio, which is logged.
+// Interleaving is refused with --fec red (a RED packet cannot be cut into
+// units) and falls back to plain audio for GSM, whose frames cannot be cut up.
+
+const (
+	ulpfecPayloadType          = 100
+	firstInterleavePayloadType = 101
+	ulpfecName                 = "ulpfec"
+	interleaveName             = "x-spurt-interleave"
+)
+
+// fecSchemeFlag is --fec: none, red, red:N (red.go), xor or xor:N.
+type fecSchemeFlag struct{ f *callFlags }
+
+func (s fecSchemeFlag) String() string {
+	if s.f == nil {
+		return "none"
+	}
+	if s.f.xor > 0 {
+		return fmt.Sprintf("xor:%d", s.f.xor)
+	}
+	return s.f.fec.String()
+}
+
+func (s fecSchemeFlag) Set(v string) error {
+	name, arg, hasArg := strings.Cut(strings.ToLower(strings.TrimSpace(v)), ":")
+	if name != "xor" {
+		if err := s.f.fec.Set(v); err != nil {
+			return fmt.Errorf("want none, red, red:N, xor or xor:N")
+		}
+		s.f.xor = 0
+		return nil
+	}
+	n := rtpcall.DefaultXORGroupSize
+	if hasArg {
+		var err error
+		n, err = strconv.Atoi(arg)
+		if err != nil || n < fec.MinGroupSize || n > fec.MaxGroupSize {
+			return fmt.Errorf("want xor:N with N from %d to %d (media packets per parity packet)", fec.MinGroupSize, fec.MaxGroupSize)
+		}
+	}
+	s.f.xor = n
+	s.f.fec.distance = 0
+	return nil
+}
+
+// checkCombinations refuses the flag combinations that cannot work.
+func (f *callFlags) checkCombinations() error {
+	if f.interleave != 0 && (f.interleave < interleave.MinDepth || f.interleave > interleave.MaxDepth || 160%f.interleave != 0) {
+		return fmt.Errorf("--interleave %d: want 0 (off) or a depth from %d to %d that divides 160 (2, 4, 5 or 8)",
+			f.interleave, interleave.MinDepth, interleave.MaxDepth)
+	}
+	if f.interleave > 0 && f.fec.distance > 0 {
+		return fmt.Errorf("--interleave cannot be combined with --fec red (a redundant-audio packet cannot be cut into units); use --fec xor")
+	}
+	return nil
+}
+
+// offerXORInterleave adds ulpfec and the interleave formats to an offer.
+func offerXORInterleave(offer *signaling.Session, group, depth int) {
+	if group > 0 {
+		offer.Formats = append(offer.Formats, signaling.Format{PayloadType: ulpfecPayloadType, Name: ulpfecName,
+			ClockRate: 8000, Fmtp: fmt.Sprintf("group=%d", group)})
+	}
+	if depth > 0 {
+		pt := uint8(firstInterleavePayloadType)
+		for _, f := range offer.Formats {
+			if isG711(f.Name) {
+				offer.Formats = append(offer.Formats, signaling.Format{PayloadType: pt, Name: interleaveName,
+					ClockRate: f.ClockRate, Fmtp: interleaveFmtp(depth, f.PayloadType)})
+				pt++
+			}
+		}
+	}
+}
+
+func isG711(name string) bool {
+	return strings.EqualFold(name, "PCMU") || strings.EqualFold(name, "PCMA")
+}
+
+func interleaveFmtp(depth int, apt uint8) string { return fmt.Sprintf("depth=%d; apt=%d", depth, apt) }
+
+// fmtpParams reads "a=1; b=2" into a map (keys lower case).
+func fmtpParams(fmtp string) map[string]string {
+	params := make(map[string]string)
+	for _, part := range strings.Split(fmtp, ";") {
+		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if ok {
+			params[strings.ToLower(strings.TrimSpace(k))] = strings.TrimSpace(v)
+		}
+	}
+	return params
+}
+
+// fmtpInt reads an integer parameter; ok is false when it is missing or bad.
+func fmtpInt(fmtp, key string, lo, hi int) (int, bool) {
+	n, err := strconv.Atoi(fmtpParams(fmtp)[key])
+	if err != nil || n < lo || n > hi {
+		return 0, false
+	}
+	return n, true
+}
+
+// findULPFEC returns s's ulpfec format at the codec's clock rate.
+func findULPFEC(s signaling.Session, chosen signaling.Format) (signaling.Format, bool) {
+	for _, f := range s.Formats {
+		if strings.EqualFold(f.Name, ulpfecName) && f.ClockRate == chosen.ClockRate {
+			return f, true
+		}
+	}
+	return signaling.Format{}, false
+}
+
+// findInterleave returns s's interleave format for the chosen codec.
+func findInterleave(s signaling.Session, chosen signaling.Format) (signaling.Format, bool) {
+	for _, f := range s.Formats {
+		if !strings.EqualFold(f.Name, interleaveName) || f.ClockRate != chosen.ClockRate {
+			continue
+		}
+		if apt, ok := fmtpInt(f.Fmtp, "apt", 0, 127); ok && apt == int(chosen.PayloadType) {
+			return f, true
+		}
+	}
+	return signaling.Format{}, false
+}
+
+// answerXORInterleave adds to a trimmed answer the ulpfec format and the
+// interleave format for the chosen codec that full (the answer AnswerWith
+// made) kept from the offer, with our own group size and depth in their fmtp.
+func answerXORInterleave(full, trimmed signaling.Session, group, depth int) signaling.Session {
+	chosen := trimmed.Formats[0]
+	if f, ok := findULPFEC(full, chosen); ok {
+		f.Fmtp = fmt.Sprintf("group=%d", group)
+		trimmed.Formats = append(trimmed.Formats, f)
+	}
+	if f, ok := findInterleave(full, chosen); ok && isG711(chosen.Name) {
+		f.Fmtp = interleaveFmtp(depth, chosen.PayloadType)
+		trimmed.Formats = append(trimmed.Formats, f)
+	}
+	return trimmed
+}
+
+// xorInterleaveOptions turns the negotiated ulpfec and interleave formats
+// into the call's configuration: agreed is the session holding the formats
+// both sides accepted (the answer), peer the peer's own description (whose
+// fmtp says what it sends). notes lists what was asked for and not agreed.
+func xorInterleaveOptions(chosen signaling.Format, agreed, peer signaling.Session, group, depth int) (options []func(*rtpcall.Config), notes []string) {
+	if f, ok := findULPFEC(agreed, chosen); ok {
+		peerGroup := 0
+		if pf, ok := findULPFEC(peer, chosen); ok {
+			peerGroup, _ = fmtpInt(pf.Fmtp, "group", fec.MinGroupSize, fec.MaxGroupSize)
+		}
+		cfg := &rtpcall.XORConfig{PayloadType: f.PayloadType, GroupSize: group, PeerGroupSize: peerGroup}
+		options = append(options, func(c *rtpcall.Config) { c.Session.XOR = cfg })
+	} else if group > 0 {
+		notes = append(notes, "the peer does not take ulpfec: sending no XOR parity")
+	}
+	if f, ok := findInterleave(agreed, chosen); ok && isG711(chosen.Name) {
+		peerDepth := 0
+		if pf, ok := findInterleave(peer, chosen); ok {
+			peerDepth, _ = fmtpInt(pf.Fmtp, "depth", interleave.MinDepth, interleave.MaxDepth)
+		}
+		cfg := &rtpcall.InterleaveConfig{PayloadType: f.PayloadType, Depth: depth, PeerDepth: peerDepth}
+		options = append(options, func(c *rtpcall.Config) { c.Session.Interleave = cfg })
+	} else if depth > 0 {
+		notes = append(notes, fmt.Sprintf("the peer does not take interleaving for %s: sending plain audio", chosen.Name))
+	}
+	return options, notes
+}

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/spurtvoip/spurt/audio"
+	"github.com/spurtvoip/spurt/internal/audiotest"
+	"github.com/spurtvoip/spurt/rtpcall"
+	"github.com/spurtvoip/spurt/signaling"
+)
+
+// lossyDial runs listener and dialer, the dialer sending the speech sample
+// continuously (--vad=false) through seeded 5 % loss with the given flags;
+// it returns both sides' stats and what the listener heard.
+func lossyDial(t *testing.T, seed int, args ...string) (dialer, listener map[string]any, heard []int16) {
+	t.Helper()
+	dir := t.TempDir()
+	port := freePort(t)
+	l := listenAt(t, port, "--in", "none", "--out", filepath.Join(dir, "l.wav"), "--stats-json", filepath.Join(dir, "l.json"), "--quiet")
+	dargs := append([]string{"dial", fmt.Sprintf("127.0.0.1:%d", port), "--in", speechWAV, "--out", "none", "--vad=false",
+		"--loss", "5%", "--seed", strconv.Itoa(seed), "--stats-json", filepath.Join(dir, "d.json"), "--quiet"}, args...)
+	d := start(t, dargs...)
+	if code := d.wait(t, 40*time.Second); code != 0 {
+		t.Fatalf("dial exit code %d", code)
+	}
+	if code := l.wait(t, 10*time.Second); code != 0 {
+		t.Fatalf("listen exit code %d", code)
+	}
+	heard, err := audio.ReadWAVFile(filepath.Join(dir, "l.wav"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return readStats(t, filepath.Join(dir, "d.json")), readStats(t, filepath.Join(dir, "l.json")), heard
+}
+
+// TestCallXORRepairsLoss: two processes, 5 % Bernoulli loss on every packet
+// (parity included), continuous sending, --fec xor:4. A media packet stays
+// lost when it is lost and so is at least one other of the 5 packets of its
+// group: residual_lost must lie within 4 binomial standard deviations of
+// p·(1-(1-p)^4) of the packets (late packets on a loaded machine on top).
+func TestCallXORRepairsLoss(t *testing.T) {
+	sent, err := audio.ReadWAVFile(speechWAV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, st, heard := lossyDial(t, 7, "--fec", "xor:4")
+	if ds["fec"] != "xor:4" {
+		t.Errorf("dialer's fec %v, want xor:4", ds["fec"])
+	}
+	if r := num(t, ds, "overhead_ratio"); math.Abs(r-174.0/640) > 0.01 {
+		t.Errorf("overhead_ratio %v, want about (10+4+160)/(4×160) = 0.272", r)
+	}
+	n, lost := num(t, st, "packets_expected"), num(t, st, "network_lost")
+	residual, late, recovered := num(t, st, "residual_lost"), num(t, st, "late_lost"), num(t, st, "fec_recovered")
+	fid := audiotest.CompareWhole(sent, heard, 2*audio.SampleRate)
+	const p = 0.05
+	q := p * (1 - math.Pow(1-p, 4))
+	sd := math.Sqrt(n * q * (1 - q) * 2) // a residual group loses two packets at once: about twice the binomial variance
+	t.Logf("--fec xor:4: expected %v, network_lost %v, late_lost %v, fec_recovered %v, residual_lost %v (theory %.1f ± %.1f), fec_late %v, concealed %v; playout delay %v ms; SNR %.2f dB, spectral distance %.2f dB",
+		n, lost, late, recovered, residual, n*q, sd, st["fec_late"], st["concealed"], st["playout_delay_ms_mean"], fid.SNR, fid.SpectralDistance)
+	if recovered == 0 || recovered > lost {
+		t.Errorf("fec_recovered %v of %v lost", recovered, lost)
+	}
+	if residual != lost+late-recovered {
+		t.Errorf("residual_lost %v != network_lost %v + late_lost %v - fec_recovered %v", residual, lost, late, recovered)
+	}
+	if math.Abs(residual-late-n*q) > 4*sd {
+		t.Errorf("residual_lost %v (late %v) of %v packets, theory %.1f ± 4×%.1f", residual, late, n, n*q, sd)
+	}
+}
+
+// TestCallInterleaved: --interleave 4 with --fec xor:2 is negotiated and
+// carries the speech; the listener reassembles the chunks and conceals the
+// 5 ms holes lost packets leave, and the group's wait shows in the delay.
+func TestCallInterleaved(t *testing.T) {
+	sent, err := audio.ReadWAVFile(speechWAV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, st, heard := lossyDial(t, 8, "--interleave", "4", "--fec", "xor:2")
+	if num(t, ds, "interleave") != 4 || ds["fec"] != "xor:2" {
+		t.Errorf("dialer: interleave %v, fec %v; want 4, xor:2", ds["interleave"], ds["fec"])
+	}
+	fid := audiotest.CompareWhole(sent, heard, 2*audio.SampleRate)
+	t.Logf("--interleave 4 --fec xor:2: expected %v, network_lost %v, fec_recovered %v, residual_lost %v, concealed %v chunks (%v ms); playout delay %v ms; SNR %.2f dB, spectral distance %.2f dB",
+		st["packets_expected"], st["network_lost"], st["fec_recovered"], st["residual_lost"], st["concealed"], st["concealed_ms"],
+		st["playout_delay_ms_mean"], fid.SNR, fid.SpectralDistance)
+	if played := num(t, st, "chunks_played"); played < 0.9*float64(len(sent)/160) {
+		t.Errorf("played %v chunks of %d sent", played, len(sent)/160)
+	}
+	if residual := num(t, st, "residual_lost"); residual > 0 && num(t, st, "concealed") == 0 {
+		t.Errorf("%v packets lost for good, nothing concealed", residual)
+	}
+	// capture to playout: at least the three chunks the group waits for
+	if d := num(t, st, "playout_delay_ms_mean"); d < 60 {
+		t.Errorf("playout delay %v ms: the interleaving group's 60 ms should show", d)
+	}
+	if fid.SNR < 10 {
+		t.Errorf("SNR %.2f dB: the interleaved speech did not come through", fid.SNR)
+	}
+}
+
+func TestFECSchemeFlag(t *testing.T) {
+	tests := []struct {
+		in       string
+		xor, red int
+		ok       bool
+	}{
+		{"xor", 4, 0, true}, {"XOR:2", 2, 0, true}, {"xor:24", 24, 0, true}, {"red:2", 0, 2, true}, {"none", 0, 0, true},
+		{"xor:1", 0, 0, false}, {"xor:25", 0, 0, false}, {"xor:x", 0, 0, false}, {"parity", 0, 0, false},
+	}
+	for _, tt := range tests {
+		var f callFlags
+		err := fecSchemeFlag{&f}.Set(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && (f.xor != tt.xor || f.fec.distance != tt.red)) {
+			t.Errorf("--fec %s: xor %d, red %d, err %v; want %d, %d, ok %v", tt.in, f.xor, f.fec.distance, err, tt.xor, tt.red, tt.ok)
+		}
+	}
+}
+
+func TestInterleaveCombinations(t *testing.T) {
+	tests := []struct {
+		depth, red int
+		ok         bool
+	}{
+		{0, 0, true}, {4, 0, true}, {2, 0, true}, {8, 0, true}, {5, 0, true},
+		{1, 0, false}, {3, 0, false}, {9, 0, false}, {4, 1, false},
+	}
+	for _, tt := range tests {
+		f := callFlags{interleave: tt.depth}
+		f.fec.distance = tt.red
+		if err := f.checkCombinations(); (err == nil) != tt.ok {
+			t.Errorf("--interleave %d with red:%d: err %v, want ok %v", tt.depth, tt.red, err, tt.ok)
+		}
+	}
+}
+
+// TestXORInterleaveNegotiation runs offer and answer through the signaling
+// package's SDP and checks what each side ends up sending and accepting.
+func TestXORInterleaveNegotiation(t *testing.T) {
+	addr := netip.MustParseAddrPort("127.0.0.1:4000")
+	reg := codecRegistry(t)
+	offerOf := func(group, depth int, codecs ...string) signaling.Session {
+		o := signaling.Session{RTPAddr: addr, PTime: 20 * time.Millisecond}
+		for _, n := range codecs {
+			c, _ := reg.ByName(n)
+			o.Formats = append(o.Formats, signaling.Format{PayloadType: c.PayloadType, Name: c.Name, ClockRate: c.ClockRate})
+		}
+		offerXORInterleave(&o, group, depth)
+		return o
+	}
+	tests := []struct {
+		name                 string
+		offer                signaling.Session
+		supported            []string
+		group, depth         int // the answerer's
+		wantXOR, wantIL      bool
+		peerGroup, peerDepth int // what the answerer learns of the offerer
+		offererLearnsGroup   int
+		offererLearnsIL      int
+	}{
+		{"both xor and interleave", offerOf(4, 4, "pcmu", "pcma"), []string{"pcma"}, 2, 4, true, true, 4, 4, 2, 4},
+		{"answerer receives only", offerOf(4, 4, "pcmu"), []string{"pcmu"}, 0, 0, true, true, 4, 4, 0, 0},
+		{"no interleave for GSM", offerOf(0, 4, "gsm", "pcmu"), []string{"gsm"}, 0, 0, false, false, 0, 0, 0, 0},
+		{"nothing offered", offerOf(0, 0, "pcmu"), []string{"pcmu"}, 3, 4, false, false, 0, 0, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			// through SDP text and back, as on the wire
+			offer := roundTrip(t, tt.offer)
+			full, err := signaling.AnswerWith(offer, signaling.AnswerOptions{Supported: tt.supported,
+				AlsoAccept: []string{redName, ulpfecName, interleaveName}, RTPAddr: addr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer := roundTrip(t, answerXORInterleave(full, answerRED(offer, full, reg, 0), tt.group, tt.depth))
+			var c rtpcall.Config
+			opts, _ := xorInterleaveOptions(answer.Formats[0], answer, offer, tt.group, tt.depth)
+			for _, o := range opts {
+				o(&c)
+			}
+			if (c.Session.XOR != nil) != tt.wantXOR || (c.Session.Interleave != nil) != tt.wantIL {
+				t.Fatalf("answerer: xor %+v, interleave %+v; want %v, %v (answer %+v)", c.Session.XOR, c.Session.Interleave, tt.wantXOR, tt.wantIL, answer.Formats)
+			}
+			if c.Session.XOR != nil && c.Session.XOR.PeerGroupSize != tt.peerGroup {
+				t.Errorf("answerer learns group %d, want %d", c.Session.XOR.PeerGroupSize, tt.peerGroup)
+			}
+			if c.Session.Interleave != nil && c.Session.Interleave.PeerDepth != tt.peerDepth {
+				t.Errorf("answerer learns depth %d, want %d", c.Session.Interleave.PeerDepth, tt.peerDepth)
+			}
+			var o rtpcall.Config
+			opts, _ = xorInterleaveOptions(answer.Formats[0], answer, answer, 4, 4)
+			for _, opt := range opts {
+				opt(&o)
+			}
+			if o.Session.XOR != nil && o.Session.XOR.PeerGroupSize != tt.offererLearnsGroup {
+				t.Errorf("offerer learns group %d, want %d", o.Session.XOR.PeerGroupSize, tt.offererLearnsGroup)
+			}
+			if o.Session.Interleave != nil && o.Session.Interleave.PeerDepth != tt.offererLearnsIL {
+				t.Errorf("offerer learns depth %d, want %d", o.Session.Interleave.PeerDepth, tt.offererLearnsIL)
+			}
+		})
+	}
+}
+
+// roundTrip sends a session through SDP text and back, as on the wire.
+func roundTrip(t *testing.T, s signaling.Session) signaling.Session {
+	t.Helper()
+	b, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := signaling.ParseSession(b)
+	if err != nil {
+		t.Fatalf("%v in\n%s", err, b)
+	}
+	return out
+}
