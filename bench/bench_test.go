@@ -60,7 +60,8 @@ func rowOf(t testing.TB, res Result, name string) Row {
 }
 
 func TestRunIsDeterministic(t *testing.T) {
-	cfg := Config{Scenario: scenario(t, "wifi"), Duration: 2 * time.Minute, Seed: 7, Strategies: allStrategies(), Oracle: true}
+	cfg := Config{Scenario: scenario(t, "wifi"), Duration: 2 * time.Minute, Seed: 7, Oracle: true,
+		Strategies: append(allStrategies(), PionStrategy(5)), FEC: []string{"none", "red", "red:2"}}
 	encode := func(seed uint64) []byte {
 		c := cfg
 		c.Seed = seed
@@ -326,7 +327,9 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"no strategy", func(c *Config) { c.Strategies = nil }},
 		{"zero duration", func(c *Config) { c.Duration = 0 }},
-		{"unknown FEC", func(c *Config) { c.FEC = []string{"red:1"} }},
+		{"unknown FEC", func(c *Config) { c.FEC = []string{"parity"} }},
+		{"RED distance out of range", func(c *Config) { c.FEC = []string{"red:9"} }},
+		{"FEC scheme twice", func(c *Config) { c.FEC = []string{"red", "red:1"} }},
 		{"invalid scenario", func(c *Config) { c.Scenario.Loss = impair.LossConfig{Model: "nope"} }},
 		{"strategy without constructor", func(c *Config) { c.Strategies = []Strategy{{Name: "x"}} }},
 		{"failing strategy", func(c *Config) {
@@ -427,6 +430,77 @@ func TestReportWriters(t *testing.T) {
 	}
 }
 
+// RED through the real sender and receivers: the same network for every
+// scheme, copies recover what the network lost, more copies recover more,
+// and the overhead is that of the GSM copies.
+func TestFECThroughHarness(t *testing.T) {
+	sc := impair.Scenario{Name: "random-5", Loss: impair.LossConfig{Model: impair.ModelBernoulli, Rate: 0.05},
+		Delay: impair.DelayConfig{BaseMS: 30, Jitter: impair.JitterConfig{Model: impair.ModelUniform, WidthMS: 10}}}
+	res := run(t, Config{Scenario: sc, Duration: 10 * time.Minute, Seed: 12, OneWay: true,
+		Strategies: []Strategy{ewma(), fixed(100 * time.Millisecond), PionStrategy(5)}, FEC: []string{"none", "red", "red:2"}})
+	rows := map[string]Row{}
+	for _, r := range res.Rows {
+		rows[r.Strategy+" "+r.FEC] = r
+	}
+	if len(res.Rows) != 7 {
+		t.Fatalf("%d rows, want 3 strategies without FEC and 2 with each RED scheme (pion has no RED)", len(res.Rows))
+	}
+	none := rows["ewma none"]
+	if none.FECRecovered == nil || *none.FECRecovered != 0 || none.Overhead != 0 || none.ResidualLoss != round6(none.NetworkLoss+none.LateLoss) {
+		t.Errorf("no FEC: recovered %v, overhead %v, residual %v", none.FECRecovered, none.Overhead, none.ResidualLoss)
+	}
+	for _, strat := range []string{"ewma", "fixed"} {
+		n, r1, r2 := rows[strat+" none"], rows[strat+" red:1"], rows[strat+" red:2"]
+		for _, r := range []Row{r1, r2} {
+			if r.Sent != n.Sent || r.NetworkLost != n.NetworkLost || r.Expected != n.Expected {
+				t.Errorf("%s %s saw another network: %+v vs %+v", strat, r.FEC, r, n)
+			}
+		}
+		// With random loss of p, one copy leaves about p² lost, two p³.
+		if *r1.FECRecovered == 0 || r1.ResidualLoss > 0.2*n.ResidualLoss || r2.ResidualLoss > r1.ResidualLoss {
+			t.Errorf("%s: residual loss none %.4f, red:1 %.4f (recovered %d), red:2 %.4f",
+				strat, n.ResidualLoss, r1.ResidualLoss, *r1.FECRecovered, r2.ResidualLoss)
+		}
+		if r1.MOS <= n.MOS {
+			t.Errorf("%s: MOS with RED %.2f not above %.2f without", strat, r1.MOS, n.MOS)
+		}
+		// A GSM copy is 33 bytes plus a 4-byte block header, over 160
+		// bytes of G.711 (one final header byte more per packet).
+		if r1.Overhead < 0.2 || r1.Overhead > 0.25 || r2.Overhead < 1.8*r1.Overhead || r2.Overhead > 2*r1.Overhead {
+			t.Errorf("%s: overhead red:1 %.3f, red:2 %.3f", strat, r1.Overhead, r2.Overhead)
+		}
+	}
+	// The adaptive buffer waits for copies: its delay grows by the span.
+	if d := rows["ewma red:2"].DelayMean - none.DelayMean; d < 30 || d > 50 {
+		t.Errorf("ewma delay grew by %.1f ms with red:2, want about 40", d)
+	}
+	if rows["fixed red:1"].DelayMean != rows["fixed none"].DelayMean {
+		t.Errorf("the fixed buffer's delay moved with RED: %.1f vs %.1f", rows["fixed red:1"].DelayMean, rows["fixed none"].DelayMean)
+	}
+}
+
+// Pion's buffer runs on the same packets and behaves as its design says:
+// a larger start threshold only adds delay, and a hole is skipped.
+func TestPionStrategy(t *testing.T) {
+	res := run(t, Config{Scenario: scenario(t, "lte"), Duration: 5 * time.Minute, Seed: 9, OneWay: true,
+		Strategies: []Strategy{ewma(), PionStrategy(2), PionStrategy(50)}})
+	e, p2, p50 := res.Rows[0], res.Rows[1], res.Rows[2]
+	for _, p := range []Row{p2, p50} {
+		if p.Expected != e.Expected || p.NetworkLost != e.NetworkLost {
+			t.Errorf("pion saw other packets: expected %d lost %d, ewma %d %d", p.Expected, p.NetworkLost, e.Expected, e.NetworkLost)
+		}
+		if p.Played+p.NetworkLost+p.Late != p.Expected {
+			t.Errorf("pion: played %d + lost %d + late %d != expected %d", p.Played, p.NetworkLost, p.Late, p.Expected)
+		}
+	}
+	if p50.DelayMean <= p2.DelayMean {
+		t.Errorf("pion with 50 packets before playback: mean delay %.1f ms, not above %.1f with 2", p50.DelayMean, p2.DelayMean)
+	}
+	if p2.DelayMean < 25 {
+		t.Errorf("pion mean delay %.1f ms is below the network's 25 ms base", p2.DelayMean)
+	}
+}
+
 // BenchmarkCallHour simulates an hour of two-way call with the adaptive
 // strategy and reports simulated call-seconds per CPU-second.
 func BenchmarkCallHour(b *testing.B) {
@@ -440,4 +514,35 @@ func BenchmarkCallHour(b *testing.B) {
 	}
 	perRun := time.Since(start).Seconds() / float64(b.N)
 	b.ReportMetric(time.Hour.Seconds()/perRun, "sim-s/s")
+}
+
+// The harness's per-packet record (which packets played, hence the delays
+// and the loss pattern) agrees with every receiver's own count of chunks
+// played, with and without copies.
+func TestPerPacketRecordMatchesReceivers(t *testing.T) {
+	for _, sc := range []string{"wifi", "spiky", "bursty"} {
+		cfg := Config{Scenario: scenario(t, sc), Duration: 3 * time.Minute, Seed: 3, Strategies: allStrategies(),
+			FEC: []string{"none", "red:2"}}
+		if err := cfg.check(); err != nil {
+			t.Fatal(err)
+		}
+		for _, sch := range cfg.schemes {
+			d, err := simulate(&cfg, 0, sch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, r := range d.recv {
+				marked := 0
+				for _, at := range r.playAt {
+					if at != notPlayed {
+						marked++
+					}
+				}
+				if st := r.pipe.stats(); uint64(marked) != st.Played {
+					t.Errorf("%s %s %s: the harness saw %d packets played, the receiver played %d chunks",
+						sc, sch.name, cfg.Strategies[k].Name, marked, st.Played)
+				}
+			}
+		}
+	}
 }

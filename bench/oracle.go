@@ -124,8 +124,9 @@ func Oracle(spurts [][]time.Duration, maxLate int) []time.Duration {
 // oracleRow runs Oracle over every direction's packets with the late-loss
 // budget of a strategy and scores the schedule as a strategy is scored. The
 // network counters come from the first strategy's receivers, which saw the
-// same packets.
-func oracleRow(c codec.Codec, dirs []*direction, maxLate uint64) Row {
+// same packets. If keep is not nil, the first direction's per-packet playout
+// delays are added to it.
+func oracleRow(c codec.Codec, sch scheme, dirs []*direction, maxLate uint64, keep *Timeline) Row {
 	var spurts [][]time.Duration
 	first := make([]int, len(dirs)) // index in spurts of each direction's first spurt
 	for di, d := range dirs {
@@ -148,15 +149,22 @@ func oracleRow(c codec.Codec, dirs []*direction, maxLate uint64) Row {
 	var lp quality.LossPattern
 	var played []time.Duration
 	for di, d := range dirs {
-		st := d.recv[0].pipe.Stats()
+		st := d.recv[0].pipe.stats()
 		row.Sent += d.sent
 		row.Expected += st.Expected
 		row.NetworkLost += st.Lost
 		if len(d.spurt) > 0 {
 			row.Talkspurts += uint64(d.spurt[len(d.spurt)-1] - d.spurt[0] + 1)
 		}
+		var kept []time.Duration
+		if keep != nil && di == 0 {
+			kept = make([]time.Duration, len(d.network))
+		}
 		for i, n := range d.network {
 			at := playout[first[di]+int(d.spurt[i]-d.spurt[0])]
+			if kept != nil {
+				kept[i] = notPlayed
+			}
 			switch {
 			case n < 0:
 				lp.Add(true)
@@ -167,10 +175,16 @@ func oracleRow(c codec.Codec, dirs []*direction, maxLate uint64) Row {
 				lp.Add(false)
 				row.Played++
 				played = append(played, at)
+				if kept != nil {
+					kept[i] = at
+				}
 			}
+		}
+		if kept != nil {
+			keep.Playout = append(keep.Playout, NamedDelays{Name: "oracle", Delays: kept})
 		}
 	}
 	mean, p95 := meanP95(played)
-	fill(&row, c, mean, p95, lp.BurstR())
+	fill(&row, sch.emodel(c), mean, p95, lp.BurstR())
 	return row
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 )
@@ -12,15 +13,19 @@ import (
 // strategy and FEC scheme.
 func (r Result) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "strategy\tfec\tnet loss\tlate loss\tdelay ms\tp95 ms\tm2e ms\tspurts\tBurstR\tR\tMOS\tvs oracle\t\n")
+	fmt.Fprintf(tw, "strategy\tfec\tnet loss\tlate loss\trecovered\tresidual\toverhead\tdelay ms\tp95 ms\tm2e ms\tspurts\tBurstR\tR\tMOS\tvs oracle\t\n")
 	for _, row := range r.Rows {
 		ratio := "-"
 		if row.DelayRatio != nil {
 			ratio = fmt.Sprintf("%.2fx", *row.DelayRatio)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.2f%%\t%.1f\t%.1f\t%.1f\t%d\t%.2f\t%.1f\t%.2f\t%s\t\n",
-			row.Strategy, row.FEC, 100*row.NetworkLoss, 100*row.LateLoss, row.DelayMean, row.DelayP95,
-			row.MouthToEar, row.Talkspurts, row.BurstR, row.R, row.MOS, ratio)
+		recovered := "-"
+		if row.FECRecovered != nil {
+			recovered = strconv.FormatUint(*row.FECRecovered, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.2f%%\t%s\t%.2f%%\t%.0f%%\t%.1f\t%.1f\t%.1f\t%d\t%.2f\t%.1f\t%.2f\t%s\t\n",
+			row.Strategy, row.FEC, 100*row.NetworkLoss, 100*row.LateLoss, recovered, 100*row.ResidualLoss, 100*row.Overhead,
+			row.DelayMean, row.DelayP95, row.MouthToEar, row.Talkspurts, row.BurstR, row.R, row.MOS, ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("bench: writing table: %w", err)
@@ -31,12 +36,13 @@ func (r Result) WriteTable(w io.Writer) error {
 // csvHeader names WriteCSV's columns, the JSON keys of Row.
 var csvHeader = []string{
 	"strategy", "fec", "packets_sent", "packets_expected", "network_lost", "late_lost", "chunks_played",
-	"talkspurts", "network_loss", "late_loss", "playout_delay_ms_mean", "playout_delay_ms_p95",
+	"talkspurts", "network_loss", "late_loss", "fec_recovered", "residual_lost", "concealed", "residual_loss",
+	"fec_overhead", "playout_delay_ms_mean", "playout_delay_ms_p95",
 	"mouth_to_ear_ms", "burst_r", "r_factor", "mos", "oracle_delay_ms_mean", "delay_ratio_to_oracle",
 }
 
 // WriteCSV writes the rows as CSV with a header line; the columns are Row's
-// JSON keys (the FEC outcome columns are left out until there is FEC).
+// JSON keys, empty where the JSON has null.
 func (r Result) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	if err := cw.Write(csvHeader); err != nil {
@@ -63,25 +69,54 @@ func (row Row) csvRecord() []string {
 		}
 		return f(*v)
 	}
+	optU := func(v *uint64) string {
+		if v == nil {
+			return ""
+		}
+		return u(*v)
+	}
 	return []string{
 		row.Strategy, row.FEC, u(row.Sent), u(row.Expected), u(row.NetworkLost), u(row.Late), u(row.Played),
-		u(row.Talkspurts), f(row.NetworkLoss), f(row.LateLoss), f(row.DelayMean), f(row.DelayP95),
+		u(row.Talkspurts), f(row.NetworkLoss), f(row.LateLoss), optU(row.FECRecovered), optU(row.Residual),
+		optU(row.Concealed), f(row.ResidualLoss), f(row.Overhead), f(row.DelayMean), f(row.DelayP95),
 		f(row.MouthToEar), f(row.BurstR), f(row.R), f(row.MOS), opt(row.OracleDelayMean), opt(row.DelayRatio),
 	}
 }
 
-// WriteTable writes the sweep's best setting and its trade-off curve.
+// maxTablePoints is the most settings the sweep table lists one by one;
+// larger grids list only the trade-off curve.
+const maxTablePoints = 100
+
+// WriteTable writes the sweep's best setting and the late-loss/delay
+// trade-off: every setting in grid order, those on the trade-off curve marked
+// with *, or for a grid of over 100 settings the curve alone.
 func (s SweepResult) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	b := s.Points[s.Best]
 	fmt.Fprintf(tw, "best by MOS: K=%g alpha=%g beta=%g  MOS %.3f  R %.1f  late %.2f%%  delay %.1f ms\n\n",
 		b.K, b.Alpha, b.Beta, b.Row.MOS, b.Row.R, 100*b.Row.LateLoss, b.Row.DelayMean)
-	fmt.Fprintf(tw, "trade-off curve (no setting is better on both):\n")
-	fmt.Fprintf(tw, "K\talpha\tbeta\tlate loss\tdelay ms\tp95 ms\tMOS\t\n")
-	for _, i := range s.Front {
+	list := s.Front
+	if len(s.Points) <= maxTablePoints {
+		fmt.Fprintf(tw, "late loss against delay (* on the trade-off curve: no setting is better on both):\n")
+		list = make([]int, len(s.Points))
+		for i := range list {
+			list[i] = i
+		}
+	} else {
+		fmt.Fprintf(tw, "trade-off curve (no setting is better on both late loss and delay):\n")
+	}
+	fmt.Fprintf(tw, "K\talpha\tbeta\tlate loss\tdelay ms\tp95 ms\tR\tMOS\t\t\n")
+	for _, i := range list {
 		p := s.Points[i]
-		fmt.Fprintf(tw, "%g\t%g\t%g\t%.2f%%\t%.1f\t%.1f\t%.3f\t\n",
-			p.K, p.Alpha, p.Beta, 100*p.Row.LateLoss, p.Row.DelayMean, p.Row.DelayP95, p.Row.MOS)
+		mark := ""
+		if slices.Contains(s.Front, i) {
+			mark = "*"
+		}
+		if i == s.Best {
+			mark += " best"
+		}
+		fmt.Fprintf(tw, "%g\t%g\t%g\t%.2f%%\t%.1f\t%.1f\t%.1f\t%.3f\t%s\t\n",
+			p.K, p.Alpha, p.Beta, 100*p.Row.LateLoss, p.Row.DelayMean, p.Row.DelayP95, p.Row.R, p.Row.MOS, mark)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("bench: writing table: %w", err)

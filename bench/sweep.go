@@ -31,7 +31,8 @@ type SweepResult struct {
 }
 
 // Sweep runs base once per EWMA setting in grid, with that strategy alone
-// (base.Strategies and base.Oracle are ignored), on as many goroutines as
+// (base.Strategies and base.Oracle are ignored) and the first FEC scheme of
+// base.FEC, on as many goroutines as
 // there are processors. Every point uses base's seed, so all see the same
 // packets, and the result does not depend on scheduling. progress, if not
 // nil, is called (from one goroutine at a time) after each point.
@@ -81,8 +82,8 @@ func sweepPoint(base Config, cfg jitter.EWMAConfig) (SweepPoint, error) {
 		return SweepPoint{}, fmt.Errorf("bench: sweep point K=%v alpha=%v beta=%v: %w", cfg.K, cfg.Alpha, cfg.Beta, err)
 	}
 	base.Strategies = []Strategy{{Name: "ewma", New: func() (jitter.Strategy, error) { return jitter.NewEWMA(cfg) }}}
-	base.Oracle = false
-	base.FEC = nil
+	base.Oracle, base.Timeline = false, false
+	base.FEC = base.FEC[:min(1, len(base.FEC))]
 	res, err := Run(base)
 	if err != nil {
 		return SweepPoint{}, err

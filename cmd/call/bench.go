@@ -34,6 +34,7 @@ type benchFlags struct {
 	fixedDelay              time.Duration
 	quantile                float64
 	jsonOut, csvOut, plot   string
+	plotWindow              time.Duration
 	sweeps                  sweepFlag
 }
 
@@ -50,8 +51,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.scenario, "scenario", "wifi", "network of each direction: "+strings.Join(impair.ScenarioNames(), ", ")+", or a scenario JSON file")
 	fs.StringVar(&f.trace, "trace", "", "replay this trace CSV (seq,send_ms,recv_ms) as the network instead of --scenario")
 	fs.StringVar(&f.source, "source", "synthetic", "talker: `synthetic` (on/off model: exponential 1.0 s talk, 1.35 s silence), speech ("+bundledSpeech+", looped), or a WAV file")
-	fs.StringVar(&f.playout, "playout", "ewma,spike,quantile,fixed,oracle", "playout strategies to compare: ewma, spike, quantile, fixed[:DELAY], oracle")
-	fs.StringVar(&f.fec, "fec", bench.FECNone, "FEC schemes, comma-separated (only none until the receive pipeline has FEC)")
+	fs.StringVar(&f.playout, "playout", "ewma,spike,quantile,fixed,oracle", "playout strategies to compare: ewma, spike, quantile, fixed[:DELAY], pion[:MINPACKETS], oracle")
+	fs.StringVar(&f.fec, "fec", bench.FECNone, "FEC schemes to compare, comma-separated: none, red (RFC 2198, one GSM copy), red:N (N copies, up to 4)")
 	fs.StringVar(&f.codec, "codec", "pcmu", "codec: pcmu, pcma or gsm")
 	fs.DurationVar(&f.duration, "duration", 10*time.Minute, "simulated call length")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed for the talkers and the networks")
@@ -64,7 +65,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.quantile, "quantile", jitter.DefaultQuantileConfig().Quantile, "quantile: share of packets to play in time")
 	fs.StringVar(&f.jsonOut, "json", "", "write the results as JSON to this file")
 	fs.StringVar(&f.csvOut, "csv", "", "write the results as CSV to this file")
-	fs.StringVar(&f.plot, "plot", "", "write PNG plots to this directory (not available yet)")
+	fs.StringVar(&f.plot, "plot", "", "write PNG plots to this directory: "+bench.PlotDelays+", "+bench.PlotTradeoff+", and "+bench.PlotHeatmap+" for a sweep over k and alpha")
+	fs.DurationVar(&f.plotWindow, "plot-window", bench.DefaultPlotWindow, "how much of the call "+bench.PlotDelays+" shows, from the start")
 	fs.Var(&f.sweeps, "sweep", "sweep an ewma parameter (k, alpha, beta): NAME=FROM:TO:STEP or NAME=V1,V2,...; repeat for a grid")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -72,9 +74,6 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	if len(pos) > 0 {
 		return usageError{fmt.Errorf("bench takes no arguments, got %q", pos)}
-	}
-	if f.plot != "" {
-		return usageError{errors.New("--plot is not available yet (it needs gonum.org/v1/plot)")}
 	}
 	cfg, err := f.config()
 	if err != nil {
@@ -97,8 +96,12 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		if err := res.WriteTable(stdout); err != nil {
 			return err
 		}
-		return writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV)
+		if err := writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV); err != nil {
+			return err
+		}
+		return writePlots(stdout, f.plot, func(dir string) ([]string, error) { return res.WritePlots(dir) })
 	}
+	cfg.Timeline = f.plot != ""
 	res, err := bench.Run(cfg)
 	if err != nil {
 		return err
@@ -108,7 +111,25 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err := res.WriteTable(stdout); err != nil {
 		return err
 	}
-	return writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV)
+	if err := writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV); err != nil {
+		return err
+	}
+	return writePlots(stdout, f.plot, func(dir string) ([]string, error) { return res.WritePlots(dir, f.plotWindow) })
+}
+
+// writePlots writes the plots into dir, if one was given, and lists them.
+func writePlots(stdout io.Writer, dir string, write func(string) ([]string, error)) error {
+	if dir == "" {
+		return nil
+	}
+	files, err := write(dir)
+	if err != nil {
+		return fmt.Errorf("--plot: %w", err)
+	}
+	for _, name := range files {
+		fmt.Fprintf(stdout, "wrote %s\n", name)
+	}
+	return nil
 }
 
 // config turns the flags into a benchmark configuration.
@@ -180,6 +201,18 @@ func (f *benchFlags) strategy(name string) (bench.Strategy, error) {
 		cfg := jitter.DefaultQuantileConfig()
 		cfg.Quantile = f.quantile
 		build = func() (jitter.Strategy, error) { return jitter.NewQuantile(cfg) }
+	case "pion":
+		n := bench.PionDefaultMinPackets
+		if hasArg {
+			v, err := strconv.Atoi(arg)
+			if err != nil || v < 1 || v > 1000 {
+				return bench.Strategy{}, fmt.Errorf("--playout pion:N: %q is not a packet count from 1 to 1000", arg)
+			}
+			n = v
+		}
+		s := bench.PionStrategy(n)
+		s.Name = strings.ToLower(name)
+		return s, nil
 	case "fixed":
 		delay := f.fixedDelay
 		if hasArg {
@@ -191,7 +224,7 @@ func (f *benchFlags) strategy(name string) (bench.Strategy, error) {
 		}
 		build = func() (jitter.Strategy, error) { return jitter.NewFixed(delay) }
 	default:
-		return bench.Strategy{}, fmt.Errorf("--playout %q: want ewma, spike, quantile, fixed[:DELAY] or oracle", name)
+		return bench.Strategy{}, fmt.Errorf("--playout %q: want ewma, spike, quantile, fixed[:DELAY], pion[:MINPACKETS] or oracle", name)
 	}
 	if hasArg && !strings.EqualFold(kind, "fixed") {
 		return bench.Strategy{}, fmt.Errorf("--playout %s takes no argument", kind)

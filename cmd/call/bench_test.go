@@ -35,9 +35,26 @@ func TestBenchCommand(t *testing.T) {
 	if errA != nil || errB != nil || !bytes.Equal(ja, jb) {
 		t.Errorf("two runs with the same seed wrote different JSON (%v, %v)", errA, errB)
 	}
-	sweep := runBench("--scenario", "lte", "--duration", "20s", "--quiet", "--sweep", "k=1:3:1", "--sweep", "alpha=0.99,0.998002")
-	if !strings.Contains(sweep, "best by MOS") {
-		t.Errorf("sweep output lacks the best setting:\n%s", sweep)
+	plots := filepath.Join(dir, "plots")
+	sweep := runBench("--scenario", "lte", "--duration", "20s", "--quiet", "--sweep", "k=1:3:1", "--sweep", "alpha=0.99,0.998002",
+		"--plot", plots)
+	for _, want := range []string{"best by MOS", "* best", "mos-heatmap.png"} {
+		if !strings.Contains(sweep, want) {
+			t.Errorf("sweep output lacks %q:\n%s", want, sweep)
+		}
+	}
+
+	fec := runBench("--scenario", "bursty", "--playout", "ewma,pion", "--fec", "none,red,red:2", "--duration", "30s",
+		"--quiet", "--plot", plots)
+	for _, want := range []string{"ewma  red:2", "pion   none", "delays.png", "tradeoff.png"} {
+		if !strings.Contains(fec, want) {
+			t.Errorf("FEC table lacks %q:\n%s", want, fec)
+		}
+	}
+	for _, name := range []string{"delays.png", "tradeoff.png", "mos-heatmap.png"} {
+		if st, err := os.Stat(filepath.Join(plots, name)); err != nil || st.Size() < 5<<10 {
+			t.Errorf("plot %s: %v", name, err)
+		}
 	}
 }
 
@@ -45,11 +62,14 @@ func TestBenchCommandRejects(t *testing.T) {
 	tests := [][]string{
 		{"--playout", "nope"},
 		{"--playout", "oracle"},
-		{"--fec", "red:1"},
+		{"--fec", "red:9"},
+		{"--fec", "xor"},
+		{"--playout", "pion:0"},
+		{"--playout", "ewma:3"},
 		{"--scenario", "mars"},
 		{"--sweep", "k=3:1:1"},
 		{"--sweep", "gamma=1,2"},
-		{"--plot", "out"},
+		{"--plot", "/dev/null/plots"},
 		{"--duration", "0s"},
 		{"extra"},
 	}

@@ -1,0 +1,136 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/spurtvoip/spurt/jitter"
+)
+
+// checkPNG decodes a written plot and checks its size is that of a figure.
+func checkPNG(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	b := img.Bounds()
+	if b.Dx() < 600 || b.Dx() > 2000 || b.Dy() < 300 || b.Dy() > 1200 || len(data) < 5<<10 || len(data) > 4<<20 {
+		t.Errorf("%s: %dx%d pixels, %d bytes", path, b.Dx(), b.Dy(), len(data))
+	}
+}
+
+func TestRunPlots(t *testing.T) {
+	res := run(t, Config{Scenario: scenario(t, "spiky"), Duration: time.Minute, Seed: 3, Oracle: true, Timeline: true,
+		Strategies: []Strategy{ewma(), PionStrategy(5)}, FEC: []string{"none", "red"}})
+	tl := res.Timeline
+	if tl == nil || len(tl.Send) == 0 || len(tl.Playout) != 3 || tl.Playout[2].Name != "oracle" {
+		t.Fatalf("timeline %+v", tl)
+	}
+	for _, p := range tl.Playout {
+		played := 0
+		for i, d := range p.Delays {
+			if d != notPlayed {
+				played++
+				if d < tl.Network[i] {
+					t.Fatalf("%s plays packet %d %v after capture, before its arrival %v", p.Name, i, d, tl.Network[i])
+				}
+			}
+		}
+		if played < len(tl.Send)*9/10 {
+			t.Errorf("%s played %d of %d packets", p.Name, played, len(tl.Send))
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "plots")
+	files, err := res.WritePlots(dir, 20*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(dir, PlotDelays), filepath.Join(dir, PlotTradeoff)}
+	if !slices.Equal(files, want) {
+		t.Fatalf("wrote %q, want %q", files, want)
+	}
+	for _, f := range files {
+		checkPNG(t, f)
+	}
+	// Without a timeline there is no delay plot.
+	res.Timeline = nil
+	if files, err = res.WritePlots(t.TempDir(), 0); err != nil || len(files) != 1 {
+		t.Errorf("without a timeline: %q, %v", files, err)
+	}
+}
+
+func TestSweepPlots(t *testing.T) {
+	base := Config{Scenario: scenario(t, "wifi"), Duration: 30 * time.Second, Seed: 4}
+	var grid []jitter.EWMAConfig
+	for _, k := range []float64{2, 4} {
+		for _, a := range []float64{0.9, 0.998} {
+			c := jitter.DefaultEWMAConfig()
+			c.K, c.Alpha = k, a
+			grid = append(grid, c)
+		}
+	}
+	res, err := Sweep(base, grid, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	files, err := res.WritePlots(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 2 || filepath.Base(files[1]) != PlotHeatmap {
+		t.Fatalf("wrote %q", files)
+	}
+	for _, f := range files {
+		checkPNG(t, f)
+	}
+	// A sweep over K alone has no heat map.
+	res.Points = res.Points[:1]
+	res.Points = append(res.Points, res.Points[0])
+	res.Points[1].K = 8
+	if files, err = res.WritePlots(t.TempDir()); err != nil || len(files) != 1 {
+		t.Errorf("sweep over K alone: %q, %v", files, err)
+	}
+}
+
+// The sweep's results do not depend on how many processors run it.
+func TestSweepIndependentOfScheduling(t *testing.T) {
+	base := Config{Scenario: scenario(t, "lte"), Duration: 40 * time.Second, Seed: 6, FEC: []string{"red"}}
+	var grid []jitter.EWMAConfig
+	for _, k := range []float64{1, 1.5, 2, 3, 4, 6} {
+		c := jitter.DefaultEWMAConfig()
+		c.K = k
+		grid = append(grid, c)
+	}
+	encode := func(procs int) []byte {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		res, err := Sweep(base, grid, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Points[0].Row.FEC != "red:1" {
+			t.Fatalf("sweep ran FEC %q, want red:1", res.Points[0].Row.FEC)
+		}
+		b, err := json.Marshal(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	one, four := encode(1), encode(4)
+	if !bytes.Equal(one, four) {
+		t.Errorf("one processor and four gave different sweeps:\n%s\n%s", one, four)
+	}
+}
