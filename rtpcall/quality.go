@@ -15,8 +15,9 @@ const packetization = 20 * time.Millisecond
 // packet loss is the residual loss (network and late loss less what FEC
 // recovered) over the packets expected, taken as
 // random (BurstR 1: the live stats keep no loss pattern), and the one-way
-// mouth-to-ear delay is the mean playout delay plus packetization. Holes
-// play as silence, so G.711 is rated without concealment. Both are nil
+// mouth-to-ear delay is the mean playout delay plus packetization. G.711 is
+// rated with G.113's concealment value when holes are concealed (the
+// default) and without it when they play as silence. Both are nil
 // while the playout delay is unknown.
 func (s Stats) quality() (r, mos *float64) {
 	if s.PlayoutDelayMean == nil {
@@ -27,6 +28,9 @@ func (s Stats) quality() (r, mos *float64) {
 		loss = float64(s.ResidualLost) / float64(s.Expected) // what FEC could not repair
 	}
 	c := quality.CodecG711
+	if s.PLC {
+		c = quality.CodecG711PLC
+	}
 	if s.Codec == "GSM" {
 		c = quality.CodecGSMFR
 	}

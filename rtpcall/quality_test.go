@@ -20,6 +20,8 @@ func TestStatsQuality(t *testing.T) {
 		{"2% loss", Stats{Codec: "PCMU", Expected: 1000, NetworkLost: 10, LateLost: 10, ResidualLost: 20, PlayoutDelayMean: delay(20)}, false, 55, 65},
 		// FEC repaired most of it: rated on what was left
 		{"2% loss, 0.2% residual", Stats{Codec: "PCMU", Expected: 1000, NetworkLost: 20, ResidualLost: 2, PlayoutDelayMean: delay(20)}, false, 85, 91},
+		// concealment makes the same loss cost less (G.113 Bpl 25.1, not 4.3)
+		{"2% loss, concealed", Stats{Codec: "PCMU", PLC: true, Expected: 1000, NetworkLost: 20, ResidualLost: 20, PlayoutDelayMean: delay(20)}, false, 84, 87},
 		{"GSM clean", Stats{Codec: "GSM", Expected: 1000, PlayoutDelayMean: delay(20)}, false, 71, 73.2},
 	}
 	for _, tt := range tests {
