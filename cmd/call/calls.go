@@ -96,17 +96,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		case err == nil:
 			ln.Close()
 			log.Info("incoming call", "from", conn.RemoteAddr().String(), "codec", answer.Formats[0].Name)
-			var options []func(*rtpcall.Config)
-			if red := redOption(reg, answer.Formats[0], answer, offer, f.fec.distance); red != nil {
-				options = append(options, red)
-			} else if f.fec.distance > 0 {
-				log.Info("the caller did not offer red for this codec: sending plain audio", "fec", f.fec.String())
-			}
-			more, notes := xorInterleaveOptions(answer.Formats[0], answer, offer, f.xor, f.interleave)
-			options = append(options, more...)
-			for _, n := range notes {
-				log.Info(n)
-			}
+			options := schemeOptions(reg, answer.Formats[0], answer, offer, &f, log)
 			err := talk(ctx, &f, reg, conn, udp, answer.Formats[0], offer.RTPAddr, stdout, stderr, log, options...)
 			conn.Close()
 			return err
@@ -136,12 +126,7 @@ func answerCall(ctx context.Context, conn *signaling.Conn, supported []string,
 	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	defer cancel()
 	return conn.AnswerOffer(setupCtx, func(offer signaling.Session) (signaling.Session, error) {
-		answer, err := signaling.AnswerWith(offer, signaling.AnswerOptions{Supported: supported,
-			AlsoAccept: []string{redName, ulpfecName, interleaveName}, RTPAddr: addr})
-		if err != nil {
-			return answer, err
-		}
-		return answerXORInterleave(answer, answerRED(offer, answer, reg, f.fec.distance), f.xor, f.interleave), nil
+		return answerSchemes(offer, supported, addr, reg, f)
 	})
 }
 
@@ -207,10 +192,7 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		cd, _ := reg.ByName(c)
 		offer.Formats = append(offer.Formats, signaling.Format{PayloadType: cd.PayloadType, Name: cd.Name, ClockRate: cd.ClockRate})
 	}
-	if f.fec.distance > 0 {
-		offerRED(&offer, reg, f.fec.distance)
-	}
-	offerXORInterleave(&offer, f.xor, f.interleave)
+	offerSchemes(&offer, reg, &f)
 	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	answer, err := conn.Offer(setupCtx, offer)
 	cancel()
@@ -224,17 +206,7 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("calling %s: the answer chose %s, which --codecs does not list", pos[0], answer.Formats[0].Name)
 	}
 	log.Info("call connected", "peer", conn.RemoteAddr().String(), "media", answer.RTPAddr.String())
-	var options []func(*rtpcall.Config)
-	if red := redOption(reg, answer.Formats[0], answer, answer, f.fec.distance); red != nil {
-		options = append(options, red)
-	} else if f.fec.distance > 0 {
-		log.Info("the listener does not take red for this codec: sending plain audio", "fec", f.fec.String())
-	}
-	more, notes := xorInterleaveOptions(answer.Formats[0], answer, answer, f.xor, f.interleave)
-	options = append(options, more...)
-	for _, n := range notes {
-		log.Info(n)
-	}
+	options := schemeOptions(reg, answer.Formats[0], answer, answer, &f, log)
 	return talk(ctx, &f, reg, conn, udp, answer.Formats[0], answer.RTPAddr, stdout, stderr, log, options...)
 }
 

@@ -346,6 +346,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"rtp", "--remote", "127.0.0.1:9", "--playout", "sideways", "--in", "none", "--out", "none"}, 2, "--playout"},
 		{[]string{"rtp", "--remote", "127.0.0.1:9", "--playout", "fixed", "--in", "none", "--out", "none"}, 2, "needs a delay"},
 		{[]string{"rtp", "--remote", "127.0.0.1:9", "--alpha", "1.5", "--in", "none", "--out", "none"}, 2, "alpha"},
+		{[]string{"rtp", "--remote", "127.0.0.1:9", "--fec", "xor", "--in", "none", "--out", "none"}, 2, "need a negotiated call"},
+		{[]string{"rtp", "--remote", "127.0.0.1:9", "--interleave", "4", "--in", "none", "--out", "none"}, 2, "need a negotiated call"},
 		{[]string{"rtp", "--local", "127.0.0.1:0", "--remote", "127.0.0.1:9", "--in", wav16k, "--out", "none"}, 1, "sox"},
 		{[]string{"rtp", "--local", "127.0.0.1:0", "--remote", "127.0.0.1:9", "--in", filepath.Join(dir, "missing.wav"), "--out", "none"}, 1, "missing.wav"},
 		{[]string{"dial", "127.0.0.1:1", "--in", "none", "--out", "none"}, 1, "connection refused"},

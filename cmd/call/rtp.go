@@ -37,6 +37,10 @@ func rtpMode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := f.resolve(fs); err != nil {
 		return usageError{err}
 	}
+	if f.fec.distance > 0 || f.xor > 0 || f.interleave > 0 {
+		// nothing negotiates them here, and a plain RTP peer would not understand them
+		return usageError{errors.New("call rtp sends plain audio: --fec and --interleave need a negotiated call (listen/dial)")}
+	}
 	if *remoteFlag == "" {
 		return usageError{errors.New("rtp needs --remote HOST:PORT")}
 	}

@@ -91,7 +91,7 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 	defer conn.Close()
 	log.Info("joined the room", "server", v.server, "room", v.room, "role", role)
 
-	var remote signaling.Session
+	var remote, agreed signaling.Session // what the peer wrote; the answer
 	var format signaling.Format
 	switch role {
 	case signaling.RoleOfferer:
@@ -100,6 +100,7 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 			cd, _ := reg.ByName(name)
 			offer.Formats = append(offer.Formats, signaling.Format{PayloadType: cd.PayloadType, Name: cd.Name, ClockRate: cd.ClockRate})
 		}
+		offerSchemes(&offer, reg, f)
 		setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 		remote, err = conn.Offer(setupCtx, offer)
 		cancel()
@@ -107,18 +108,18 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 			err = errors.New("the answer accepts no codec")
 		}
 		if err == nil {
-			format = remote.Formats[0]
+			format, agreed = remote.Formats[0], remote
 		}
 	default:
 		// The first in the room waits for the offer as long as the room lasts.
 		var answer signaling.Session
 		remote, answer, err = conn.AnswerOffer(ctx, func(offer signaling.Session) (signaling.Session, error) {
-			a, err := signaling.Answer(offer, codecs, defaultAddr)
+			a, err := answerSchemes(offer, codecs, defaultAddr, reg, f)
 			a.Extra = ice
 			return a, err
 		})
 		if err == nil {
-			format = answer.Formats[0]
+			format, agreed = answer.Formats[0], answer
 		}
 	}
 	if err != nil {
@@ -141,9 +142,8 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 		_ = conn.Bye()
 		return err
 	}
-	return talk(ctx, f, reg, conn, udp, format, path.Remote, stdout, stderr, log, func(cfg *rtpcall.Config) {
-		cfg.NAT = path
-	})
+	options := append(schemeOptions(reg, format, agreed, remote, f, log), func(cfg *rtpcall.Config) { cfg.NAT = path })
+	return talk(ctx, f, reg, conn, udp, format, path.Remote, stdout, stderr, log, options...)
 }
 
 // resolveUDP resolves addr, or fallback when addr is empty, to one IPv4

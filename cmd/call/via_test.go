@@ -90,17 +90,18 @@ func startCoturn(t *testing.T) int {
 }
 
 // TestCallVia: two calls meet in a room of `call serve` on 127.0.0.1, open
-// the path with connectivity checks and exchange speech.
+// the path with connectivity checks and exchange speech. Both send XOR
+// parity: calls through the server negotiate loss recovery as direct ones do.
 func TestCallVia(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	serveAt(t, port)
 	via := fmt.Sprintf("127.0.0.1:%d", port)
 	l := start(t, "listen", "--via", via, "--room", "kitchen", "--in", speechWAV, "--out", filepath.Join(dir, "l.wav"),
-		"--stats-json", filepath.Join(dir, "l.json"), "--quiet")
+		"--stats-json", filepath.Join(dir, "l.json"), "--quiet", "--fec", "xor:4")
 	time.Sleep(300 * time.Millisecond) // first in the room
 	d := start(t, "dial", "--via", via, "--room", "kitchen", "--in", speechWAV, "--out", filepath.Join(dir, "d.wav"),
-		"--stats-json", filepath.Join(dir, "d.json"), "--quiet")
+		"--stats-json", filepath.Join(dir, "d.json"), "--quiet", "--fec", "xor:4")
 	if code := d.wait(t, 40*time.Second); code != 0 {
 		t.Fatalf("dial exit code %d", code)
 	}
@@ -115,6 +116,9 @@ func TestCallVia(t *testing.T) {
 		}
 		if num(t, st, "checks_sent") < 1 {
 			t.Errorf("%s: checks_sent %v", side, st["checks_sent"])
+		}
+		if st["fec"] != "xor:4" || num(t, st, "overhead_ratio") < 0.2 {
+			t.Errorf("%s: fec %v, overhead_ratio %v: want xor:4 negotiated through the server", side, st["fec"], st["overhead_ratio"])
 		}
 	}
 }
