@@ -84,7 +84,7 @@ for _ in $(seq 50); do # bounded wait for the server
 	sleep 0.1
 done
 
-common=(--via 172.31.71.10:7000 --room kitchen --in "$wav" --quiet --peer-timeout 10s)
+common=(--via 172.31.71.10:7000 --room kitchen --in "$wav" --quiet --peer-timeout 10s --plc=false)
 timeout 45 ip netns exec "$ns_a" "$bin" listen "${common[@]}" --out "$out/a.wav" --stats-json "$out/a.json" \
 	>"$out/a.out" 2>"$out/a.log" &
 a=$!

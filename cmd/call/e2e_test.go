@@ -161,14 +161,17 @@ func num(t *testing.T, m map[string]any, key string) float64 {
 
 // TestCallExchangesSpeech is the basic promise: two processes exchange the
 // bundled speech both ways; what each hears matches what the other sent (to
-// G.711's precision) once each talk spurt is aligned.
+// G.711's precision) once each talk spurt is aligned. Concealment is off:
+// on loopback a chunk or two may still come late (the EWMA's headroom is a
+// couple of milliseconds there), and the comparison leaves silent gaps out
+// but would count concealed audio, which is not the sent waveform, as error.
 func TestCallExchangesSpeech(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	l := listenAt(t, port, "--in", speechWAV, "--out", filepath.Join(dir, "l.wav"),
-		"--stats-json", filepath.Join(dir, "l.json"), "--quiet")
+		"--stats-json", filepath.Join(dir, "l.json"), "--quiet", "--plc=false")
 	d := start(t, "dial", fmt.Sprintf("127.0.0.1:%d", port), "--in", speechWAV, "--out", filepath.Join(dir, "d.wav"),
-		"--stats-json", filepath.Join(dir, "d.json"), "--quiet")
+		"--stats-json", filepath.Join(dir, "d.json"), "--quiet", "--plc=false")
 	if code := d.wait(t, 40*time.Second); code != 0 {
 		t.Fatalf("dial exit code %d", code)
 	}

@@ -98,10 +98,10 @@ func TestCallVia(t *testing.T) {
 	serveAt(t, port)
 	via := fmt.Sprintf("127.0.0.1:%d", port)
 	l := start(t, "listen", "--via", via, "--room", "kitchen", "--in", speechWAV, "--out", filepath.Join(dir, "l.wav"),
-		"--stats-json", filepath.Join(dir, "l.json"), "--quiet", "--fec", "xor:4")
+		"--stats-json", filepath.Join(dir, "l.json"), "--quiet", "--fec", "xor:4", "--plc=false")
 	time.Sleep(300 * time.Millisecond) // first in the room
 	d := start(t, "dial", "--via", via, "--room", "kitchen", "--in", speechWAV, "--out", filepath.Join(dir, "d.wav"),
-		"--stats-json", filepath.Join(dir, "d.json"), "--quiet", "--fec", "xor:4")
+		"--stats-json", filepath.Join(dir, "d.json"), "--quiet", "--fec", "xor:4", "--plc=false")
 	if code := d.wait(t, 40*time.Second); code != 0 {
 		t.Fatalf("dial exit code %d", code)
 	}
@@ -123,7 +123,9 @@ func TestCallVia(t *testing.T) {
 	}
 }
 
-// checkHeard compares what each named side heard with the speech sent.
+// checkHeard compares what each named side heard with the speech sent. The
+// calls should run with --plc=false: the comparison leaves silent gaps (late
+// chunks) out, but would count concealed audio as error.
 func checkHeard(t *testing.T, dir string, sides ...string) {
 	t.Helper()
 	sent, err := audio.ReadWAVFile(speechWAV)
