@@ -29,6 +29,12 @@ const (
 	// maxPairs bounds the pairs a Checker keeps, those learnt from peer
 	// checks (peer reflexive) included.
 	maxPairs = 32
+	// maxSeenChecks bounds the authenticated checks from the peer whose
+	// transaction ID and source a Checker remembers, to refuse a captured
+	// check replayed from another address. The peer starts one transaction
+	// per pair it checks (at most maxPairs of ours, plus triggered checks),
+	// so this covers a whole check phase several times over.
+	maxSeenChecks = 128
 )
 
 // Limits on ICE credentials (RFC 8839 section 5.4): ice-ufrag is 4 to 256
@@ -149,6 +155,16 @@ type Checker struct {
 
 	raw     []byte       // copy of the datagram being handled: integrity checks write into it
 	in, out stun.Message // decoded datagram, reply being built
+
+	seen     [maxSeenChecks]seenCheck // authenticated checks from the peer, a ring
+	seenNext int                      // where the next one goes in seen
+}
+
+// seenCheck is an authenticated check from the peer: its transaction ID and
+// the address it came from.
+type seenCheck struct {
+	id   [stun.TransactionIDSize]byte
+	from netip.AddrPort
 }
 
 // NewChecker checks cfg and forms the candidate pairs. It fails when the
@@ -433,7 +449,7 @@ func (c *Checker) startCheck(p *pair, now time.Duration) {
 	id := stun.NewTransactionID()
 	p.cur = transaction{
 		id:          id,
-		raw:         c.buildRequest(p, id),
+		raw:         c.buildRequest(p.local, id),
 		rto:         rto,
 		sent:        1,
 		due:         now + rto,
@@ -444,13 +460,13 @@ func (c *Checker) startCheck(p *pair, now time.Duration) {
 	p.checks++
 }
 
-// buildRequest builds a connectivity check for p (RFC 8445 section 7.2.2):
-// USERNAME "remote:local", PRIORITY of the peer-reflexive candidate it may
-// reveal, our role with the tiebreaker, MESSAGE-INTEGRITY keyed with the
-// peer's password, FINGERPRINT.
-func (c *Checker) buildRequest(p *pair, id [stun.TransactionIDSize]byte) []byte {
+// buildRequest builds a connectivity check leaving from local (RFC 8445
+// section 7.2.2): USERNAME "remote:local", PRIORITY of the peer-reflexive
+// candidate it may reveal, our role with the tiebreaker, MESSAGE-INTEGRITY
+// keyed with the peer's password, FINGERPRINT.
+func (c *Checker) buildRequest(local Candidate, id [stun.TransactionIDSize]byte) []byte {
 	var prio [4]byte
-	binary.BigEndian.PutUint32(prio[:], Priority(TypePrflx, localPreference(p.local.Priority), p.local.Component))
+	binary.BigEndian.PutUint32(prio[:], Priority(TypePrflx, localPreference(local.Priority), local.Component))
 	m := stun.New()
 	startMessage(m, stun.BindingRequest, id)
 	m.Add(stun.AttrUsername, []byte(c.remoteUfrag+":"+c.localUfrag))
@@ -539,6 +555,11 @@ func (c *Checker) handleRequest(from netip.AddrPort) []byte {
 			return c.errorReply(stun.CodeBadRequest, false, nil)
 		}
 		return c.errorReply(stun.CodeUnauthorized, false, nil)
+	}
+	if c.replayed(req.TransactionID, from) {
+		// A copy of a check that came from elsewhere: not the peer's
+		// path. No answer, and it neither forms a pair nor counts.
+		return nil
 	}
 	var unknownBuf [maxUnknownListed]stun.AttrType
 	if unknown := unknownRequired(unknownBuf[:0], req); len(unknown) > 0 {
@@ -797,14 +818,36 @@ func (c *Checker) Tried() []string {
 // Verify reports whether pkt, which came from from, is an authentic
 // connectivity check from the peer: a binding request with a valid
 // FINGERPRINT, USERNAME "ourufrag:peerufrag" and MESSAGE-INTEGRITY under our
-// password. A peer whose address changed (a NAT rebinding) proves itself
-// this way; media may then follow it to from. Verify changes no state; the
+// password, whose transaction ID has not been seen from another address. A
+// peer whose address changed (a NAT rebinding) proves itself this way;
+// media may then follow it to from. The only state Verify changes is the
+// record of recent checks (the last 128 transaction IDs with their source)
+// that makes a captured check useless when replayed from elsewhere; the
 // request still needs Handle for its reply.
 func (c *Checker) Verify(pkt []byte, from netip.AddrPort) bool {
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
 	if !validPeer(from) || !c.decode(pkt) || c.in.Type != stun.BindingRequest {
 		return false
 	}
-	ok, _ := c.authentic()
-	return ok
+	if ok, _ := c.authentic(); !ok {
+		return false
+	}
+	return !c.replayed(c.in.TransactionID, from)
+}
+
+// replayed records an authenticated check with transaction ID id from from
+// and reports whether that ID was already seen from another address. A
+// retransmission from the same address is no replay. The record is a ring
+// of the last maxSeenChecks IDs; only authenticated checks enter it, so only
+// the peer can push an ID out.
+func (c *Checker) replayed(id [stun.TransactionIDSize]byte, from netip.AddrPort) bool {
+	for i := range c.seen {
+		s := &c.seen[i]
+		if s.from.IsValid() && s.id == id {
+			return s.from != from
+		}
+	}
+	c.seen[c.seenNext] = seenCheck{id: id, from: from}
+	c.seenNext = (c.seenNext + 1) % maxSeenChecks
+	return false
 }

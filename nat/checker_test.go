@@ -840,6 +840,7 @@ func TestTriggeredCheckFirst(t *testing.T) {
 		t.Fatal("check not answered")
 	}
 	prflx := netip.MustParseAddrPort("203.0.113.4:7000")
+	_, req = checkRequest(t, ufragA+":"+ufragB, pwdA) // a new transaction: a copy would be a replay
 	if _, _, ok := c.Handle(req, prflx, 0); !ok {
 		t.Fatal("check from a new address not answered")
 	}

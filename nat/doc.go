@@ -28,6 +28,15 @@
 // authenticated check arrived from it. There is no nomination; each side
 // sends media to the pair it selected.
 //
+// # During the call
+//
+// A NAT may rebind mid-call, and the peer's media then comes from a new
+// address. Media alone proves nothing (anyone can send it), so [Prober]
+// sends that address an authenticated check and reports the peer's
+// authenticated answer from exactly there; [Checker.Verify] accepts an
+// authenticated check from the new address as proof too, but not a copy of
+// one already seen from elsewhere.
+//
 // The media port carries STUN and RTP/RTCP together; [IsSTUN] tells them
 // apart as RFC 7983 describes.
 package nat

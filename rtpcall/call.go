@@ -26,7 +26,8 @@ type Config struct {
 	// Remote. Then STUN on the media port is answered, media from any
 	// address but the peer's is dropped (rejected_source), a binding
 	// indication keeps the NATs open during silence, and the call follows
-	// the peer to a new address only after an authenticated check from it.
+	// the peer to a new address only once it has answered our authenticated
+	// check there (or sent one from there that is not a replay).
 	NAT               *OpenedPath
 	KeepaliveInterval time.Duration // DefaultKeepaliveInterval when zero
 

@@ -1,6 +1,7 @@
 package rtpcall
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"time"
@@ -17,28 +18,36 @@ const DefaultKeepaliveInterval = 15 * time.Second
 const pathDirect = "direct"
 
 // handleNAT is the call loop's receive hook on a path opened by OpenPath.
-// STUN goes to the Checker: its replies (to the peer's retransmitted checks)
-// are sent, and an authenticated check from a new address moves the call
-// there. Anything else from an address other than the peer's is counted as
-// rejected_source and dropped. It reports whether d was consumed.
+// Only the peer's current address is trusted with media. RTP or RTCP of the
+// peer's stream from any other address is counted as rejected_source and
+// dropped, but makes the call probe that address (nat.Prober): an
+// authenticated answer from exactly there proves the peer moved (a NAT
+// rebinding) and the call follows it. An authenticated check from a new
+// address, not replayed from elsewhere (nat.Checker.Verify), proves it as
+// well. Other STUN goes to the Checker, whose replies are sent. It reports
+// whether d was consumed.
 func (c *callLoop) handleNAT(d datagram) bool {
 	path := c.cfg.NAT
 	pkt := d.buf[:d.n]
 	from := netip.AddrPortFrom(d.from.Addr().Unmap(), d.from.Port()) // a dual-stack socket maps IPv4
 	if !nat.IsSTUN(pkt) {
-		if from != c.cfg.Remote {
-			c.sess.receiver.stats.RejectedSource++
-			return true
+		if from == c.cfg.Remote {
+			return false
 		}
-		return false
+		c.sess.receiver.stats.RejectedSource++
+		if c.fromPeerStream(pkt) {
+			c.probe(from, d.arrival)
+		}
+		return true
 	}
 	if from != c.cfg.Remote {
-		if path.Checker.Verify(pkt, from) {
-			c.log.Info("peer moved; following after an authenticated check", "from", c.cfg.Remote, "to", from)
-			c.cfg.Remote = from
-			c.remote = net.UDPAddrFromAddrPort(from)
-			c.pathMoves++
-		} else {
+		switch {
+		case path.prober().Confirm(pkt, from, d.arrival):
+			c.follow(from, "answered our check")
+			return true
+		case path.Checker.Verify(pkt, from):
+			c.follow(from, "sent an authenticated check")
+		default:
 			c.sess.receiver.stats.RejectedSource++
 		}
 	}
@@ -48,6 +57,42 @@ func (c *callLoop) handleNAT(d datagram) bool {
 		}
 	}
 	return true
+}
+
+// fromPeerStream reports whether pkt is RTP or RTCP of the peer's stream:
+// version 2 and, once the receiver has locked onto the peer's SSRC, that
+// SSRC (RTCP's first packet names its sender at the same offset).
+func (c *callLoop) fromPeerStream(pkt []byte) bool {
+	if len(pkt) < 12 || pkt[0]>>6 != 2 {
+		return false
+	}
+	ssrcAt := 8 // RTP: after the sequence number and timestamp
+	if isRTCP(pkt) {
+		ssrcAt = 4 // the sender's SSRC
+	}
+	src := &c.sess.receiver.src
+	return !src.locked || binary.BigEndian.Uint32(pkt[ssrcAt:]) == src.ssrc
+}
+
+// probe sends a check to from, where the peer's media came from, when the
+// Prober has one due.
+func (c *callLoop) probe(from netip.AddrPort, now time.Duration) {
+	req, ok := c.cfg.NAT.prober().Probe(from, now)
+	if !ok {
+		return
+	}
+	c.cfg.NAT.probesSent++
+	if _, err := c.cfg.Conn.WriteTo(req, net.UDPAddrFromAddrPort(from)); err != nil {
+		c.log.Debug("check to a new peer address not sent", "to", from, "err", err)
+	}
+}
+
+// follow moves the call's media to the peer's new address.
+func (c *callLoop) follow(to netip.AddrPort, proof string) {
+	c.log.Info("peer moved; following", "from", c.cfg.Remote, "to", to, "proof", proof)
+	c.cfg.Remote = to
+	c.remote = net.UDPAddrFromAddrPort(to)
+	c.pathMoves++
 }
 
 // keepAlive sends a binding indication when no media has left for the
@@ -74,7 +119,7 @@ func (c *callLoop) pathStats(st *Stats) {
 	st.Path = pathDirect
 	if c.cfg.NAT != nil {
 		st.Path = c.cfg.NAT.Kind
-		st.ChecksSent = c.cfg.NAT.ChecksSent
+		st.ChecksSent = c.cfg.NAT.ChecksSent + c.cfg.NAT.probesSent
 		c.log.Debug("path", "kind", st.Path, "keepalives_sent", c.keepalivesSent, "peer_moves_followed", c.pathMoves)
 	}
 }

@@ -30,12 +30,25 @@ type OpenedPath struct {
 	// answer to our check reported), REMOTE the type of the peer's
 	// candidate we send to (prflx when it was learnt from a check).
 	Kind string
-	// ChecksSent counts the connectivity checks sent, retransmissions
-	// included.
+	// ChecksSent counts the connectivity checks OpenPath sent,
+	// retransmissions included. (A call's Stats.ChecksSent adds the checks
+	// Run sent to new peer addresses.)
 	ChecksSent uint64
 	// Checker goes on answering the peer's checks during the call and
-	// proves a changed peer address (nat.Checker.Verify).
+	// proves a changed peer address (nat.Checker.Verify); Run probes new
+	// peer addresses with its credentials (nat.Prober).
 	Checker *nat.Checker
+
+	probes     *nat.Prober // made on first use by the call
+	probesSent uint64      // checks the call sent to new peer addresses
+}
+
+// prober returns the call's Prober, made from the Checker on first use.
+func (p *OpenedPath) prober() *nat.Prober {
+	if p.probes == nil {
+		p.probes = p.Checker.NewProber()
+	}
+	return p.probes
 }
 
 // OpenPath runs ICE connectivity checks (nat.Checker, built from cfg) on
