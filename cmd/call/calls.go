@@ -309,6 +309,9 @@ func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn,
 			runErr = fmt.Errorf("closing output: %w", err)
 		}
 	}
+	if outcome == "" {
+		return runErr // the call never started: nothing to summarise
+	}
 	fmt.Fprint(stdout, rtpcall.Summary(stats, outcome))
 	if f.statsJSON != "" {
 		if err := writeJSON(f.statsJSON, stats); err != nil && runErr == nil {

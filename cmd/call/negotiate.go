@@ -47,5 +47,11 @@ func schemeOptions(reg *codec.Registry, chosen signaling.Format, agreed, peer si
 	for _, n := range notes {
 		log.Info(n)
 	}
+	if len(options) > 0 && len(more) > 0 {
+		// one side asked for red, the other for parity or interleaving: a
+		// call carries one scheme, and redundant audio was asked for first
+		log.Warn("redundant audio cannot be combined with XOR parity or interleaving: using red only; the peer's parity or interleaved packets will be dropped")
+		return options
+	}
 	return append(options, more...)
 }

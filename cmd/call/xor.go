@@ -83,20 +83,19 @@ func (f *callFlags) checkCombinations() error {
 	return nil
 }
 
-// offerXORInterleave adds ulpfec and the interleave formats to an offer.
+// offerXORInterleave adds ulpfec and the interleave formats to an offer. They
+// are offered whether or not we send them (group or depth 0 says we only
+// receive), since a Spurt endpoint can always receive them: so a listener
+// started with --fec xor or --interleave can send them to any Spurt dialer.
 func offerXORInterleave(offer *signaling.Session, group, depth int) {
-	if group > 0 {
-		offer.Formats = append(offer.Formats, signaling.Format{PayloadType: ulpfecPayloadType, Name: ulpfecName,
-			ClockRate: 8000, Fmtp: fmt.Sprintf("group=%d", group)})
-	}
-	if depth > 0 {
-		pt := uint8(firstInterleavePayloadType)
-		for _, f := range offer.Formats {
-			if isG711(f.Name) {
-				offer.Formats = append(offer.Formats, signaling.Format{PayloadType: pt, Name: interleaveName,
-					ClockRate: f.ClockRate, Fmtp: interleaveFmtp(depth, f.PayloadType)})
-				pt++
-			}
+	offer.Formats = append(offer.Formats, signaling.Format{PayloadType: ulpfecPayloadType, Name: ulpfecName,
+		ClockRate: 8000, Fmtp: fmt.Sprintf("group=%d", group)})
+	pt := uint8(firstInterleavePayloadType)
+	for _, f := range offer.Formats {
+		if isG711(f.Name) {
+			offer.Formats = append(offer.Formats, signaling.Format{PayloadType: pt, Name: interleaveName,
+				ClockRate: f.ClockRate, Fmtp: interleaveFmtp(depth, f.PayloadType)})
+			pt++
 		}
 	}
 }
@@ -177,8 +176,10 @@ func xorInterleaveOptions(chosen signaling.Format, agreed, peer signaling.Sessio
 		if pf, ok := findULPFEC(peer, chosen); ok {
 			peerGroup, _ = fmtpInt(pf.Fmtp, "group", fec.MinGroupSize, fec.MaxGroupSize)
 		}
-		cfg := &rtpcall.XORConfig{PayloadType: f.PayloadType, GroupSize: group, PeerGroupSize: peerGroup}
-		options = append(options, func(c *rtpcall.Config) { c.Session.XOR = cfg })
+		if group > 0 || peerGroup > 0 { // both 0: agreed, but neither side sends parity
+			cfg := &rtpcall.XORConfig{PayloadType: f.PayloadType, GroupSize: group, PeerGroupSize: peerGroup}
+			options = append(options, func(c *rtpcall.Config) { c.Session.XOR = cfg })
+		}
 	} else if group > 0 {
 		notes = append(notes, "the peer does not take ulpfec: sending no XOR parity")
 	}
@@ -187,8 +188,10 @@ func xorInterleaveOptions(chosen signaling.Format, agreed, peer signaling.Sessio
 		if pf, ok := findInterleave(peer, chosen); ok {
 			peerDepth, _ = fmtpInt(pf.Fmtp, "depth", interleave.MinDepth, interleave.MaxDepth)
 		}
-		cfg := &rtpcall.InterleaveConfig{PayloadType: f.PayloadType, Depth: depth, PeerDepth: peerDepth}
-		options = append(options, func(c *rtpcall.Config) { c.Session.Interleave = cfg })
+		if depth > 0 || peerDepth > 0 {
+			cfg := &rtpcall.InterleaveConfig{PayloadType: f.PayloadType, Depth: depth, PeerDepth: peerDepth}
+			options = append(options, func(c *rtpcall.Config) { c.Session.Interleave = cfg })
+		}
 	} else if depth > 0 {
 		notes = append(notes, fmt.Sprintf("the peer does not take interleaving for %s: sending plain audio", chosen.Name))
 	}

@@ -168,7 +168,9 @@ func TestXORInterleaveNegotiation(t *testing.T) {
 		{"both xor and interleave", offerOf(4, 4, "pcmu", "pcma"), []string{"pcma"}, 2, 4, true, true, 4, 4, 2, 4},
 		{"answerer receives only", offerOf(4, 4, "pcmu"), []string{"pcmu"}, 0, 0, true, true, 4, 4, 0, 0},
 		{"no interleave for GSM", offerOf(0, 4, "gsm", "pcmu"), []string{"gsm"}, 0, 0, false, false, 0, 0, 0, 0},
-		{"nothing offered", offerOf(0, 0, "pcmu"), []string{"pcmu"}, 3, 4, false, false, 0, 0, 0, 0},
+		// the offerer sends neither but can receive both: the answerer may send them
+		{"offerer only receives", offerOf(0, 0, "pcmu"), []string{"pcmu"}, 3, 4, true, true, 0, 0, 3, 4},
+		{"neither sends", offerOf(0, 0, "pcmu"), []string{"pcmu"}, 0, 0, false, false, 0, 0, 0, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
