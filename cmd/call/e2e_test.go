@@ -345,6 +345,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"dial", "127.0.0.1:1", "--codecs", "opus"}, 2, "unknown codec"},
 		{[]string{"dial", "127.0.0.1:1", "--loss", "lots"}, 2, "-loss"},
 		{[]string{"dial", "127.0.0.1:1", "--bogus"}, 2, "flag provided but not defined"},
+		// bad values are usage errors before any sound card or peer is touched
+		{[]string{"dial", "127.0.0.1:1", "--k", "-1"}, 2, "K -1"},
+		{[]string{"listen", "--alpha", "2"}, 2, "alpha 2"},
 		{[]string{"listen", "--addr", "nonsense"}, 2, "--addr"},
 		{[]string{"rtp", "--remote", "127.0.0.1:9", "--playout", "sideways", "--in", "none", "--out", "none"}, 2, "--playout"},
 		{[]string{"rtp", "--remote", "127.0.0.1:9", "--playout", "fixed", "--in", "none", "--out", "none"}, 2, "needs a delay"},

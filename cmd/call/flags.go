@@ -89,7 +89,16 @@ func (f *callFlags) resolve(fs *flag.FlagSet) error {
 	if f.peerTimeout <= 0 {
 		return errors.New("--peer-timeout must be positive")
 	}
-	return f.checkCombinations()
+	if err := f.checkCombinations(); err != nil {
+		return err
+	}
+	// build the playout strategy and the impairment once now, so that a bad
+	// value is a usage error before any sound card, file or peer is touched
+	if _, err := f.strategy(); err != nil {
+		return err
+	}
+	_, err := f.path()
+	return err
 }
 
 // strategy builds the playout strategy the flags ask for.
