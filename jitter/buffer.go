@@ -489,25 +489,37 @@ func (b *Buffer) Pop(now time.Duration) (Chunk, bool) {
 	return Chunk{}, false
 }
 
-// popHole returns the Missing chunk from the end of the last chunk to the
-// queued packet s at extended sequence number x, of the same spurt, once due.
+// popHole returns a Missing chunk after the last chunk played, on the way to
+// the queued packet s at extended sequence number x of the same spurt, once
+// due. A gap of equal packets is played one missing packet at a time, so
+// that a packet of the gap
+// that turns up later, such as one rebuilt by FEC, can still play in its
+// own slot rather than being passed over with the whole gap.
 func (b *Buffer) popHole(now time.Duration, x int64, s *slot) (Chunk, bool) {
 	start := b.emitted.endTS
 	playAt := b.mediaTime(start) + s.offset
 	if playAt > now {
 		return Chunk{}, false
 	}
+	missing, span := x-b.next, s.extTS-start
+	end, next := s.extTS, x
+	if missing > 1 && span%missing == 0 {
+		// equal packets: one hole per missing packet. Otherwise (a gap
+		// longer than the buffer, whose sequence numbers were skipped, or
+		// packets of uneven length) the gap is one hole.
+		end, next = start+span/missing, b.next+1
+	}
 	c := Chunk{
-		SequenceNumber: s.seq - uint16(x-b.next),
+		SequenceNumber: s.seq - uint16(missing),
 		Timestamp:      s.ts - uint32(s.extTS-start),
-		Samples:        int(s.extTS - start),
+		Samples:        int(end - start),
 		PlayAt:         playAt,
 		Missing:        true,
 	}
-	b.next = x
+	b.next = next
 	b.emitted = emittedRef{
-		ok: true, extTS: start, endTS: s.extTS,
-		end: s.offset + b.mediaTime(s.extTS), spurt: s.spurt,
+		ok: true, extTS: start, endTS: end,
+		end: s.offset + b.mediaTime(end), spurt: s.spurt,
 	}
 	b.stats.Missing++
 	return c, true

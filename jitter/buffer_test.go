@@ -688,3 +688,33 @@ func TestOutcomeString(t *testing.T) {
 		t.Errorf("unknown outcome: %q", got)
 	}
 }
+
+// TestBufferHoleOnePacketAtATime checks that a gap of two packets plays as
+// two holes, so that the second missing packet, arriving (rebuilt by FEC,
+// say) after the first hole has played but before its own playout time,
+// still plays in its slot instead of being passed over with the gap.
+func TestBufferHoleOnePacketAtATime(t *testing.T) {
+	b := newTestBuffer(t, offsets(50), 16)
+	pop := func(at float64) (out, bool) {
+		c, ok := b.Pop(ms(at))
+		return chunkOut(c), ok
+	}
+	pushAll(t, b, []in{{1, 0, true, 0, 30, Q}})
+	if got, ok := pop(50); !ok || got != (out{1, 0, 160, 50, true, false}) {
+		t.Fatalf("first chunk: %v, %v", got, ok)
+	}
+	pushAll(t, b, []in{{4, 480, false, 0, 75, Q}}) // 2 and 3 missing
+	if got, ok := pop(70); !ok || got != (out{2, 160, 160, 70, false, true}) {
+		t.Fatalf("at 70 ms: %v, %v; want a one-packet hole for seq 2", got, ok)
+	}
+	pushAll(t, b, []in{{3, 320, false, 0, 85, Q}}) // before its playout at 90 ms
+	if got, ok := pop(90); !ok || got != (out{3, 320, 160, 90, false, false}) {
+		t.Fatalf("at 90 ms: %v, %v; want seq 3 played in its slot", got, ok)
+	}
+	if got, ok := pop(110); !ok || got != (out{4, 480, 160, 110, false, false}) {
+		t.Fatalf("at 110 ms: %v, %v; want seq 4", got, ok)
+	}
+	if st := b.Stats(); st.Late != 0 || st.Missing != 1 || st.Played != 3 {
+		t.Errorf("stats %+v: want 3 played, 1 hole, none late", st)
+	}
+}

@@ -78,10 +78,10 @@ func binomial(n, k int) float64 {
 // Bernoulli loss on a virtual clock. The residual must equal exactly what the
 // actual loss pattern leaves unrecoverable, and lie within 4 standard
 // deviations of the theory p·(1-(1-p)^N) per media packet. Rebuilt packets
-// play in time (the receiver adds the group span to its playout delay) with
-// one rare exception, which the residual counts: the playout buffer plays a
-// run of missing packets as one hole, so a packet rebuilt at the end of a run
-// that began with an unrecoverable group is passed over with it (fec_late).
+// play in time (the receiver adds the group span to its playout delay); one
+// that does not counts as fec_late and in the residual. (Before the playout
+// buffer played gaps one packet at a time, a packet rebuilt at the end of a
+// run of missing packets was passed over with the run: 1 in 500 at 10 %.)
 func TestXORRecoversLossAsTheoryPredicts(t *testing.T) {
 	speech := speechSample(t)
 	const frames = 8000
@@ -110,8 +110,8 @@ func TestXORRecoversLossAsTheoryPredicts(t *testing.T) {
 			if int(st.NetworkLost) != lost {
 				t.Errorf("network_lost %d, but %d media packets were dropped", st.NetworkLost, lost)
 			}
-			if int(st.ResidualLost) != residual+int(st.FECLate) || st.LateLost != 0 || st.FECLate > 2 {
-				t.Errorf("residual_lost %d (late %d, fec_late %d), want exactly %d + fec_late (at most 2)", st.ResidualLost, st.LateLost, st.FECLate, residual)
+			if int(st.ResidualLost) != residual+int(st.FECLate) || st.LateLost != 0 || st.FECLate != 0 {
+				t.Errorf("residual_lost %d (late %d, fec_late %d), want exactly %d and nothing late", st.ResidualLost, st.LateLost, st.FECLate, residual)
 			}
 			if math.Abs(float64(st.ResidualLost)-theory) > 4*sd {
 				t.Errorf("residual %d, theory %.1f ± 4×%.1f", st.ResidualLost, theory, sd)
