@@ -5,7 +5,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/spurtvoip/spurt/codec"
 	"github.com/spurtvoip/spurt/quality"
 )
 
@@ -126,7 +125,7 @@ func Oracle(spurts [][]time.Duration, maxLate int) []time.Duration {
 // network counters come from the first strategy's receivers, which saw the
 // same packets. If keep is not nil, the first direction's per-packet playout
 // delays are added to it.
-func oracleRow(c codec.Codec, sch scheme, dirs []*direction, maxLate uint64, keep *Timeline) Row {
+func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timeline) Row {
 	var spurts [][]time.Duration
 	first := make([]int, len(dirs)) // index in spurts of each direction's first spurt
 	for di, d := range dirs {
@@ -185,6 +184,6 @@ func oracleRow(c codec.Codec, sch scheme, dirs []*direction, maxLate uint64, kee
 		}
 	}
 	mean, p95 := meanP95(played)
-	fill(&row, sch.emodel(c), mean, p95, lp.BurstR())
+	fill(&row, c, mean, p95, lp.BurstR())
 	return row
 }

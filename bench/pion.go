@@ -32,7 +32,7 @@ const PionDefaultMinPackets = 50
 // enough to drain it), and the only adaptation is that a delay spike holds
 // the head back and stretches the delay for the rest of the spurt. Pion's
 // buffer does not copy packets and allocates per packet, so this strategy
-// is not allocation-free; it runs with plain audio only (no RED).
+// is not allocation-free; it runs with plain audio only (FEC scheme none).
 func PionStrategy(minPackets int) Strategy {
 	if minPackets <= 0 {
 		minPackets = PionDefaultMinPackets
@@ -57,7 +57,7 @@ func newPionPipe(minPackets int) *pionPipe {
 	return &pionPipe{jb: jitterbuffer.New(jitterbuffer.WithMinimumPacketCount(uint16(minPackets)))}
 }
 
-func (p *pionPipe) arrive(d *direction, r *receiver, pkt []byte, at time.Duration) {
+func (p *pionPipe) arrive(d *direction, r *receiver, pkt []byte, _, _ int, at time.Duration) {
 	packet := &rtp.Packet{}
 	if err := packet.Unmarshal(append([]byte(nil), pkt...)); err != nil {
 		p.counts.Malformed++

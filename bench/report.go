@@ -13,7 +13,7 @@ import (
 // strategy and FEC scheme.
 func (r Result) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "strategy\tfec\tnet loss\tlate loss\trecovered\tresidual\toverhead\tdelay ms\tp95 ms\tm2e ms\tspurts\tBurstR\tR\tMOS\tvs oracle\t\n")
+	fmt.Fprintf(tw, "strategy\tfec\tnet loss\tlate loss\trecovered\tresidual\tconcealed\toverhead\tdelay ms\tp95 ms\tm2e ms\tspurts\tBurstR\tR\tMOS\tvs oracle\t\n")
 	for _, row := range r.Rows {
 		ratio := "-"
 		if row.DelayRatio != nil {
@@ -23,8 +23,12 @@ func (r Result) WriteTable(w io.Writer) error {
 		if row.FECRecovered != nil {
 			recovered = strconv.FormatUint(*row.FECRecovered, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.2f%%\t%s\t%.2f%%\t%.0f%%\t%.1f\t%.1f\t%.1f\t%d\t%.2f\t%.1f\t%.2f\t%s\t\n",
-			row.Strategy, row.FEC, 100*row.NetworkLoss, 100*row.LateLoss, recovered, 100*row.ResidualLoss, 100*row.Overhead,
+		concealed := "-"
+		if row.Concealed != nil {
+			concealed = strconv.FormatUint(*row.Concealed, 10)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.2f%%\t%s\t%.2f%%\t%s\t%.0f%%\t%.1f\t%.1f\t%.1f\t%d\t%.2f\t%.1f\t%.2f\t%s\t\n",
+			row.Strategy, row.FEC, 100*row.NetworkLoss, 100*row.LateLoss, recovered, 100*row.ResidualLoss, concealed, 100*row.Overhead,
 			row.DelayMean, row.DelayP95, row.MouthToEar, row.Talkspurts, row.BurstR, row.R, row.MOS, ratio)
 	}
 	if err := tw.Flush(); err != nil {

@@ -191,7 +191,29 @@ func (r *Receiver) handleInterleaved(seq uint16, ts uint32, marker bool, payload
 		r.stats.Duplicates++
 	case recovered:
 		r.stats.Recovered++
+		r.xor.record(seq).flags |= seenCopyQueued // see rebuiltTwinIn
 	}
+}
+
+// rebuiltTwinIn takes a received interleaved packet that was rebuilt from
+// XOR parity before it came (its group's packets leave together, so the
+// parity can overtake it) and reports whether it was: the deinterleaver
+// holds its units already, so it is neither late nor a duplicate from the
+// network. If it came by its group's playout time it was not lost either,
+// and the rebuild recovered nothing.
+func (r *Receiver) rebuiltTwinIn(seq uint16, ts uint32, arrival time.Duration) bool {
+	rec := r.xor.record(seq)
+	twin := rec.flags&seenCopyQueued != 0 && rec.flags&seenPrimary == 0
+	rec.flags |= seenPrimary
+	if !twin {
+		return false
+	}
+	key := r.il.ts.extend(ts)
+	playAt := r.duration64(key-int64(r.src.firstTS)) + r.buffer.Stats().PlayoutOffset
+	if (r.il.group(key) != nil || arrival <= playAt) && r.stats.Recovered > 0 {
+		r.stats.Recovered--
+	}
+	return true
 }
 
 func (r *Receiver) lateInterleaved(recovered bool) {

@@ -210,6 +210,10 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 		if !recovered {
 			r.received(seq, ts, arrival)
 		}
+		if r.xor != nil && !recovered && r.rebuiltTwinIn(seq, ts, arrival) {
+			r.noteMediaForXOR(seq, datagram, arrival)
+			return
+		}
 		r.handleInterleaved(seq, ts, marker, r.packet.Payload, arrival, recovered)
 		if r.xor != nil && !recovered {
 			r.noteMediaForXOR(seq, datagram, arrival)
@@ -257,7 +261,10 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 		copyTried = rec.flags&seenCopy != 0 && rec.flags&seenPrimary == 0
 		rec.flags |= seenPrimary
 	}
-	rebuiltQueued := r.xor != nil && r.xorPrimaryArrived(h.SequenceNumber)
+	rebuiltQueued, rebuiltTried := false, false
+	if r.xor != nil {
+		rebuiltQueued, rebuiltTried = r.xorPrimaryArrived(h.SequenceNumber)
+	}
 	seq := h.SequenceNumber
 	switch r.push(h.SequenceNumber, h.Timestamp, h.Marker, samples, tagPrimary, primary, arrival) {
 	case jitter.OutcomeLate:
@@ -266,8 +273,8 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 		switch {
 		case rebuiltQueued:
 			// its rebuilt twin is queued in its place: the packet is in time
-		case copyTried:
-			r.stats.Late++ // its place holds the record of a copy that came too late
+		case copyTried || rebuiltTried:
+			r.stats.Late++ // its place holds the record of a copy (or rebuilt packet) that came too late
 		default:
 			r.stats.Duplicates++
 		}

@@ -34,10 +34,11 @@ import (
 //
 // Playout delay. The first packet of a group can only be rebuilt once the
 // rest of the group and its parity are in, up to n-1 chunks after it would
-// have arrived. As with redundant audio, the receiver adds that span (from
-// the peer's latest parity packet's mask, or what its SDP announced) to an
-// adaptive strategy's offset at each talk spurt, so that rebuilt packets can
-// still play; the extra delay shows in the playout delay figures.
+// have arrived. As with redundant audio, the receiver adds that span (the
+// widest of the peer's parity packets' masks, at least what its SDP
+// announced) to an adaptive strategy's offset at each talk spurt, so that
+// rebuilt packets can still play; the extra delay shows in the playout delay
+// figures.
 
 // XORConfig turns on RFC 5109 XOR parity FEC for a call.
 type XORConfig struct {
@@ -105,9 +106,9 @@ func newXORReceiver(cfg *XORConfig, rate int) *xorReceiver {
 	return xr
 }
 
-// noteSpan follows the span of the peer's parity packets: the offset of the
-// last packet a parity packet protects from its first, in chunks of the
-// latest media packet's length. pkt has been added to the decoder, so it is
+// noteSpan follows the span of the peer's parity packets: the largest offset
+// of the last packet a parity packet protects from its first, in chunks of
+// the latest media packet's length. pkt has been added to the decoder, so it is
 // a well-formed ULPFEC packet after an RTP header of headerLen bytes.
 func (xr *xorReceiver) noteSpan(pkt []byte, headerLen, chunkSamples int) {
 	const fecHeader, longMask = 10, 0x40
@@ -123,7 +124,9 @@ func (xr *xorReceiver) noteSpan(pkt []byte, headerLen, chunkSamples int) {
 		return
 	}
 	last := 47 - bits.TrailingZeros64(mask) // offset of the last protected packet
-	xr.span = time.Duration(last*chunkSamples) * time.Second / time.Duration(xr.rate)
+	// The widest group so far: the group cut short at the end of a talk
+	// spurt must not shrink the span the next spurt's full groups need.
+	xr.span = max(xr.span, time.Duration(last*chunkSamples)*time.Second/time.Duration(xr.rate))
 }
 
 // xorSpanStrategy adds the group span to an adaptive strategy's offset.
@@ -181,6 +184,7 @@ func (r *Receiver) pushRecovered(seq uint16, ts uint32, marker bool, samples int
 	if rec.flags&seenPrimary != 0 {
 		return // its own packet is here after all
 	}
+	rec.flags |= seenCopy
 	switch r.push(seq, ts, marker, samples, tagRecovered, payload, arrival) {
 	case jitter.OutcomeQueued:
 		rec.flags |= seenCopyQueued
@@ -190,12 +194,15 @@ func (r *Receiver) pushRecovered(seq uint16, ts uint32, marker bool, samples int
 }
 
 // xorPrimaryArrived notes that a plain packet arrived and reports whether a
-// rebuilt copy of it is queued already (so that the buffer's duplicate
-// verdict is no duplicate from the network).
-func (r *Receiver) xorPrimaryArrived(seq uint16) (copyQueued bool) {
+// rebuilt copy of it is queued already, or was offered and found late (so
+// that the buffer's duplicate verdict is no duplicate from the network: in
+// time in the first case, late in the second). Only the packet's first
+// arrival can be either.
+func (r *Receiver) xorPrimaryArrived(seq uint16) (copyQueued, copyTried bool) {
 	rec := r.xor.record(seq)
+	first := rec.flags&seenPrimary == 0 // later ones are the network's duplicates
 	rec.flags |= seenPrimary
-	return rec.flags&seenCopyQueued != 0
+	return first && rec.flags&seenCopyQueued != 0, first && rec.flags&seenCopy != 0
 }
 
 // xorPlayed reports whether a rebuilt chunk being played stands for a packet

@@ -29,7 +29,7 @@ type benchFlags struct {
 	playout, fec, codec     string
 	duration                time.Duration
 	seed                    uint64
-	oneWay, quiet           bool
+	oneWay, quiet, plc      bool
 	k, alpha, beta          float64
 	fixedDelay              time.Duration
 	quantile                float64
@@ -52,7 +52,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&f.trace, "trace", "", "replay this trace CSV (seq,send_ms,recv_ms) as the network instead of --scenario")
 	fs.StringVar(&f.source, "source", "synthetic", "talker: `synthetic` (on/off model: exponential 1.0 s talk, 1.35 s silence), speech ("+bundledSpeech+", looped), or a WAV file")
 	fs.StringVar(&f.playout, "playout", "ewma,spike,quantile,fixed,oracle", "playout strategies to compare: ewma, spike, quantile, fixed[:DELAY], pion[:MINPACKETS], oracle")
-	fs.StringVar(&f.fec, "fec", bench.FECNone, "FEC schemes to compare, comma-separated: none, red (RFC 2198, one GSM copy), red:N (N copies, up to 4)")
+	fs.StringVar(&f.fec, "fec", bench.FECNone, "FEC schemes to compare, comma-separated: none, red (RFC 2198, one GSM copy), red:N (N copies, up to 4), "+
+		"xor (RFC 5109 parity over groups of 4), xor:N (groups of N, 2 to 24), interleave:D (G.711 over groups of D = 2, 4, 5 or 8 packets), interleave:D+xor:N")
+	fs.BoolVar(&f.plc, "plc", true, "conceal lost audio, as live calls do (G.711 is rated with G.113's concealment value); --plc=false plays holes as silence")
 	fs.StringVar(&f.codec, "codec", "pcmu", "codec: pcmu, pcma or gsm")
 	fs.DurationVar(&f.duration, "duration", 10*time.Minute, "simulated call length")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed for the talkers and the networks")
@@ -106,8 +108,9 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "network %s, %s talker, %s, %v %s, seed %d\n", res.Network, res.Source, res.Codec,
-		f.duration, map[bool]string{true: "two-way", false: "one-way"}[res.TwoWay], res.Seed)
+	fmt.Fprintf(stdout, "network %s, %s talker, %s, %v %s, seed %d, %s\n", res.Network, res.Source, res.Codec,
+		f.duration, map[bool]string{true: "two-way", false: "one-way"}[res.TwoWay], res.Seed,
+		map[bool]string{true: "holes concealed", false: "holes silent"}[res.PLC])
 	if err := res.WriteTable(stdout); err != nil {
 		return err
 	}
@@ -134,7 +137,7 @@ func writePlots(stdout io.Writer, dir string, write func(string) ([]string, erro
 
 // config turns the flags into a benchmark configuration.
 func (f *benchFlags) config() (bench.Config, error) {
-	cfg := bench.Config{Duration: f.duration, Seed: f.seed, OneWay: f.oneWay}
+	cfg := bench.Config{Duration: f.duration, Seed: f.seed, OneWay: f.oneWay, DisablePLC: !f.plc}
 	c, err := codec.Default().ByName(f.codec)
 	if err != nil {
 		return cfg, fmt.Errorf("--codec: %w", err)

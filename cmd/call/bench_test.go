@@ -51,6 +51,18 @@ func TestBenchCommand(t *testing.T) {
 			t.Errorf("FEC table lacks %q:\n%s", want, fec)
 		}
 	}
+	parity := runBench("--scenario", "wifi", "--playout", "ewma,fixed", "--fec", "none,xor,interleave:4,interleave:4+xor:4",
+		"--duration", "30s", "--quiet")
+	silent := runBench("--scenario", "wifi", "--playout", "ewma,fixed", "--fec", "none,xor,interleave:4,interleave:4+xor:4",
+		"--duration", "30s", "--quiet", "--plc=false")
+	for _, want := range []string{"holes concealed", " xor:4 ", " interleave:4 ", " interleave:4+xor:4 ", "concealed"} {
+		if !strings.Contains(parity, want) {
+			t.Errorf("XOR and interleaving table lacks %q:\n%s", want, parity)
+		}
+	}
+	if !strings.Contains(silent, "holes silent") || silent == parity {
+		t.Errorf("--plc=false did not change the run:\n%s", silent)
+	}
 	for _, name := range []string{"delays.png", "tradeoff.png", "mos-heatmap.png"} {
 		if st, err := os.Stat(filepath.Join(plots, name)); err != nil || st.Size() < 5<<10 {
 			t.Errorf("plot %s: %v", name, err)
@@ -63,7 +75,10 @@ func TestBenchCommandRejects(t *testing.T) {
 		{"--playout", "nope"},
 		{"--playout", "oracle"},
 		{"--fec", "red:9"},
-		{"--fec", "xor"},
+		{"--fec", "xor:1"},
+		{"--fec", "interleave:3"},
+		{"--fec", "interleave:4", "--codec", "gsm"},
+		{"--plc", "maybe"},
 		{"--playout", "pion:0"},
 		{"--playout", "ewma:3"},
 		{"--scenario", "mars"},
