@@ -16,10 +16,13 @@ import (
 // media time on the sender's clock. Its offset from the true one-way delay is
 // a constant M. An SR carries the sender's media clock at the instant it was
 // sent (its RTP timestamp, on the same clock as the media), so an SR is a
-// packet whose r - t we can measure. Assuming the SR spent RTT/2 in flight,
-// M = RTT/2 - (r_SR - t_SR), taken over the SR with the smallest r - t (the
-// least queuing). Wall clocks never enter it, so the two machines' clocks need
-// not agree; the error is the path's asymmetry, zero on one machine.
+// packet whose r - t we can measure: M = f - (r_SR - t_SR), where f is the
+// SR's time in flight, taken over the SR with the smallest r - t (the least
+// queuing). f comes from the SR's NTP timestamp when the two wall clocks
+// agree (one machine, or two synchronised ones): our wall clock at arrival
+// minus the NTP time, if that lies within [0, RTT], as a true flight time
+// must. Otherwise the clocks are unrelated and f = RTT/2, whose error is the
+// path's asymmetry.
 type reporter struct {
 	ssrc  uint32
 	cname string
@@ -34,6 +37,7 @@ type reporter struct {
 	bestSRTS    uint32        // RTP timestamp of the SR with the least r - t
 	bestSRDelay time.Duration // its r - t, with t from its own unwrapped timestamp chain
 	bestSRAt    time.Duration
+	bestSRWall  time.Duration // its flight time by the wall clocks: arrival minus its NTP time
 
 	rtt     time.Duration
 	haveRTT bool
@@ -48,9 +52,11 @@ type reporter struct {
 	malformed uint64
 }
 
+// ntpEpochOffset is the seconds from the NTP epoch (1900) to Unix's (1970).
+const ntpEpochOffset = 2208988800
+
 // ntpTime converts a wall-clock time to the 64-bit NTP format (RFC 5905).
 func ntpTime(t time.Time) uint64 {
-	const ntpEpochOffset = 2208988800 // seconds from 1900 to 1970
 	secs := uint64(t.Unix() + ntpEpochOffset)
 	frac := uint64(t.Nanosecond()) << 32 / uint64(time.Second)
 	return secs<<32 | frac
@@ -135,7 +141,7 @@ func (r *reporter) handle(datagram []byte, arrival time.Duration, wall time.Time
 			if !r.acceptPeer(p.SSRC) {
 				continue
 			}
-			r.senderReport(p, arrival)
+			r.senderReport(p, arrival, wall)
 			r.receptionReports(p.Reports, wall)
 		case *rtcp.ReceiverReport:
 			if r.acceptPeer(p.SSRC) {
@@ -158,14 +164,31 @@ func (r *reporter) acceptPeer(ssrc uint32) bool {
 	return ssrc == r.peerSSRC
 }
 
-func (r *reporter) senderReport(sr *rtcp.SenderReport, arrival time.Duration) {
+func (r *reporter) senderReport(sr *rtcp.SenderReport, arrival time.Duration, wall time.Time) {
 	first := !r.haveSR
 	r.lastSR, r.lastSRAt, r.haveSR = ntpMiddle(sr.NTPTime), arrival, true
 	ext := r.srTimes.extend(sr.RTPTime)
 	delay := arrival - time.Duration(ext*int64(time.Second)/int64(r.rate))
 	if first || delay < r.bestSRDelay {
 		r.bestSRTS, r.bestSRDelay, r.bestSRAt = sr.RTPTime, delay, arrival
+		r.bestSRWall = wall.Sub(fromNTP(sr.NTPTime))
 	}
+}
+
+// fromNTP converts a 64-bit NTP timestamp back to a wall-clock time.
+func fromNTP(ntp uint64) time.Time {
+	secs := int64(ntp>>32) - ntpEpochOffset
+	nanos := int64((ntp & 0xffffffff) * uint64(time.Second) >> 32)
+	return time.Unix(secs, nanos)
+}
+
+// srFlight is the best SR's time in flight (see reporter): by the wall
+// clocks if they agree, else half the round trip.
+func (r *reporter) srFlight() time.Duration {
+	if r.haveRTT && r.bestSRWall >= 0 && r.bestSRWall <= r.rtt {
+		return r.bestSRWall
+	}
+	return r.rtt / 2
 }
 
 func (r *reporter) receptionReports(blocks []rtcp.ReceptionReport, wall time.Time) {
@@ -194,5 +217,5 @@ func (r *reporter) mapping(firstTS uint32) (time.Duration, bool) {
 		return 0, false
 	}
 	tSR := time.Duration(int64(int32(r.bestSRTS-firstTS)) * int64(time.Second) / int64(r.rate))
-	return r.rtt/2 - (r.bestSRAt - tSR), true
+	return r.srFlight() - (r.bestSRAt - tSR), true
 }

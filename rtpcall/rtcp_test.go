@@ -37,3 +37,49 @@ func TestByeCarriesNoReceptionReport(t *testing.T) {
 		t.Errorf("BYE changed the peer's figures: rtt %v, remote view %v", peer.rtt, peer.haveRemote)
 	}
 }
+
+// The clock mapping uses the SR's NTP time when the wall clocks agree, so an
+// asymmetric path (5 ms there, 25 ms back) does not skew it; with unrelated
+// wall clocks it falls back to half the round trip.
+func TestMappingUsesAgreeingWallClocks(t *testing.T) {
+	const rate = 8000
+	sent := time.Unix(1_700_000_000, 250_000_000)
+	for _, tt := range []struct {
+		name       string
+		peerOffset time.Duration // the peer's wall clock minus ours
+		wantFlight time.Duration
+	}{
+		{"same clock", 0, 5 * time.Millisecond},
+		{"peer a second ahead", time.Second, 15 * time.Millisecond},
+		// A small offset passes for agreement: its error stays under the RTT.
+		{"peer 3 ms behind", -3 * time.Millisecond, 8 * time.Millisecond},
+		{"peer 10 ms ahead", 10 * time.Millisecond, 15 * time.Millisecond}, // -5 ms in flight: impossible
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := reporter{ssrc: 1, rate: rate}
+			r.rtt, r.haveRTT = 30*time.Millisecond, true
+			const firstTS = 1000
+			// The SR's media time is 2 s after the stream's first timestamp.
+			sr := &rtcp.SenderReport{SSRC: 2, NTPTime: ntpTime(sent.Add(tt.peerOffset)), RTPTime: firstTS + 2*rate}
+			arrival := 10*time.Second + 5*time.Millisecond
+			r.senderReport(sr, arrival, sent.Add(5*time.Millisecond))
+			m, ok := r.mapping(firstTS)
+			if !ok {
+				t.Fatal("no mapping after an SR")
+			}
+			// one-way delay of the SR = (r - t) + M
+			got := arrival - 2*time.Second + m
+			if d := got - tt.wantFlight; d < -time.Microsecond || d > time.Microsecond {
+				t.Errorf("SR flight by the mapping %v, want %v", got, tt.wantFlight)
+			}
+		})
+	}
+}
+
+func TestNTPRoundTrip(t *testing.T) {
+	for _, ts := range []time.Time{time.Unix(0, 0), time.Unix(1_700_000_000, 999_999_999), time.Unix(2_000_000_000, 123_456_789)} {
+		if d := fromNTP(ntpTime(ts)).Sub(ts); d < -time.Nanosecond || d > time.Nanosecond {
+			t.Errorf("%v: NTP round trip off by %v", ts, d)
+		}
+	}
+}
