@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -699,8 +700,18 @@ func TestPLCThroughHarness(t *testing.T) {
 			}
 			continue
 		}
-		if a.Concealed == nil || *a.Concealed < *a.Residual || a.MOS <= b.MOS+0.1 {
-			t.Errorf("%s %s: concealed %v of %d lost, MOS %.2f with PLC, %.2f without", a.Strategy, a.FEC, a.Concealed, *a.Residual, a.MOS, b.MOS)
+		// Every hole inside a spurt is concealed; a packet lost at a spurt's
+		// edge leaves none (nothing after it in its spurt proves it missing).
+		if a.Concealed == nil || *a.Concealed > *a.Residual || *a.Concealed < *a.Residual*8/10 || a.MOS <= b.MOS+0.1 {
+			t.Errorf("%s %s: concealed %v of %d lost, MOS %.2f with PLC, %.2f without", a.Strategy, a.FEC, ptrString(a.Concealed), *a.Residual, a.MOS, b.MOS)
 		}
 	}
+}
+
+// ptrString shows what a counter points at, or nil.
+func ptrString(p *uint64) string {
+	if p == nil {
+		return "nil"
+	}
+	return fmt.Sprint(*p)
 }

@@ -299,7 +299,13 @@ func (b *Buffer) push(p Packet, arrival time.Duration) Outcome {
 		if extTS <= b.newest.extTS || jump > maxTransitJump || jump < -maxTransitJump {
 			return b.misfit(p, arrival)
 		}
-		start := p.Marker || (x == b.newest.extSeq+1 && extTS-b.newest.extTS > int64(b.newest.samples))
+		// A talk spurt starts at a marked packet, or where the timestamps
+		// advance further than the packets in between, lost or not, can
+		// fill: that far, a gap in the sequence numbers is loss; beyond it,
+		// silence (RFC 3551 4.1: the packet after a period in which packets
+		// were not sent contiguously). So a spurt whose marked first packet
+		// was lost still begins where it should.
+		start := p.Marker || extTS-b.newest.extTS > (x-b.newest.extSeq)*int64(b.newest.samples)
 		return b.pushNewest(p, arrival, x, extTS, start)
 	}
 
@@ -412,17 +418,21 @@ func (b *Buffer) pushOlder(p Packet, arrival time.Duration, x, extTS int64, medi
 		return OutcomeInvalid
 	}
 	// x belongs to the spurt of the packet before it; with none known (it
-	// precedes everything still remembered) it joins the spurt after it.
+	// precedes everything still remembered) it joins the spurt after it. So
+	// does a marked packet that the spurt after it overtook: it is that
+	// spurt's first packet, and plays just before it.
 	owner := after
-	if before != nil {
+	leads := before == nil || (p.Marker && after.spurt != before.spurt)
+	if !leads {
 		owner = before
 	}
 	playAt := media + owner.offset
 	end := playAt + b.duration(int64(p.Samples))
 	b.strategy.Observe(media, arrival)
 	late := arrival > playAt ||
-		(nextSpurt != nil && end > nextSpurt.playAt) ||
-		(before == nil && b.emitted.ok && playAt < b.emitted.end)
+		(owner == before && nextSpurt != nil && end > nextSpurt.playAt) ||
+		(before == nil && b.emitted.ok && playAt < b.emitted.end) ||
+		(before != nil && leads && playAt < before.playAt+b.duration(int64(before.samples)))
 	return b.store(p, arrival, x, extTS, owner.spurt, owner.offset, playAt, late)
 }
 

@@ -191,13 +191,47 @@ func TestBufferPlayout(t *testing.T) {
 		{
 			name:     "timestamp jump with a sequence gap is loss, not silence",
 			strategy: offsets(50, 50, 200),
+			packets:  []in{{1, 0, false, 0, 30, Q}, {2, 160, false, 0, 45, Q}, {5, 640, false, 0, 110, Q}},
+			want: []out{
+				{1, 0, 0, 50, true, false}, {2, 160, 0, 70, false, false},
+				{3, 320, 0, 90, false, true}, {4, 480, 0, 110, false, true}, // the holes up to packet 5
+				{5, 640, 0, 130, false, false},
+			},
+			wantSpurts: 1,
+		},
+		{
+			name:     "a jump further than the sequence gap explains is silence too: the spurt's marked first packet was lost",
+			strategy: offsets(50, 50, 100),
 			packets:  []in{{1, 0, false, 0, 30, Q}, {2, 160, false, 0, 45, Q}, {4, 1600, false, 0, 230, Q}},
 			want: []out{
 				{1, 0, 0, 50, true, false}, {2, 160, 0, 70, false, false},
-				{3, 320, 1280, 90, false, true}, // the hole up to packet 4
-				{4, 1600, 0, 250, false, false},
+				{4, 1600, 0, 300, true, false}, // no hole across the silence
 			},
-			wantSpurts: 1,
+			wantSpurts: 2,
+		},
+		{
+			name:     "a spurt's marked first packet overtaken by its second plays first in that spurt",
+			strategy: offsets(50, 50, 100),
+			packets: []in{
+				{1, 0, false, 0, 30, Q}, {2, 160, false, 0, 45, Q},
+				{4, 1600, false, 0, 230, Q}, // starts spurt 2 at offset 100
+				{3, 1440, true, 0, 232, Q},  // its first packet: 180+100
+			},
+			want: []out{
+				{1, 0, 0, 50, true, false}, {2, 160, 0, 70, false, false},
+				{3, 1440, 0, 280, true, false}, {4, 1600, 0, 300, false, false},
+			},
+			wantSpurts: 2,
+		},
+		{
+			name:     "an overtaken marked first packet after its spurt's playout is late",
+			strategy: offsets(50, 50, 100),
+			packets: []in{
+				{1, 0, false, 0, 30, Q}, {2, 160, false, 0, 45, Q},
+				{4, 1600, false, 0, 230, Q}, {3, 1440, true, 0, 285, L},
+			},
+			want:       []out{{1, 0, 0, 50, true, false}, {2, 160, 0, 70, false, false}, {4, 1600, 0, 300, true, false}},
+			wantSpurts: 2,
 		},
 		{
 			name:       "marker with a sequence gap starts a spurt; the lost tail is no hole",

@@ -49,9 +49,14 @@
 // RTP marker bit, or follows the newest packet with the next sequence number
 // and a timestamp jump larger than that packet's duration (silence was
 // suppressed). A timestamp jump together with a sequence gap is loss, not
-// silence: the packet continues the current spurt and the gap becomes a
-// [Chunk] with Missing set. A marker bit on a packet older than the newest one
-// does not start a spurt retroactively.
+// silence, as far as the missing packets (of the newest one's duration) can
+// fill it: the packet continues the current spurt and the gap becomes
+// [Chunk]s with Missing set. A jump beyond that is silence too (RFC 3551
+// 4.1), so a spurt whose marked first packet was lost still starts at its
+// second. A marker bit on a packet older than the newest one does not start
+// a spurt retroactively; but a marked packet just before the first packet of
+// a later spurt, which overtook it, is that spurt's first packet and joins it
+// (late if that spurt's offset has passed it).
 //
 // The first packet of a spurt plays at max(media time + offset, arrival), so
 // it is never late, and no earlier than the end of the audio already
