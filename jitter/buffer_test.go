@@ -496,6 +496,19 @@ func TestBufferPushPop(t *testing.T) {
 				popStep(250, chunk(3, 1600, 0, 250, true, false)),
 			},
 		},
+		{
+			name: "a spurt's second packet overtaking its marked first is no hole across the silence",
+			steps: []step{
+				pushStep(in{1, 0, false, 0, 30, Q}), pushStep(in{2, 160, false, 0, 45, Q}),
+				popStep(100, chunk(1, 0, 0, 50, true, false)),
+				popStep(100, chunk(2, 160, 0, 70, false, false)),
+				pushStep(in{4, 1760, false, 0, 230, Q}), // starts the spurt: 220+50
+				popStep(231, nil),                       // no hole from 2 to 4
+				pushStep(in{3, 1600, true, 0, 232, Q}),  // its first packet, in time for 250
+				popStep(250, chunk(3, 1600, 0, 250, true, false)),
+				popStep(270, chunk(4, 1760, 0, 270, false, false)),
+			},
+		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
