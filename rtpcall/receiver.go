@@ -455,7 +455,7 @@ func (r *Receiver) Stats() ReceiverStats {
 	s := r.stats
 	b := r.buffer.Stats()
 	s.Spurts = b.Spurts
-	s.Expected, s.Lost = r.src.expectedLost(s.Packets - s.Duplicates)
+	s.Expected, s.Lost = r.src.expectedLost()
 	s.Jitter = r.src.jitter(r.codec.ClockRate)
 	if lost := s.Lost + s.Late; lost > s.Recovered {
 		s.ResidualLost = lost - s.Recovered

@@ -71,10 +71,9 @@ func (r *reporter) report(now time.Duration, wall time.Time, media uint32, sent 
 	var blocks []rtcp.ReceptionReport
 	if recv.src.started {
 		rs := recv.Stats()
-		unique := rs.Packets - rs.Duplicates
 		block := rtcp.ReceptionReport{
 			SSRC:               recv.src.ssrc,
-			FractionLost:       recv.src.fractionLost(unique),
+			FractionLost:       recv.src.fractionLost(),
 			TotalLost:          uint32(min(rs.Lost, 0x7fffff)),
 			LastSequenceNumber: uint32(recv.src.maxSeq),
 			Jitter:             uint32(recv.src.jitterTks),
