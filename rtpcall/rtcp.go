@@ -182,13 +182,25 @@ func fromNTP(ntp uint64) time.Time {
 }
 
 // srFlight is the best SR's time in flight (see reporter): by the wall
-// clocks if they agree, else half the round trip.
-func (r *reporter) srFlight() time.Duration {
-	if r.haveRTT && r.bestSRWall >= 0 && r.bestSRWall <= r.rtt {
-		return r.bestSRWall
+// clocks if they agree, else half the round trip. Before any round trip is
+// known (a peer that sends no reception reports, such as ffmpeg, never gives
+// one), a wall-clock flight under maxUncheckedFlight is taken as it is: it
+// holds on one machine. Otherwise ok is false.
+func (r *reporter) srFlight() (flight time.Duration, ok bool) {
+	switch {
+	case r.haveRTT && r.bestSRWall >= 0 && r.bestSRWall <= r.rtt:
+		return r.bestSRWall, true
+	case r.haveRTT:
+		return r.rtt / 2, true
+	case r.bestSRWall >= 0 && r.bestSRWall < maxUncheckedFlight:
+		return r.bestSRWall, true
 	}
-	return r.rtt / 2
+	return 0, false
 }
+
+// maxUncheckedFlight bounds an SR's wall-clock flight time believed without
+// a round trip to check it against.
+const maxUncheckedFlight = time.Second
 
 func (r *reporter) receptionReports(blocks []rtcp.ReceptionReport, wall time.Time) {
 	for _, b := range blocks {
@@ -210,11 +222,16 @@ func (r *reporter) receptionReports(blocks []rtcp.ReceptionReport, wall time.Tim
 }
 
 // mapping returns M (see reporter) for a stream whose first RTP timestamp was
-// firstTS: one-way delay = (r - t) + M. ok is false until the peer's first SR.
+// firstTS: one-way delay = (r - t) + M. ok is false until the peer's first SR
+// and a flight time for it (see srFlight).
 func (r *reporter) mapping(firstTS uint32) (time.Duration, bool) {
 	if !r.haveSR {
 		return 0, false
 	}
+	flight, ok := r.srFlight()
+	if !ok {
+		return 0, false
+	}
 	tSR := time.Duration(int64(int32(r.bestSRTS-firstTS)) * int64(time.Second) / int64(r.rate))
-	return r.srFlight() - (r.bestSRAt - tSR), true
+	return flight - (r.bestSRAt - tSR), true
 }

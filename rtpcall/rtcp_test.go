@@ -76,6 +76,34 @@ func TestMappingUsesAgreeingWallClocks(t *testing.T) {
 	}
 }
 
+// Without a round trip the mapping is known only when the wall clocks
+// plausibly agree.
+func TestMappingBeforeRTT(t *testing.T) {
+	sent := time.Unix(1_700_000_000, 0)
+	for _, tt := range []struct {
+		name       string
+		peerOffset time.Duration
+		wantOK     bool
+	}{
+		{"same clock", 0, true},
+		{"peer a minute ahead", time.Minute, false},
+		{"peer a minute behind", -time.Minute, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := reporter{ssrc: 1, rate: 8000}
+			sr := &rtcp.SenderReport{SSRC: 2, NTPTime: ntpTime(sent.Add(tt.peerOffset)), RTPTime: 1000}
+			r.senderReport(sr, time.Second, sent.Add(7*time.Millisecond))
+			m, ok := r.mapping(1000)
+			if ok != tt.wantOK {
+				t.Fatalf("mapping known %v, want %v", ok, tt.wantOK)
+			}
+			if ok && time.Second+m != 7*time.Millisecond {
+				t.Errorf("SR flight by the mapping %v, want 7ms", time.Second+m)
+			}
+		})
+	}
+}
+
 func TestNTPRoundTrip(t *testing.T) {
 	for _, ts := range []time.Time{time.Unix(0, 0), time.Unix(1_700_000_000, 999_999_999), time.Unix(2_000_000_000, 123_456_789)} {
 		if d := fromNTP(ntpTime(ts)).Sub(ts); d < -time.Nanosecond || d > time.Nanosecond {
