@@ -45,10 +45,18 @@ func FormatStatus(elapsed time.Duration, s Status) string {
 	if !s.Mapped {
 		rel = "~"
 	}
-	fmt.Fprintf(&b, "%s  rx %d  loss %.1f%%  late %.1f%%  playout %s%.0fms",
-		fmtElapsed(elapsed), s.Received, pct(s.Lost, s.Expected), pct(s.Late, s.Received), rel, ms(s.PlayoutDelay))
+	playout := "-" // no spurt begun: no playout delay chosen yet
+	if s.Spurts > 0 {
+		playout = fmt.Sprintf("%s%.0fms", rel, ms(s.PlayoutDelay))
+	}
+	fmt.Fprintf(&b, "%s  rx %d  loss %.1f%%  late %.1f%%  playout %s",
+		fmtElapsed(elapsed), s.Received, pct(s.Lost, s.Expected), pct(s.Late, s.Received), playout)
 	if s.HaveEWMA {
-		fmt.Fprintf(&b, "  d %s%.1fms  v %.1fms  K %g  alpha %g  beta %g", rel, ms(s.D), ms(s.V), s.K, s.Alpha, s.Beta)
+		d := "-" // nothing received: no estimate yet
+		if s.Received > 0 {
+			d = fmt.Sprintf("%s%.1fms", rel, ms(s.D))
+		}
+		fmt.Fprintf(&b, "  d %s  v %.1fms  K %g  alpha %g  beta %g", d, ms(s.V), s.K, s.Alpha, s.Beta)
 	} else {
 		fmt.Fprintf(&b, "  [%s]", s.Strategy)
 	}

@@ -3,6 +3,7 @@ package rtpcall
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSummary(t *testing.T) {
@@ -31,6 +32,34 @@ func TestSummary(t *testing.T) {
 			if strings.Contains(got, n) {
 				t.Errorf("%s: summary should not mention %q:\n%s", tt.name, n, got)
 			}
+		}
+	}
+}
+
+func TestFormatStatus(t *testing.T) {
+	ewma := Status{HaveEWMA: true, K: 4, Alpha: 0.998002, Beta: 0.998002, Strategy: "ewma"}
+	started := ewma
+	started.Received, started.Expected, started.Lost, started.Late, started.Spurts = 98, 100, 2, 1, 3
+	started.PlayoutDelay, started.D, started.V, started.Mapped = 62e6, 21.4e6, 6.2e6, true
+	relative := started
+	relative.Mapped = false
+	tests := []struct {
+		name string
+		st   Status
+		want string
+	}{
+		{"before anything arrived", ewma, "00:00  rx 0  loss 0.0%  late 0.0%  playout -  d -  v 0.0ms  K 4  alpha 0.998002  beta 0.998002  spurts 0"},
+		{"mapped", started, "00:05  rx 98  loss 2.0%  late 1.0%  playout 62ms  d 21.4ms  v 6.2ms  K 4  alpha 0.998002  beta 0.998002  spurts 3"},
+		{"before the first sender report", relative, "00:05  rx 98  loss 2.0%  late 1.0%  playout ~62ms  d ~21.4ms  v 6.2ms  K 4  alpha 0.998002  beta 0.998002  spurts 3"},
+		{"another strategy", Status{Strategy: "quantile", Received: 5, Expected: 5, Spurts: 1, PlayoutDelay: 40e6, Mapped: true}, "00:05  rx 5  loss 0.0%  late 0.0%  playout 40ms  [quantile]  spurts 1"},
+	}
+	for _, tt := range tests {
+		elapsed := 5 * time.Second
+		if tt.st.Received == 0 {
+			elapsed = 0
+		}
+		if got := FormatStatus(elapsed, tt.st); got != tt.want {
+			t.Errorf("%s:\n got %q\nwant %q", tt.name, got, tt.want)
 		}
 	}
 }
