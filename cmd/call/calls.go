@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/netip"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spurtvoip/spurt/audio"
@@ -42,6 +44,9 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	if len(pos) > 0 {
 		return usageError{fmt.Errorf("listen takes no arguments, got %q (did you mean --addr?)", pos)}
+	}
+	if *rtpPort < -1 || *rtpPort > math.MaxUint16 {
+		return usageError{fmt.Errorf("--rtp-port %d: want a UDP port from 0 to %d", *rtpPort, math.MaxUint16)}
 	}
 	if err := f.resolve(fs); err != nil {
 		return usageError{err}
@@ -83,42 +88,164 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	log.Info("waiting for a call", "signaling", ln.Addr().String(), "media", udp.LocalAddr().String())
 
 	local := func(conn *signaling.Conn) (netip.AddrPort, error) { return advertised(conn.LocalAddr(), udp) }
+	caller, err := takeCall(ctx, ln, supported, local, reg, &f, log)
+	if err != nil || caller.conn == nil {
+		return err
+	}
+	defer caller.conn.Close()
+	answer, offer := caller.answer, caller.offer
+	log.Info("incoming call", "from", caller.conn.RemoteAddr().String(), "codec", answer.Formats[0].Name)
+	options := schemeOptions(reg, answer.Formats[0], answer, offer, &f, log)
+	return talk(ctx, &f, reg, caller.conn, udp, answer.Formats[0], offer.RTPAddr, stdout, stderr, log, options...)
+}
+
+// maxOfferingCallers bounds the callers whose offers are read at once.
+const maxOfferingCallers = 8
+
+// caller is one connection's offer and our answer to it.
+type caller struct {
+	conn          *signaling.Conn
+	offer, answer signaling.Session
+	took          bool // it took the line (whether or not the answer then reached it)
+	err           error
+}
+
+// takeCall waits for the first caller whose offer we can answer. Callers are
+// read side by side (up to maxOfferingCallers), so one that connects and
+// says nothing cannot hold the line against the next: the first acceptable
+// offer takes it, later ones are told the line is busy. A caller with no
+// codec in common ends the wait with that error, as the issue of codecs is
+// this side's to report. A nil conn with a nil error means Ctrl-C came first.
+func takeCall(ctx context.Context, ln *signaling.Listener, supported []string,
+	local func(*signaling.Conn) (netip.AddrPort, error), reg *codec.Registry, f *callFlags, log *slog.Logger) (caller, error) {
+	handshakes, stop := context.WithCancel(ctx)
+	defer stop()
+	accepted := make(chan *signaling.Conn)
+	acceptErr := make(chan error, 1)
+	go func() {
+		for {
+			conn, err := ln.Accept(handshakes)
+			if err != nil {
+				acceptErr <- err
+				return
+			}
+			select {
+			case accepted <- conn:
+			case <-handshakes.Done():
+				conn.Close()
+				return
+			}
+		}
+	}()
+	// Buffered for every handshake under way, so none blocks once we stop
+	// listening to them.
+	results := make(chan caller, maxOfferingCallers)
+	var taken lineState
+	offering := 0
+	for {
+		select {
+		case conn := <-accepted:
+			if offering == maxOfferingCallers {
+				log.Warn("refused a caller: too many callers offering at once", "from", conn.RemoteAddr().String())
+				conn.Close()
+				continue
+			}
+			offering++
+			go func() {
+				c := caller{conn: conn}
+				c.offer, c.answer, c.err = answerCall(handshakes, conn, supported, local, reg, f, func() bool {
+					c.took = taken.take()
+					return c.took
+				})
+				if c.err != nil {
+					if ctx.Err() == nil && handshakes.Err() != nil {
+						refuseBusy(conn) // another caller took the line meanwhile
+					}
+					conn.Close()
+				}
+				results <- c
+			}()
+		case c := <-results:
+			offering--
+			if c.err == nil {
+				// stop() cuts the other handshakes short; callers from now
+				// on hear that the line is busy until the call ends
+				go refuseCallers(ctx, ln)
+				return c, nil
+			}
+			if c.took {
+				taken.release() // took the line, but the answer did not reach it
+			}
+			from := c.conn.RemoteAddr().String()
+			switch {
+			case errors.Is(c.err, io.EOF):
+				// a connection that closed without a word (a port probe): keep waiting
+				log.Debug("caller left before offering", "from", from)
+			case errors.As(c.err, new(*signaling.NoCommonCodecError)):
+				return caller{}, fmt.Errorf("call from %s: %w", from, c.err)
+			default:
+				// garbage, an oversized or stalled message, or a busy line:
+				// refuse this caller, keep listening
+				log.Warn("refused a caller", "from", from, "err", c.err)
+			}
+		case err := <-acceptErr:
+			if ctx.Err() != nil {
+				return caller{}, nil // Ctrl-C before anyone called
+			}
+			return caller{}, fmt.Errorf("accepting a call: %w", err)
+		}
+	}
+}
+
+// lineState lets exactly one of the callers offering at once take the call.
+type lineState struct {
+	mu    sync.Mutex
+	taken bool
+}
+
+func (l *lineState) take() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.taken {
+		return false
+	}
+	l.taken = true
+	return true
+}
+
+func (l *lineState) release() {
+	l.mu.Lock()
+	l.taken = false
+	l.mu.Unlock()
+}
+
+// errLineBusy is what a caller hears when another caller's offer took the line.
+var errLineBusy = errors.New("busy: another caller took the line")
+
+// refuseCallers tells every caller that the line is busy, until the
+// listener closes.
+func refuseCallers(ctx context.Context, ln *signaling.Listener) {
 	for {
 		conn, err := ln.Accept(ctx)
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil // Ctrl-C before anyone called
-			}
-			return fmt.Errorf("accepting a call: %w", err)
+			return
 		}
-		offer, answer, err := answerCall(ctx, conn, supported, local, reg, &f)
-		switch {
-		case err == nil:
-			ln.Close()
-			log.Info("incoming call", "from", conn.RemoteAddr().String(), "codec", answer.Formats[0].Name)
-			options := schemeOptions(reg, answer.Formats[0], answer, offer, &f, log)
-			err := talk(ctx, &f, reg, conn, udp, answer.Formats[0], offer.RTPAddr, stdout, stderr, log, options...)
-			conn.Close()
-			return err
-		case errors.Is(err, io.EOF):
-			// a connection that closed without a word (a port probe): keep waiting
-			log.Debug("caller left before offering", "from", conn.RemoteAddr().String())
-		case errors.As(err, new(*signaling.NoCommonCodecError)):
-			conn.Close()
-			return fmt.Errorf("call from %s: %w", conn.RemoteAddr(), err)
-		default:
-			// garbage, an oversized or stalled message: refuse this caller, keep listening
-			log.Warn("refused a caller", "from", conn.RemoteAddr().String(), "err", err)
-		}
+		refuseBusy(conn)
 		conn.Close()
 	}
 }
 
+// refuseBusy sends a caller the busy signal, as an ERROR message.
+func refuseBusy(conn *signaling.Conn) {
+	_ = conn.Send(signaling.Message{Kind: signaling.KindError, Body: []byte(errLineBusy.Error())})
+}
+
 // answerCall reads one caller's offer and answers it, keeping red (RFC 2198)
 // if offered for the chosen codec (red.go), and ulpfec and interleaving
-// (xor.go); f says what we send.
+// (xor.go); f says what we send. take is asked, once an answer is ready,
+// whether this caller may have the line.
 func answerCall(ctx context.Context, conn *signaling.Conn, supported []string,
-	local func(*signaling.Conn) (netip.AddrPort, error), reg *codec.Registry, f *callFlags) (offer, answer signaling.Session, err error) {
+	local func(*signaling.Conn) (netip.AddrPort, error), reg *codec.Registry, f *callFlags, take func() bool) (offer, answer signaling.Session, err error) {
 	addr, err := local(conn)
 	if err != nil {
 		return offer, answer, err
@@ -126,7 +253,11 @@ func answerCall(ctx context.Context, conn *signaling.Conn, supported []string,
 	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	defer cancel()
 	return conn.AnswerOffer(setupCtx, func(offer signaling.Session) (signaling.Session, error) {
-		return answerSchemes(offer, supported, addr, reg, f)
+		answer, err := answerSchemes(offer, supported, addr, reg, f)
+		if err == nil && !take() {
+			return signaling.Session{}, errLineBusy
+		}
+		return answer, err
 	})
 }
 
@@ -144,6 +275,9 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if err := via.check(); err != nil {
 		return usageError{err}
+	}
+	if *rtpPort < 0 || *rtpPort > math.MaxUint16 {
+		return usageError{fmt.Errorf("--rtp-port %d: want a UDP port from 0 to %d", *rtpPort, math.MaxUint16)}
 	}
 	if via.enabled() && len(pos) > 0 {
 		return usageError{fmt.Errorf("dial --via takes no HOST:PORT, got %q: the server puts the two sides together", pos)}

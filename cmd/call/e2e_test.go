@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -328,6 +329,40 @@ func TestListenerSurvivesBadCallers(t *testing.T) {
 	}
 }
 
+// TestSilentCallersDoNotHoldTheLine: connections that never offer do not
+// keep a real caller waiting; two callers offering at once get one call and
+// one busy signal.
+func TestSilentCallersDoNotHoldTheLine(t *testing.T) {
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	l := listenAt(t, port, "--in", "none", "--out", "none", "--quiet")
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close() // silent until the test ends
+	}
+	started := time.Now()
+	d := start(t, "dial", addr, "--in", "tone:300", "--out", "none", "--duration", "1s", "--quiet")
+	busy := start(t, "dial", addr, "--in", "tone:300", "--out", "none", "--duration", "1s", "--quiet")
+	codes := []int{d.wait(t, 15*time.Second), busy.wait(t, 15*time.Second)}
+	if took := time.Since(started); took > 6*time.Second {
+		t.Errorf("the calls took %v behind three silent connections; want them answered at once", took)
+	}
+	if slices.Contains(codes, 0) == slices.Equal(codes, []int{0, 0}) {
+		t.Fatalf("exit codes %v: want one call (0) and one busy caller (non-zero)", codes)
+	}
+	loser := busy
+	if codes[0] != 0 {
+		loser = d
+	}
+	if !strings.Contains(loser.stderr.String(), "busy") {
+		t.Errorf("the caller that lost the line should hear it is busy, said:\n%s", loser.stderr.String())
+	}
+	l.wait(t, 5*time.Second)
+}
+
 // TestUsageErrors: wrong flags and bad input files give clear errors and the
 // usage exit code, never a crash.
 func TestUsageErrors(t *testing.T) {
@@ -349,6 +384,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"dial", "127.0.0.1:1", "--k", "-1"}, 2, "K -1"},
 		{[]string{"listen", "--alpha", "2"}, 2, "alpha 2"},
 		{[]string{"listen", "--addr", "nonsense"}, 2, "--addr"},
+		{[]string{"listen", "--rtp-port", "70000"}, 2, "--rtp-port 70000"},
+		{[]string{"dial", "127.0.0.1:1", "--rtp-port", "-5"}, 2, "--rtp-port -5"},
 		{[]string{"rtp", "--remote", "127.0.0.1:9", "--playout", "sideways", "--in", "none", "--out", "none"}, 2, "--playout"},
 		{[]string{"rtp", "--remote", "127.0.0.1:9", "--playout", "fixed", "--in", "none", "--out", "none"}, 2, "needs a delay"},
 		{[]string{"rtp", "--remote", "127.0.0.1:9", "--alpha", "1.5", "--in", "none", "--out", "none"}, 2, "alpha"},
