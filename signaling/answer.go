@@ -12,7 +12,7 @@ import (
 // answerer supports. Names are lower case, since codec names match regardless
 // of case.
 type NoCommonCodecError struct {
-	Offered   []string // encoding names in the offer, in its order
+	Offered   []string // codec names in the offer, in its order (auxiliary formats left out)
 	Supported []string // names the answerer accepts
 }
 
@@ -62,12 +62,11 @@ func AnswerWith(offer Session, opts AnswerOptions) (Session, error) {
 		return containsFold(opts.Supported, f.Name)
 	})
 	if chosen < 0 {
-		err := &NoCommonCodecError{
-			Offered:   make([]string, len(offer.Formats)),
-			Supported: make([]string, len(opts.Supported)),
-		}
-		for i, f := range offer.Formats {
-			err.Offered[i] = strings.ToLower(f.Name)
+		err := &NoCommonCodecError{Supported: make([]string, len(opts.Supported))}
+		for _, f := range offer.Formats {
+			if !containsFold(opts.AlsoAccept, f.Name) { // auxiliary formats are no codecs
+				err.Offered = append(err.Offered, strings.ToLower(f.Name))
+			}
 		}
 		for i, name := range opts.Supported {
 			err.Supported[i] = strings.ToLower(name)

@@ -67,16 +67,18 @@ func TestAnswerNoCommonCodec(t *testing.T) {
 		name      string
 		offer     Session
 		supported []string
+		aux       []string
 		wantText  string
 	}{
-		{"one offered", offerOf(gsm), []string{"pcmu", "pcma"}, "no common codec: offered [gsm], supported [pcmu pcma]"},
-		{"names lower-cased", offerOf(gsm, dtmf), []string{"PCMU"}, "no common codec: offered [gsm telephone-event], supported [pcmu]"},
-		{"nothing supported", offerOf(pcmu), nil, "no common codec: offered [pcmu], supported []"},
-		{"empty offer", offerOf(), []string{"pcmu"}, "no common codec: offered [], supported [pcmu]"},
+		{"one offered", offerOf(gsm), []string{"pcmu", "pcma"}, nil, "no common codec: offered [gsm], supported [pcmu pcma]"},
+		{"names lower-cased", offerOf(gsm, dtmf), []string{"PCMU"}, nil, "no common codec: offered [gsm telephone-event], supported [pcmu]"},
+		{"auxiliary formats are no codecs", offerOf(gsm, dtmf), []string{"PCMU"}, []string{"telephone-event"}, "no common codec: offered [gsm], supported [pcmu]"},
+		{"nothing supported", offerOf(pcmu), nil, nil, "no common codec: offered [pcmu], supported []"},
+		{"empty offer", offerOf(), []string{"pcmu"}, nil, "no common codec: offered [], supported [pcmu]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Answer(tt.offer, tt.supported, answerAddr)
+			_, err := AnswerWith(tt.offer, AnswerOptions{Supported: tt.supported, AlsoAccept: tt.aux, RTPAddr: answerAddr})
 			var nc *NoCommonCodecError
 			if !errors.As(err, &nc) {
 				t.Fatalf("error %v (%T), want *NoCommonCodecError", err, err)
@@ -84,9 +86,9 @@ func TestAnswerNoCommonCodec(t *testing.T) {
 			if err.Error() != tt.wantText {
 				t.Errorf("error text %q, want %q", err, tt.wantText)
 			}
-			if len(nc.Offered) != len(tt.offer.Formats) || len(nc.Supported) != len(tt.supported) {
+			if len(nc.Offered) != len(tt.offer.Formats)-len(tt.aux) || len(nc.Supported) != len(tt.supported) {
 				t.Errorf("error lists %v and %v, want %d offered and %d supported",
-					nc.Offered, nc.Supported, len(tt.offer.Formats), len(tt.supported))
+					nc.Offered, nc.Supported, len(tt.offer.Formats)-len(tt.aux), len(tt.supported))
 			}
 		})
 	}

@@ -25,7 +25,7 @@ func rtpMode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	f.register(fs)
 	localFlag := fs.String("local", "127.0.0.1:5004", "local UDP address to receive RTP (and RTCP, muxed) on")
 	remoteFlag := fs.String("remote", "", "UDP address to send RTP to (required)")
-	codecName := fs.String("codec", "pcmu", "codec to send and expect: pcmu or pcma")
+	codecName := fs.String("codec", "pcmu", "codec to send and expect: pcmu, pcma or gsm")
 	sdpOut := fs.String("sdp-out", "", "write an SDP file describing the stream this side sends (for ffmpeg -i / GStreamer)")
 	pos, err := parse(fs, args)
 	if err != nil {
