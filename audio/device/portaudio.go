@@ -199,9 +199,9 @@ func (f streamFormat) parameters(d *portaudio.DeviceInfo, dir direction) portaud
 		FramesPerBuffer: f.chunkFrames(),
 	}
 	if dir == input {
-		p.Input = portaudio.StreamDeviceParameters{Device: d, Channels: f.channels, Latency: d.DefaultHighInputLatency}
+		p.Input = portaudio.StreamDeviceParameters{Device: d, Channels: f.channels, Latency: d.DefaultLowInputLatency}
 	} else {
-		p.Output = portaudio.StreamDeviceParameters{Device: d, Channels: f.channels, Latency: d.DefaultHighOutputLatency}
+		p.Output = portaudio.StreamDeviceParameters{Device: d, Channels: f.channels, Latency: d.DefaultLowOutputLatency}
 	}
 	return p
 }
@@ -376,47 +376,93 @@ func (s inputStream) Close() error {
 	return nil
 }
 
-// outputStream is a speaker as an audio.Sink.
-type outputStream struct{ *stream }
+// outputStream is a speaker as an audio.Sink. WriteSamples only queues: a
+// goroutine of its own (pump) feeds the device, whose writes block in real
+// time, so the caller (a call's event loop, which also reads the network and
+// the microphone) never waits on the sound card.
+type outputStream struct {
+	*stream
+	queue   *sampleQueue
+	pumped  chan error // the pump's first error, or nil when it has drained the queue
+	dropped uint64     // samples dropped because the queue was full
+}
+
+// outputQueueSamples bounds what waits for the device: a second of audio. A
+// caller that writes only what is due never comes near it.
+const outputQueueSamples = audio.SampleRate
 
 // OpenOutput opens a speaker: name "" is the system default, otherwise as for
-// OpenInput. It takes 8 kHz mono 16-bit samples; WriteSamples blocks while
-// the device's buffer is full, so writing paces itself in real time. A device
-// that refuses 8 kHz mono is opened at its default rate, or in stereo, and fed
-// resampled or duplicated samples.
+// OpenInput. It takes 8 kHz mono 16-bit samples. WriteSamples queues them and
+// returns at once; the device plays them in real time, and Close waits until
+// it has. A device that refuses 8 kHz mono is opened at its default rate, or
+// in stereo, and fed resampled or duplicated samples.
 func OpenOutput(name string) (audio.Sink, error) {
 	s, err := open(name, output)
 	if err != nil {
 		return nil, fmt.Errorf("device: open output %q: %w", name, err)
 	}
-	return outputStream{s}, nil
+	o := &outputStream{stream: s, queue: newSampleQueue(outputQueueSamples), pumped: make(chan error, 1)}
+	go o.pump()
+	return o, nil
 }
 
-// WriteSamples queues pcm for playing, blocking while the device is full.
-func (s outputStream) WriteSamples(pcm []int16) error {
+// WriteSamples queues pcm for playing. If more than a second of audio is
+// waiting (the device has stalled), the oldest samples make room; that is
+// logged once and the count is reported at Close.
+func (s *outputStream) WriteSamples(pcm []int16) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return fmt.Errorf("device: write %q: %w", s.name, audio.ErrClosed)
 	}
-	// Feed in frames so the resampler and fifo keep their size.
-	for len(pcm) > 0 {
-		n := min(len(pcm), audio.FrameSamples)
-		if s.resampler != nil {
-			s.fifo = s.resampler.process(s.fifo, pcm[:n])
-		} else {
-			s.fifo = append(s.fifo, pcm[:n]...)
-		}
-		pcm = pcm[n:]
-		if err := s.writeFullChunks(); err != nil {
+	select {
+	case err := <-s.pumped:
+		s.pumped <- err // keep it for Close
+		if err != nil {
 			return err
 		}
+	default:
+	}
+	if dropped := s.queue.push(pcm); dropped > 0 {
+		if s.dropped == 0 {
+			slog.Warn("sound device fell behind; dropping the oldest queued audio (reported once)", "device", s.name)
+		}
+		s.dropped += uint64(dropped)
 	}
 	return nil
 }
 
-// writeFullChunks plays every whole device chunk waiting in the fifo.
-func (s outputStream) writeFullChunks() error {
+// pump plays queued samples until the queue is closed and empty.
+func (s *outputStream) pump() {
+	frames := s.format.chunkFrames()
+	in := make([]int16, audio.FrameSamples)
+	var err error
+	for {
+		n, open := s.queue.pop(in)
+		if n == 0 && !open {
+			if rest := len(s.fifo) % frames; rest != 0 {
+				// the last samples: pad the device chunk with silence
+				s.fifo = append(s.fifo, make([]int16, frames-rest)...)
+				err = s.writeFullChunks()
+			}
+			break
+		}
+		if s.resampler != nil {
+			s.fifo = s.resampler.process(s.fifo, in[:n])
+		} else {
+			s.fifo = append(s.fifo, in[:n]...)
+		}
+		if err = s.writeFullChunks(); err != nil {
+			s.queue.close() // nothing more will be played
+			break
+		}
+	}
+	s.pumped <- err
+}
+
+// writeFullChunks plays every whole device chunk waiting in the fifo. Only
+// the pump calls it.
+func (s *outputStream) writeFullChunks() error {
 	frames := s.format.chunkFrames()
 	for len(s.fifo) >= frames {
 		spread(s.chunk, s.fifo[:frames], s.format.channels)
@@ -433,18 +479,17 @@ func (s outputStream) writeFullChunks() error {
 
 // Close plays what is queued (padding the last chunk with silence), waits for
 // the device to finish and releases it.
-func (s outputStream) Close() error {
+func (s *outputStream) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	var err error
-	if len(s.fifo) > 0 {
-		pad := s.format.chunkFrames() - len(s.fifo)
-		s.fifo = append(s.fifo, make([]int16, pad)...)
-		err = s.writeFullChunks()
+	s.queue.close()
+	err := <-s.pumped
+	if s.dropped > 0 {
+		slog.Warn("sound device fell behind", "device", s.name, "samples_dropped", s.dropped)
 	}
 	if rerr := s.release(s.pa.Stop); rerr != nil {
 		err = errors.Join(err, rerr)

@@ -292,3 +292,26 @@ func snr(sig, noise, perfect float64) float64 {
 	}
 	return 0
 }
+
+// ToneShare returns the share of pcm's energy at frequency hz (sample rate
+// rate), measured with the Goertzel filter: about 1 for a pure tone at hz,
+// near 0 for silence, noise or another tone. It is 0 for silent input.
+func ToneShare(pcm []int16, hz float64, rate int) float64 {
+	if len(pcm) == 0 {
+		return 0
+	}
+	coeff := 2 * math.Cos(2*math.Pi*hz/float64(rate))
+	var s1, s2, energy float64
+	for _, x := range pcm {
+		v := float64(x)
+		s1, s2 = v+coeff*s1-s2, s1
+		energy += v * v
+	}
+	if energy == 0 {
+		return 0
+	}
+	power := s1*s1 + s2*s2 - coeff*s1*s2 // |X(hz)|^2
+	// For a pure tone of amplitude A over N samples |X|^2 is about
+	// (N A / 2)^2 and the energy about N A^2 / 2: the ratio below is 1.
+	return power / (energy * float64(len(pcm)) / 2)
+}

@@ -85,3 +85,32 @@ func shift(s []int16, by int) []int16 {
 	copy(g[by:], s)
 	return g
 }
+
+func TestToneShare(t *testing.T) {
+	tone := func(hz float64, n int) []int16 {
+		s := make([]int16, n)
+		for i := range s {
+			s[i] = int16(8000 * math.Sin(2*math.Pi*hz*float64(i)/8000))
+		}
+		return s
+	}
+	noise := make([]int16, 8000)
+	for i := range noise {
+		noise[i] = int16((i*7919)%2001 - 1000)
+	}
+	tests := []struct {
+		name   string
+		pcm    []int16
+		lo, hi float64
+	}{
+		{"the tone", tone(440, 8000), 0.95, 1.05},
+		{"another tone", tone(700, 8000), 0, 0.01},
+		{"silence", make([]int16, 800), 0, 0},
+		{"noise", noise, 0, 0.01},
+	}
+	for _, tt := range tests {
+		if got := ToneShare(tt.pcm, 440, 8000); got < tt.lo || got > tt.hi {
+			t.Errorf("%s: share %.4f, want [%g, %g]", tt.name, got, tt.lo, tt.hi)
+		}
+	}
+}
