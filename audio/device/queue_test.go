@@ -39,7 +39,7 @@ func TestSampleQueue(t *testing.T) {
 			var got []int16
 			out := make([]int16, 3)
 			for range 100 {
-				n, open := q.pop(out)
+				n, open := q.pop(out, time.Second)
 				got = append(got, out[:n]...)
 				if n == 0 && !open {
 					break
@@ -60,7 +60,7 @@ func TestSampleQueueWakesReader(t *testing.T) {
 		var all []int16
 		out := make([]int16, 4)
 		for {
-			n, open := q.pop(out)
+			n, open := q.pop(out, 5*time.Second)
 			all = append(all, out[:n]...)
 			if n == 0 && !open {
 				got <- all
@@ -94,8 +94,28 @@ func TestSampleQueuePushAllocatesNothing(t *testing.T) {
 	out := make([]int16, 160)
 	if allocs := testing.AllocsPerRun(100, func() {
 		q.push(pcm)
-		q.pop(out)
+		q.pop(out, time.Second)
+		q.push(pcm)
+		q.tryPop(out)
 	}); allocs != 0 {
 		t.Errorf("%v allocations per push and pop", allocs)
+	}
+}
+
+// pop gives up after its timeout when nothing comes; tryPop never waits.
+func TestSampleQueueTimesOut(t *testing.T) {
+	q := newSampleQueue(16)
+	out := make([]int16, 4)
+	if n := q.tryPop(out); n != 0 {
+		t.Errorf("tryPop on an empty queue: %d", n)
+	}
+	start := time.Now()
+	n, open := q.pop(out, 50*time.Millisecond)
+	if took := time.Since(start); n != 0 || !open || took < 50*time.Millisecond || took > 2*time.Second {
+		t.Errorf("pop on an empty queue: %d samples, open %v, after %v; want 0, open, after 50 ms", n, open, took)
+	}
+	q.push(ramp(0, 2))
+	if n := q.tryPop(out); n != 2 || q.len() != 0 {
+		t.Errorf("tryPop: %d samples, %d left", n, q.len())
 	}
 }

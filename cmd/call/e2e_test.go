@@ -62,7 +62,13 @@ type proc struct {
 
 func start(t *testing.T, args ...string) *proc {
 	t.Helper()
-	p := &proc{cmd: exec.Command(callBinary(t), args...), done: make(chan error, 1)}
+	return startBinary(t, callBinary(t), args...)
+}
+
+// startBinary starts the call binary at bin with args.
+func startBinary(t *testing.T, bin string, args ...string) *proc {
+	t.Helper()
+	p := &proc{cmd: exec.Command(bin, args...), done: make(chan error, 1)}
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -122,7 +128,12 @@ func freePort(t *testing.T) int {
 // listenAt starts a listener and waits until it takes calls.
 func listenAt(t *testing.T, port int, args ...string) *proc {
 	t.Helper()
-	p := start(t, append([]string{"listen", "--addr", fmt.Sprintf("127.0.0.1:%d", port)}, args...)...)
+	return waitListening(t, start(t, append([]string{"listen", "--addr", fmt.Sprintf("127.0.0.1:%d", port)}, args...)...))
+}
+
+// waitListening waits until listener p takes calls.
+func waitListening(t *testing.T, p *proc) *proc {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(p.stderr.String(), "waiting for a call") {
 		if time.Now().After(deadline) {
