@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -533,33 +534,171 @@ func BenchmarkCallHour(b *testing.B) {
 	b.ReportMetric(time.Hour.Seconds()/perRun, "sim-s/s")
 }
 
-// The harness's per-packet record (which packets played, hence the delays
-// and the loss pattern) agrees with every receiver's own count of chunks
-// played, with and without copies.
+// signatureTalker is the synthetic on/off talker whose talk frames say which
+// frame they are: sample k of frame n is loud and positive if bit k%16 of n
+// is set, loud and negative if not. Any 16 consecutive samples of a played
+// chunk (an interleaved unit is 20 samples or more) name its frame.
+type signatureTalker struct {
+	model *synthetic
+	n     int
+	frame []int16
+}
+
+func newSignatureTalker(seed uint64) source {
+	return &signatureTalker{model: newSynthetic(seed, frameSamples, frameDuration), frame: make([]int16, frameSamples)}
+}
+
+func (s *signatureTalker) next() []int16 {
+	f := s.model.next()
+	n := s.n
+	s.n++
+	if !s.model.talking {
+		return f
+	}
+	for k := range s.frame {
+		s.frame[k] = -loudAmplitude
+		if n>>(k%16)&1 == 1 {
+			s.frame[k] = loudAmplitude
+		}
+	}
+	return s.frame
+}
+
+// The harness's per-packet record (which chunk played when) is what the
+// receivers played: it agrees with every receiver's own count of chunks
+// played, and with the audio each rendered, checked sample by sample: at
+// each recorded instant the output holds the recorded chunk's frame, and no
+// audio plays anywhere else. The talker signs every frame with its number,
+// and holes play as silence, so any other instant, a chunk played twice or
+// one not recorded shows. The packet-level run records the very same.
 func TestPerPacketRecordMatchesReceivers(t *testing.T) {
 	for _, sc := range []string{"wifi", "spiky", "bursty"} {
 		cfg := Config{Scenario: scenario(t, sc), Duration: 3 * time.Minute, Seed: 3, Strategies: allStrategies(),
-			FEC: []string{"none", "red:2", "xor:4", "interleave:4", "interleave:4+xor:3"}}
+			FEC:        []string{"none", "red:2", "xor:4", "interleave:4", "interleave:4+xor:3", "interleave:8"},
+			DisablePLC: true, keepAudio: true, newTalker: newSignatureTalker}
 		if err := cfg.check(); err != nil {
 			t.Fatal(err)
 		}
+		quiet := cfg
+		quiet.NoAudio, quiet.keepAudio = true, false
+		// The frames the talker spoke (interleaving pads a spurt with
+		// silent frames to a whole group).
+		talked := make([]bool, cfg.Duration/frameDuration)
+		model := newSynthetic(cfg.Seed, frameSamples, frameDuration) // direction 0's seed
+		for n := range talked {
+			model.next()
+			talked[n] = model.talking
+		}
 		for _, sch := range cfg.schemes {
-			d, err := simulate(&cfg, 0, sch)
+			if sch.red != nil {
+				// Copies in G.711, which keeps the frames' signatures
+				// (GSM would not).
+				red := *sch.red
+				red.Secondary = cfg.Codec
+				sch.red = &red
+			}
+			d, err := simulate(&cfg, 0, sch, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			dq, err := simulate(&quiet, 0, sch, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
 			for k, r := range d.recv {
+				name := fmt.Sprintf("%s %s %s", sc, sch.name, cfg.Strategies[k].Name)
+				st := r.pipe.stats()
+				if err := checkRecordAgainstAudio(d, talked, r.playAt, r.pipe.(*rtpPipe).out); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
 				marked := 0
 				for _, at := range r.playAt {
 					if at != notPlayed {
 						marked++
 					}
 				}
-				if st := r.pipe.stats(); uint64(marked) != st.Played {
-					t.Errorf("%s %s %s: the harness saw %d packets played, the receiver played %d chunks",
-						sc, sch.name, cfg.Strategies[k].Name, marked, st.Played)
+				if uint64(marked) != st.Played {
+					t.Errorf("%s: the harness saw %d chunks played, the receiver played %d", name, marked, st.Played)
+				}
+				if q := dq.recv[k]; !slices.Equal(q.playAt, r.playAt) || q.pipe.stats() != st {
+					t.Errorf("%s: the packet-level run played otherwise: %+v vs %+v", name, q.pipe.stats(), st)
 				}
 			}
+		}
+	}
+}
+
+// checkRecordAgainstAudio checks the per-chunk playout instants of one
+// receiver against its rendered output (see TestPerPacketRecordMatchesReceivers).
+func checkRecordAgainstAudio(d *direction, talked []bool, playAt []time.Duration, out []int16) error {
+	covered := make([]bool, len(out))
+	for i, at := range playAt {
+		if at == notPlayed {
+			continue
+		}
+		start := int((int64(at)*8000 + int64(time.Second)/2) / int64(time.Second)) // the output timeline's rounding
+		if start < 0 || start+frameSamples > len(out) {
+			return fmt.Errorf("chunk %d plays at %v, outside the output", i, at)
+		}
+		present := 0
+		for p := range frameSamples {
+			v := out[start+p]
+			covered[start+p] = true
+			if v == 0 {
+				continue // a unit that never came, played as silence
+			}
+			present++
+			if want := uint16(d.frame[i])>>(p%16)&1 == 1; (v > 0) != want {
+				return fmt.Errorf("chunk %d (frame %d) recorded at %v, but the output there holds other audio (sample %d)", i, d.frame[i], at, p)
+			}
+		}
+		if present == 0 && talked[d.frame[i]] {
+			return fmt.Errorf("chunk %d recorded at %v, but the output there is silent", i, at)
+		}
+	}
+	for n, v := range out {
+		if v != 0 && !covered[n] {
+			return fmt.Errorf("audio at %v that no recorded chunk covers", time.Duration(n)*time.Second/8000)
+		}
+	}
+	return nil
+}
+
+// The packet-level run gives the same figures as the run with audio, for
+// every strategy and FEC scheme, with the synthetic talker and with speech,
+// with and without concealment, and for GSM.
+func TestPacketLevelRunMatchesAudio(t *testing.T) {
+	speech, err := audio.ReadWAVFile("../testdata/speech.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gsm, err := codec.Default().ByName("GSM")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := []string{"none", "red", "red:3", "xor:4", "interleave:4", "interleave:2+xor:6"}
+	tests := []struct {
+		name string
+		cfg  Config
+	}{
+		{"synthetic", Config{Scenario: scenario(t, "wifi"), FEC: all, Oracle: true}},
+		{"speech", Config{Scenario: scenario(t, "bursty"), FEC: all, Speech: speech}},
+		{"silent holes", Config{Scenario: scenario(t, "spiky"), FEC: all, DisablePLC: true}},
+		{"gsm", Config{Scenario: scenario(t, "lte"), FEC: []string{"none", "red:2", "xor:3"}, Codec: gsm}},
+	}
+	for _, tt := range tests {
+		cfg := tt.cfg
+		cfg.Duration, cfg.Seed, cfg.Strategies = 2*time.Minute, 13, append(allStrategies(), PionStrategy(5))
+		withAudio := run(t, cfg)
+		cfg.NoAudio = true
+		packets := run(t, cfg)
+		if !withAudio.Audio || packets.Audio {
+			t.Errorf("%s: audio flags %v %v", tt.name, withAudio.Audio, packets.Audio)
+		}
+		a, _ := json.Marshal(withAudio.Rows)
+		b, _ := json.Marshal(packets.Rows)
+		if !bytes.Equal(a, b) {
+			t.Errorf("%s: the packet-level run differs:\n%s\n%s", tt.name, a, b)
 		}
 	}
 }

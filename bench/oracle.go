@@ -152,17 +152,22 @@ func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timelin
 		row.Sent += d.sent
 		row.Expected += st.Expected
 		row.NetworkLost += st.Lost
-		if len(d.spurt) > 0 {
-			row.Talkspurts += uint64(d.spurt[len(d.spurt)-1] - d.spurt[0] + 1)
-		}
+		row.SpurtsSent += d.spurtsSent()
+		arrived := -1 // the latest spurt with a packet in, relative to the first
+
 		var kept []time.Duration
 		if keep != nil && di == 0 {
 			kept = make([]time.Duration, len(d.network))
 		}
 		for i, n := range d.network {
-			at := playout[first[di]+int(d.spurt[i]-d.spurt[0])]
+			j := int(d.spurt[i] - d.spurt[0])
+			at := playout[first[di]+j]
 			if kept != nil {
 				kept[i] = notPlayed
+			}
+			if n >= 0 && j != arrived {
+				row.Talkspurts++ // the oracle plays every spurt with a packet in
+				arrived = j
 			}
 			switch {
 			case n < 0:

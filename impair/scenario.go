@@ -58,6 +58,43 @@ type LossConfig struct {
 	LossBad  float64 `json:"loss_bad,omitzero"`
 }
 
+// LossMeans is what a loss model implies in the long run.
+type LossMeans struct {
+	// Loss is the share of packets lost.
+	Loss float64 `json:"mean_loss"`
+	// Burst is the mean length, in packets, of a run of consecutive
+	// losses; nil if a run, once begun, never ends.
+	Burst *float64 `json:"mean_burst_packets"`
+}
+
+// Means returns the long-run loss rate and mean loss burst that the model
+// implies (see GilbertElliott.MeanLoss and MeanBurst; Bernoulli loss of rate
+// p has bursts of 1/(1−p) on average), and false for no loss model. c must
+// be valid.
+func (c LossConfig) Means() (LossMeans, bool) {
+	var loss, burst float64
+	switch c.Model {
+	case ModelBernoulli:
+		loss, burst = c.Rate, math.Inf(1)
+		if c.Rate < 1 {
+			burst = 1 / (1 - c.Rate)
+		}
+	case ModelGilbertElliott:
+		g := GilbertElliott{p: c.P, r: c.R, lossGood: c.LossGood, lossBad: c.LossBad}
+		loss, burst = g.MeanLoss(), g.MeanBurst()
+	default:
+		return LossMeans{}, false
+	}
+	m := LossMeans{Loss: loss}
+	if !math.IsInf(burst, 1) {
+		if loss == 0 {
+			burst = 0
+		}
+		m.Burst = &burst
+	}
+	return m, true
+}
+
 // DelayConfig is a constant base delay plus optional jitter and spikes, all
 // in milliseconds.
 type DelayConfig struct {

@@ -37,6 +37,9 @@ func newConcealer(rate int) (*concealer, error) {
 // NoAudio, only counts it).
 func (r *Receiver) fillHole(at time.Duration, samples int) {
 	c := r.conceal
+	if r.noAudio {
+		r.out.reserve(at, samples)
+	}
 	// The buffer bounds a hole by its capacity; every piece is one chunk.
 	for done := 0; done < samples && !r.noAudio; {
 		n := min(samples-done, len(c.buf))

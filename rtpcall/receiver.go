@@ -37,10 +37,10 @@ type ReceiverConfig struct {
 	OnPlay func(Played)
 	// NoAudio schedules and counts every chunk as usual but decodes,
 	// conceals and renders nothing: Render writes no samples. Every counter
-	// is what it would be with audio (concealed chunks are counted as
-	// concealment would fill them) as long as the payloads decode, which the
-	// receiver checks only by decoding. For simulations that need the
-	// packet-level figures only.
+	// is what it would be with audio (concealed and clipped samples are
+	// counted as if made) as long as the payloads decode, which the receiver
+	// checks only by decoding; a chunk is taken to be as long as the buffer
+	// says. For simulations that need the packet-level figures only.
 	NoAudio bool
 }
 
@@ -489,6 +489,7 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			if r.conceal != nil {
 				r.countConcealed(chunk.Samples, holes, depth)
 			}
+			r.out.reserve(chunk.PlayAt, chunk.Samples)
 		} else {
 			pcm, err := dec.Decode(r.pcm[:0], payload)
 			if err != nil {
@@ -508,6 +509,7 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 	}
 	r.stats.ClippedSamples = r.out.clipped
 	if r.noAudio {
+		r.out.skip(now)
 		return nil
 	}
 	return r.out.commit(now, write)
