@@ -31,8 +31,8 @@ const (
 	maxParetoShape   = 1000
 )
 
-// Scenario is a named network condition — loss, delay, duplication and clock
-// skew — that Build turns into a Path. It is plain data, read from and
+// Scenario is a named network condition — loss, delay, duplication, and the
+// receiver's clock offset and skew — that Build turns into a Path. It is plain data, read from and
 // written as JSON with encoding/json; the package documentation lists the
 // built-in ones. The zero value of each part means no impairment of that kind.
 type Scenario struct {
@@ -42,6 +42,9 @@ type Scenario struct {
 	Delay        DelayConfig     `json:"delay,omitzero"`
 	Duplicate    DuplicateConfig `json:"duplicate,omitzero"`
 	ClockSkewPPM float64         `json:"clock_skew_ppm,omitzero"` // receiver's clock fast by this, in [−1000, 1000]
+	// ClockOffsetMS is how far ahead the receiver's clock reads at the
+	// sender's time zero, in [−3 600 000, 3 600 000] (an hour either way).
+	ClockOffsetMS float64 `json:"clock_offset_ms,omitzero"`
 }
 
 // LossConfig selects a loss model. Fields that do not belong to the model
@@ -254,6 +257,9 @@ func (s Scenario) validate() error {
 	if !inRange(s.ClockSkewPPM, -maxSkewPPM, maxSkewPPM) {
 		return fmt.Errorf("clock_skew_ppm %v: must be in [%d, %d]", s.ClockSkewPPM, -maxSkewPPM, maxSkewPPM)
 	}
+	if limit := float64(maxDraw) / 1e6; !inRange(s.ClockOffsetMS, -limit, limit) {
+		return fmt.Errorf("clock_offset_ms %v: must be in [%v, %v]", s.ClockOffsetMS, -limit, limit)
+	}
 	return nil
 }
 
@@ -363,7 +369,7 @@ func (s Scenario) Build(seed uint64) (*Path, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	path := &Path{Clock: Clock{SkewPPM: s.ClockSkewPPM}}
+	path := &Path{Clock: Clock{Offset: ms(s.ClockOffsetMS), SkewPPM: s.ClockSkewPPM}}
 	var err error
 	if path.Loss, err = s.Loss.build(stream(seed, 1)); err != nil {
 		return nil, fmt.Errorf("impair: scenario %q: %w", s.Name, err)
