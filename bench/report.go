@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -97,8 +98,13 @@ const maxTablePoints = 100
 func (s SweepResult) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	b := s.Points[s.Best]
-	fmt.Fprintf(tw, "best by MOS: K=%g alpha=%g beta=%g  MOS %.3f  R %.1f  late %.2f%%  delay %.1f ms\n\n",
+	fmt.Fprintf(tw, "best by MOS: K=%g alpha=%g beta=%g  MOS %.3f  R %.1f  late %.2f%%  delay %.1f ms\n",
 		b.K, b.Alpha, b.Beta, b.Row.MOS, b.Row.R, 100*b.Row.LateLoss, b.Row.DelayMean)
+	if len(s.BestAtEdge) > 0 {
+		fmt.Fprintf(tw, "warning: the best setting lies at the edge of the grid in %s, so a better one may lie beyond it: widen the sweep\n",
+			strings.Join(s.BestAtEdge, " and "))
+	}
+	fmt.Fprintln(tw)
 	list := s.Front
 	if len(s.Points) <= maxTablePoints {
 		fmt.Fprintf(tw, "late loss against delay (* on the trade-off curve: no setting is better on both):\n")
