@@ -218,13 +218,28 @@ func TestOracleHandExample(t *testing.T) {
 			t.Errorf("maxLate %d: %v, want %v", tt.maxLate, got, tt.want)
 		}
 	}
+	// Packets of equal delay play or are late together: with a budget of
+	// two, the spurt 10, 10, 20 can lose only the 20 ms one, and the spurt
+	// 15, 40, 40 (which cannot play its fastest alone at 40 ms) only its
+	// two slow ones; the budget goes where it saves most.
+	for _, tt := range []struct {
+		maxLate int
+		want    []time.Duration
+	}{{1, ms(10, 40)}, {2, ms(20, 15)}, {3, ms(10, 15)}} {
+		got := Oracle([][]time.Duration{ms(20, 10, 10), ms(40, 15, 40)}, tt.maxLate)
+		if len(got) != 2 || got[0] != tt.want[0] || got[1] != tt.want[1] {
+			t.Errorf("ties, maxLate %d: %v, want %v", tt.maxLate, got, tt.want)
+		}
+	}
 }
 
-// On small random cases the oracle's total delay is within a few percent of
-// the exhaustive optimum, and never beats it (which would mean it broke the
-// late budget).
+// On small random cases (1 to 4 spurts of 1 to 5 packets, where one greedy
+// step is a large share of the whole) the oracle's total delay is almost
+// always the exhaustive optimum and never more than 8 % above it, and it
+// never beats the optimum (which would mean it broke the late budget).
 func TestOracleNearExhaustive(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 1))
+	worst, exact := 1.0, 0
 	for c := range 300 {
 		spurts := make([][]time.Duration, 1+rng.IntN(4))
 		total := 0
@@ -265,14 +280,20 @@ func TestOracleNearExhaustive(t *testing.T) {
 			}
 		}
 		walk(0)
-		// The oracle may keep more packets than the optimum (fewer late), so
-		// compare means per played packet.
 		if gotLate > maxLate {
 			t.Fatalf("case %d: %d late over the budget %d", c, gotLate, maxLate)
 		}
-		if got > best*1.5+1 {
-			t.Errorf("case %d: oracle total %.0f, exhaustive %.0f", c, got, best)
+		if got < best {
+			t.Fatalf("case %d: oracle total %.0f below the exhaustive optimum %.0f", c, got, best)
 		}
+		if got == best {
+			exact++
+		}
+		worst = max(worst, got/best)
+	}
+	// Measured: 295 of the 300 exact, the worst 7.2 % above.
+	if exact < 290 || worst > 1.08 {
+		t.Errorf("oracle exact in %d of 300 cases, up to %.1f%% above the optimum; want at least 290 and at most 8%%", exact, 100*(worst-1))
 	}
 }
 
