@@ -176,6 +176,10 @@ type Row struct {
 	BurstR     float64 `json:"burst_r"`
 	R          float64 `json:"r_factor"`
 	MOS        float64 `json:"mos"`
+	// RatedAs is the codec the E-model rated, as the pipeline plays
+	// holes: "G.711 with PLC" when it conceals them, "G.711" when they play
+	// as silence (pion's buffer conceals nothing), or "GSM-FR".
+	RatedAs string `json:"rated_as"`
 
 	// For a strategy when the oracle ran: the oracle's mean delay at this
 	// strategy's late loss, and this strategy's mean delay over it.
@@ -265,8 +269,9 @@ func Run(cfg Config) (Result, error) {
 				continue // pion's buffer knows nothing of FEC
 			}
 			concealed := s.pionMinPackets == 0 && !cfg.DisablePLC
-			row := summarise(emodel(cfg.Codec, concealed), sch, outs[si], i, concealed)
-			row.Strategy, row.FEC = s.Name, sch.name
+			rated := emodel(cfg.Codec, concealed)
+			row := summarise(rated, sch, outs[si], i, concealed)
+			row.Strategy, row.FEC, row.RatedAs = s.Name, sch.name, rated.Name
 			if !cfg.Oracle || sch.name != FECNone {
 				res.Rows = append(res.Rows, row)
 				continue
@@ -275,8 +280,8 @@ func Run(cfg Config) (Result, error) {
 			if i == 0 && si == 0 {
 				keep = res.Timeline
 			}
-			o := oracleRow(emodel(cfg.Codec, concealed), outs[si], row.Late, keep)
-			o.Strategy, o.FEC = "oracle@"+s.Name, sch.name
+			o := oracleRow(rated, outs[si], row.Late, keep)
+			o.Strategy, o.FEC, o.RatedAs = "oracle@"+s.Name, sch.name, rated.Name
 			row.OracleDelayMean = ptr(o.DelayMean)
 			if o.DelayMean > 0 {
 				row.DelayRatio = ptr(round3(row.DelayMean / o.DelayMean))

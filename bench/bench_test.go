@@ -508,6 +508,28 @@ func TestReportWriters(t *testing.T) {
 	if lines := bytes.Count(csv.Bytes(), []byte("\n")); lines != 1+len(res.Rows) {
 		t.Errorf("CSV has %d lines for %d rows", lines, len(res.Rows))
 	}
+	if len(res.Rows[0].csvRecord()) != len(csvHeader) {
+		t.Errorf("CSV rows have %d columns, the header %d", len(res.Rows[0].csvRecord()), len(csvHeader))
+	}
+	if bytes.Contains(table.Bytes(), []byte("note:")) {
+		t.Errorf("a note without pion:\n%s", table.String())
+	}
+	// Pion conceals nothing: its rows are rated as plain G.711, and the
+	// table says so unless no row conceals.
+	for _, plc := range []bool{true, false} {
+		res := run(t, Config{Scenario: scenario(t, "lan"), Duration: 10 * time.Second, Strategies: []Strategy{ewma(), PionStrategy(5)}, DisablePLC: !plc})
+		var table bytes.Buffer
+		if err := res.WriteTable(&table); err != nil {
+			t.Fatal(err)
+		}
+		wantEWMA := map[bool]string{true: "G.711 with PLC", false: "G.711"}[plc]
+		if res.Rows[0].RatedAs != wantEWMA || res.Rows[1].RatedAs != "G.711" {
+			t.Errorf("PLC %v: rated as %q and %q", plc, res.Rows[0].RatedAs, res.Rows[1].RatedAs)
+		}
+		if note := bytes.Contains(table.Bytes(), []byte("--plc=false to compare like for like")); note != plc {
+			t.Errorf("PLC %v: note %v:\n%s", plc, note, table.String())
+		}
+	}
 }
 
 // RED through the real sender and receivers: the same network for every
