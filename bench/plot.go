@@ -195,7 +195,7 @@ func delayPlot(t *Timeline, window time.Duration) (p *plot.Plot, cut string, err
 		}
 	}
 	top := quantile(netMS, 1) // all of the network
-	var all []float64 // every value drawn
+	var all []float64         // every value drawn
 	all = append(all, netMS...)
 	for _, s := range t.Playout {
 		var played []float64
