@@ -112,7 +112,14 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	}
 	cfg.Timeline = f.plot != ""
 	if showProgress {
-		cfg.Progress = func(done, total int) { progressBar(stderr, done, total, simulated) }
+		cfg.Progress = func(done, total int) {
+			// done counts frames over both directions and every scheme:
+			// show it as the share of the call simulated.
+			callTime := func(n int) string {
+				return time.Duration(float64(f.duration) * float64(n) / float64(max(total, 1))).Round(time.Second).String()
+			}
+			progressBar(stderr, done, total, callTime)
+		}
 	}
 	res, err := bench.Run(cfg)
 	if err != nil {
@@ -417,11 +424,6 @@ func progressBar(w io.Writer, done, total int, show func(int) string) {
 	if done == total {
 		fmt.Fprintln(w)
 	}
-}
-
-// simulated shows a count of simulated 20 ms frames as call time.
-func simulated(frames int) string {
-	return (time.Duration(frames) * 20 * time.Millisecond).Round(time.Second).String()
 }
 
 // isTerminal reports whether w is a terminal, where a progress bar redrawn
