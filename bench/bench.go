@@ -26,7 +26,9 @@
 // strategies times schemes. The receivers conceal holes (G.711 rated with
 // G.113's concealment value) unless Config.DisablePLC is set. Besides
 // the pipelines built on jitter.Strategy, PionStrategy drives the jitter
-// buffer of pion/interceptor through the same harness.
+// buffer of pion/interceptor through the same harness, with FEC scheme none
+// only; it conceals nothing, so its rows are rated without concealment
+// (Row.RatedAs says how each row was rated).
 //
 // The harness measures, besides the receivers' own counters, each played
 // chunk's playout delay: its playout instant minus its capture end as read on

@@ -415,18 +415,20 @@ func TestConfigErrors(t *testing.T) {
 // up front and the few growths of the summaries (per FEC scheme, each a
 // call of its own).
 func TestSteadyStateAllocatesNothing(t *testing.T) {
-	fecs := []string{"none", "xor:4", "interleave:4+xor:4"}
-	allocs := func(d time.Duration) float64 {
-		cfg := Config{Scenario: scenario(t, "wifi"), Duration: d, Seed: 2, Strategies: []Strategy{ewma()}, OneWay: true, FEC: fecs}
-		return testing.AllocsPerRun(2, func() {
-			if _, err := Run(cfg); err != nil {
-				t.Fatal(err)
-			}
-		})
-	}
-	short, long := allocs(time.Minute), allocs(4*time.Minute)
-	if long > short+8*float64(len(fecs)) {
-		t.Errorf("a 4 min call allocates %v times, a 1 min call %v: the per-packet path allocates", long, short)
+	fecs := []string{"none", "xor:4", "interleave:4+xor:4", "red:2"}
+	for _, noAudio := range []bool{false, true} {
+		allocs := func(d time.Duration) float64 {
+			cfg := Config{Scenario: scenario(t, "wifi"), Duration: d, Seed: 2, Strategies: []Strategy{ewma()}, OneWay: true, FEC: fecs, NoAudio: noAudio}
+			return testing.AllocsPerRun(2, func() {
+				if _, err := Run(cfg); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+		short, long := allocs(time.Minute), allocs(4*time.Minute)
+		if long > short+8*float64(len(fecs)) {
+			t.Errorf("without audio %v: a 4 min call allocates %v times, a 1 min call %v: the per-packet path allocates", noAudio, long, short)
+		}
 	}
 }
 
