@@ -26,18 +26,30 @@
 // strategies times schemes. The receivers conceal holes (G.711 rated with
 // G.113's concealment value) unless Config.DisablePLC is set. Besides
 // the pipelines built on jitter.Strategy, PionStrategy drives the jitter
-// buffer of pion/interceptor through the same harness.
+// buffer of pion/interceptor through the same harness, with FEC scheme none
+// only; it conceals nothing, so its rows are rated without concealment
+// (Row.RatedAs says how each row was rated).
 //
 // The harness measures, besides the receivers' own counters, each played
 // chunk's playout delay: its playout instant minus its capture end as read on
-// the receiver's clock (network plus buffering). The playout instant of a
-// queued packet (or redundant copy) is its media time plus the playout offset
-// the buffer chose for its talk spurt, read from the buffer after every
-// datagram. Under interleaving the harness's unit is the chunk: chunk i is
-// the audio of packet i's sequence number, reassembled from every packet of
-// its group, and its delay runs from its own capture end, so the wait for
-// the group shows. WritePlots draws the per-packet record (Config.Timeline) and the
-// late-loss/delay trade-off; plotting runs after the simulation, never in it.
+// the receiver's clock (network plus buffering). The receivers report what
+// they play (rtpcall.ReceiverConfig.OnPlay), chunk by chunk, with its
+// sequence number and playout instant; the harness infers nothing from the
+// playout buffer's internals. Under interleaving the harness's unit is the
+// chunk: chunk i is the audio of packet i's sequence number, reassembled from
+// every packet of its group, and its delay runs from its own capture end, so
+// the wait for the group shows. WritePlots draws the per-packet record
+// (Config.Timeline) and the late-loss/delay trade-off; plotting runs after
+// the simulation, never in it.
+//
+// Config.NoAudio runs at the packet level: the same sender, packetizer, FEC,
+// network and receive pipeline (parsing, FEC decoding, deinterleaving and the
+// playout buffer), but every packet carries the codec's encoding of one fixed
+// frame (the codec's payload sizes, not the talker's audio) and the
+// receivers decode, conceal and render nothing (rtpcall's NoAudio). The
+// talker and its voice activity detector still decide the talk spurts. Every
+// figure of the report is the same as with audio (the tests check it); only
+// the audio is not made.
 //
 // The oracle (see Oracle) is the offline optimum of Moon, Kurose and Towsley
 // (1998) computed over the same packets, for comparing each strategy's mean
@@ -46,7 +58,6 @@
 package bench
 
 import (
-	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -56,7 +67,6 @@ import (
 	"time"
 
 	"github.com/spurtvoip/spurt/codec"
-	"github.com/spurtvoip/spurt/fec"
 	"github.com/spurtvoip/spurt/impair"
 	"github.com/spurtvoip/spurt/jitter"
 	"github.com/spurtvoip/spurt/quality"
@@ -114,8 +124,19 @@ type Config struct {
 	// Timeline keeps the first direction's per-packet record of the first
 	// FEC scheme in the result, for plots.
 	Timeline bool
+	// NoAudio runs at the packet level (see the package documentation):
+	// the same figures, without making audio.
+	NoAudio bool
+	// Progress, if not nil, is called during Run, from one goroutine at a
+	// time, with the simulated frames done so far and the total, over all
+	// directions and FEC schemes. It does not change the results.
+	Progress func(done, total int)
 
 	schemes []scheme
+	// talker, if not nil, replaces the synthetic talker (tests).
+	newTalker func(seed uint64) source
+	// keepAudio keeps every receiver's rendered output (tests).
+	keepAudio bool
 }
 
 // Row holds one strategy's figures for one FEC scheme, both directions
@@ -124,12 +145,17 @@ type Row struct {
 	Strategy string `json:"strategy"`
 	FEC      string `json:"fec"`
 
-	Sent        uint64  `json:"packets_sent"`
-	Expected    uint64  `json:"packets_expected"`
-	NetworkLost uint64  `json:"network_lost"`
-	Late        uint64  `json:"late_lost"`
-	Played      uint64  `json:"chunks_played"`
+	Sent        uint64 `json:"packets_sent"`
+	Expected    uint64 `json:"packets_expected"`
+	NetworkLost uint64 `json:"network_lost"`
+	Late        uint64 `json:"late_lost"`
+	Played      uint64 `json:"chunks_played"`
+	// Talkspurts counts the talk spurts played: those the receivers' playout
+	// buffers began (pion: marked packets received) or, for an oracle row,
+	// the sender's spurts of which a packet arrived (the oracle schedules
+	// each). SpurtsSent is the senders' count, the same in every row.
 	Talkspurts  uint64  `json:"talkspurts"`
+	SpurtsSent  uint64  `json:"talkspurts_sent"`
 	NetworkLoss float64 `json:"network_loss"` // share of expected
 	LateLoss    float64 `json:"late_loss"`    // share of expected
 	// FEC outcomes. Recovered chunks were played from a redundant copy or
@@ -152,6 +178,10 @@ type Row struct {
 	BurstR     float64 `json:"burst_r"`
 	R          float64 `json:"r_factor"`
 	MOS        float64 `json:"mos"`
+	// RatedAs is the codec the E-model rated, as the pipeline plays
+	// holes: "G.711 with PLC" when it conceals them, "G.711" when they play
+	// as silence (pion's buffer conceals nothing), or "GSM-FR".
+	RatedAs string `json:"rated_as"`
 
 	// For a strategy when the oracle ran: the oracle's mean delay at this
 	// strategy's late loss, and this strategy's mean delay over it.
@@ -167,8 +197,12 @@ type Result struct {
 	DurationS float64 `json:"duration_s"`
 	Seed      uint64  `json:"seed"`
 	TwoWay    bool    `json:"two_way"`
-	PLC       bool    `json:"plc"` // the receivers concealed holes
-	Rows      []Row   `json:"rows"`
+	PLC       bool    `json:"plc"`   // the receivers concealed holes
+	Audio     bool    `json:"audio"` // audio was made (false: the packet-level run)
+	// Loss is what the scenario's loss model implies in the long run (not
+	// what the run measured); nil for a replayed trace.
+	Loss *impair.LossMeans `json:"loss_model,omitempty"`
+	Rows []Row             `json:"rows"`
 	// Timeline is the per-packet record Config.Timeline asks for.
 	Timeline *Timeline `json:"-"`
 }
@@ -201,13 +235,17 @@ func Run(cfg Config) (Result, error) {
 	if cfg.OneWay {
 		dirs = 1
 	}
+	var prog *progress
+	if cfg.Progress != nil {
+		prog = &progress{fn: cfg.Progress, total: int(cfg.Duration/frameDuration) * dirs * len(cfg.schemes)}
+	}
 	outs := make([][]*direction, len(cfg.schemes))
 	errs := make([]error, len(cfg.schemes)*dirs)
 	var wg sync.WaitGroup
 	for s := range cfg.schemes {
 		outs[s] = make([]*direction, dirs)
 		for d := range dirs {
-			wg.Go(func() { outs[s][d], errs[s*dirs+d] = simulate(&cfg, d, cfg.schemes[s]) })
+			wg.Go(func() { outs[s][d], errs[s*dirs+d] = simulate(&cfg, d, cfg.schemes[s], prog) })
 		}
 	}
 	wg.Wait()
@@ -217,7 +255,12 @@ func Run(cfg Config) (Result, error) {
 	res := Result{
 		Network: cfg.networkName(), Source: cfg.sourceName(), Codec: cfg.Codec.Name,
 		DurationS: cfg.Duration.Seconds(), Seed: cfg.Seed, TwoWay: !cfg.OneWay,
-		PLC: !cfg.DisablePLC,
+		PLC: !cfg.DisablePLC, Audio: !cfg.NoAudio,
+	}
+	if cfg.Trace == nil {
+		if m, ok := cfg.Scenario.Loss.Means(); ok {
+			res.Loss = &m
+		}
 	}
 	if cfg.Timeline {
 		res.Timeline = outs[0][0].timeline(cfg.Strategies)
@@ -228,8 +271,9 @@ func Run(cfg Config) (Result, error) {
 				continue // pion's buffer knows nothing of FEC
 			}
 			concealed := s.pionMinPackets == 0 && !cfg.DisablePLC
-			row := summarise(emodel(cfg.Codec, concealed), sch, outs[si], i, concealed)
-			row.Strategy, row.FEC = s.Name, sch.name
+			rated := emodel(cfg.Codec, concealed)
+			row := summarise(rated, sch, outs[si], i, concealed)
+			row.Strategy, row.FEC, row.RatedAs = s.Name, sch.name, rated.Name
 			if !cfg.Oracle || sch.name != FECNone {
 				res.Rows = append(res.Rows, row)
 				continue
@@ -238,8 +282,8 @@ func Run(cfg Config) (Result, error) {
 			if i == 0 && si == 0 {
 				keep = res.Timeline
 			}
-			o := oracleRow(emodel(cfg.Codec, concealed), outs[si], row.Late, keep)
-			o.Strategy, o.FEC = "oracle@"+s.Name, sch.name
+			o := oracleRow(rated, outs[si], row.Late, keep)
+			o.Strategy, o.FEC, o.RatedAs = "oracle@"+s.Name, sch.name, rated.Name
 			row.OracleDelayMean = ptr(o.DelayMean)
 			if o.DelayMean > 0 {
 				row.DelayRatio = ptr(round3(row.DelayMean / o.DelayMean))
@@ -248,6 +292,27 @@ func Run(cfg Config) (Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// progress adds up the frames simulated by every goroutine of a run.
+type progress struct {
+	mu          sync.Mutex
+	done, total int
+	fn          func(done, total int)
+}
+
+// progressStep is how many frames a direction simulates between reports:
+// a minute of call.
+const progressStep = int(time.Minute / frameDuration)
+
+func (p *progress) add(frames int) {
+	if p == nil || frames == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done += frames
+	p.fn(p.done, p.total)
 }
 
 func (cfg *Config) check() error {
@@ -329,8 +394,6 @@ type direction struct {
 	frame     []int32         // the frame packet i carries (interleaved: the frame of chunk i)
 	spurt     []uint32        // the sender's talk spurt of packet i
 	network   []time.Duration // arrival of packet i's first copy minus its transmission, both on the receiver's clock; -1 if lost
-	parityOf  []int32         // under XOR: the parity packet protecting packet i, -1 before it is sent
-	parity    []parityGroup   // under XOR: by parity packet, in send order
 	sent      uint64
 	octets    uint64 // payload bytes sent
 	fecOctets uint64 // of those, FEC
@@ -338,40 +401,48 @@ type direction struct {
 	clock     impair.Clock
 	scheme    scheme
 
-	blocksScratch []fec.Block
-	lastSeq       uint16
-	lastParitySeq uint16
-	newestIn      int // highest packet index delivered, -1 before
-	lastArrival   time.Duration
-	renderErr     error
+	lastSeq     uint16
+	lastArrival time.Duration
+	renderErr   error
 }
 
-// parityGroup is one XOR parity packet and the media packets it protects.
-type parityGroup struct {
-	first   int    // index of the first protected packet
-	mask    uint64 // bit 63-k: packet first+k is protected
-	arrived bool   // the parity packet was delivered
-	rebuilt bool   // the receivers rebuilt its one missing packet
-}
-
-// receiver is one strategy's receive pipeline and what the harness learnt
-// from it.
+// receiver is one strategy's receive pipeline and what it played.
 type receiver struct {
 	pipe pipeline
-	// playAt is the playout instant of packet i on the receiver's clock, or
-	// notPlayed.
+	dir  *direction
+	// playAt is the playout instant of packet (chunk) i on the receiver's
+	// clock, or notPlayed.
 	playAt []time.Duration
 }
 
-// pipeline is a receive pipeline the harness drives.
+// play records that the pipeline played the chunk of sequence number seq at
+// time at. A chunk played twice, or one never sent, is an error of the
+// pipeline's that the run reports.
+func (r *receiver) play(seq uint16, at time.Duration) {
+	i := r.dir.index(seq)
+	switch {
+	case i < 0:
+		r.dir.fail(fmt.Errorf("bench: a receiver played sequence number %d, which was not sent", seq))
+	case r.playAt[i] != notPlayed:
+		r.dir.fail(fmt.Errorf("bench: a receiver played the chunk of sequence number %d twice", seq))
+	default:
+		r.playAt[i] = at
+	}
+}
+
+func (d *direction) fail(err error) {
+	if d.renderErr == nil {
+		d.renderErr = err
+	}
+}
+
+// pipeline is a receive pipeline the harness drives. It reports every chunk
+// it plays to its receiver's play.
 type pipeline interface {
-	// arrive hands over a datagram delivered at time at: media packet i (-1
-	// for parity), after which the receiver rebuilds packet rebuilt from
-	// parity (-1: none). The pipeline records in r.playAt the packets it
-	// schedules.
-	arrive(d *direction, r *receiver, pkt []byte, i, rebuilt int, at time.Duration)
+	// arrive hands over a datagram delivered at time at.
+	arrive(pkt []byte, at time.Duration)
 	// render plays everything due by now.
-	render(d *direction, r *receiver, now time.Duration) error
+	render(now time.Duration) error
 	stats() rtpcall.ReceiverStats
 }
 
@@ -385,26 +456,47 @@ func (d *direction) index(seq uint16) int {
 	return i
 }
 
-// simulate runs direction d of the call under one FEC scheme.
-func simulate(cfg *Config, d int, sch scheme) (*direction, error) {
-	frames := int(cfg.Duration / frameDuration)
-	seed := cfg.Seed ^ uint64(d)*0x9e3779b97f4a7c15
-
+// talker returns direction d's talker and the voice activity detector its
+// frames go through.
+func (cfg *Config) talker(d int, seed uint64) (source, *vad.Detector, error) {
 	var src source
 	var det *vad.Detector
 	var err error
-	if cfg.Speech != nil {
+	switch {
+	case cfg.Speech != nil:
 		src = newLooped(cfg.Speech, frameSamples, d*len(cfg.Speech)/2)
 		det, err = vad.New(vad.DefaultConfig())
-	} else {
+	case cfg.newTalker != nil:
+		src = cfg.newTalker(seed)
+		det, err = syntheticVAD()
+	default:
 		src = newSynthetic(seed, frameSamples, frameDuration)
 		det, err = syntheticVAD()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("bench: voice activity detector: %w", err)
+		return nil, nil, fmt.Errorf("bench: voice activity detector: %w", err)
 	}
-	snd, err := rtpcall.NewSender(sch.senderConfig(rtpcall.SenderConfig{
-		Codec: cfg.Codec, SSRC: 0x5e0d0000 + uint32(d), InitialSeq: uint16(seed), InitialTime: uint32(seed >> 16), VAD: det,
+	return src, det, nil
+}
+
+// simulate runs direction d of the call under one FEC scheme.
+func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error) {
+	frames := int(cfg.Duration / frameDuration)
+	seed := cfg.Seed ^ uint64(d)*0x9e3779b97f4a7c15
+
+	src, det, err := cfg.talker(d, seed)
+	if err != nil {
+		return nil, err
+	}
+	send := sch
+	sendCodec := cfg.Codec
+	if cfg.NoAudio {
+		if send, sendCodec, err = sch.packetLevel(cfg.Codec); err != nil {
+			return nil, err
+		}
+	}
+	snd, err := rtpcall.NewSender(send.senderConfig(rtpcall.SenderConfig{
+		Codec: sendCodec, SSRC: 0x5e0d0000 + uint32(d), InitialSeq: uint16(seed), InitialTime: uint32(seed >> 16), VAD: det,
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("bench: sender: %w", err)
@@ -425,27 +517,24 @@ func simulate(cfg *Config, d int, sch scheme) (*direction, error) {
 	// Preallocate for the expected number of packets (about 43 % activity).
 	expect := frames/2 + 16
 	dir := &direction{
-		send:          make([]time.Duration, 0, expect),
-		tx:            make([]time.Duration, 0, expect),
-		frame:         make([]int32, 0, expect),
-		spurt:         make([]uint32, 0, expect),
-		network:       make([]time.Duration, 0, expect),
-		clock:         path.Clock,
-		scheme:        sch,
-		newestIn:      -1,
-		blocksScratch: make([]fec.Block, 0, fec.MaxREDBlocks),
-	}
-	if sch.xor != nil {
-		dir.parityOf = make([]int32, 0, expect)
-		// A group per GroupSize packets, and one cut short per talk spurt.
-		dir.parity = make([]parityGroup, 0, expect/sch.xor.GroupSize+frames/40+16)
+		send:    make([]time.Duration, 0, expect),
+		tx:      make([]time.Duration, 0, expect),
+		frame:   make([]int32, 0, expect),
+		spurt:   make([]uint32, 0, expect),
+		network: make([]time.Duration, 0, expect),
+		clock:   path.Clock,
+		scheme:  sch,
 	}
 	for _, s := range cfg.Strategies {
-		pipe, err := newPipeline(cfg, sch, s)
-		if err != nil {
+		if s.pionMinPackets > 0 && sch.name != FECNone {
+			dir.recv = append(dir.recv, nil) // pion's buffer knows nothing of FEC
+			continue
+		}
+		r := &receiver{dir: dir, playAt: make([]time.Duration, 0, expect)}
+		if r.pipe, err = newPipeline(cfg, sch, s, r); err != nil {
 			return nil, err
 		}
-		dir.recv = append(dir.recv, &receiver{pipe: pipe, playAt: make([]time.Duration, 0, expect)})
+		dir.recv = append(dir.recv, r)
 	}
 
 	rel := impair.NewReleaser(releaserSize, 1500)
@@ -460,7 +549,10 @@ func simulate(cfg *Config, d int, sch scheme) (*direction, error) {
 	}
 	render := func(now time.Duration) error {
 		for _, r := range dir.recv {
-			if err := r.pipe.render(dir, r, now); err != nil {
+			if r == nil {
+				continue
+			}
+			if err := r.pipe.render(now); err != nil {
 				return fmt.Errorf("bench: rendering: %w", err)
 			}
 		}
@@ -476,12 +568,11 @@ func simulate(cfg *Config, d int, sch scheme) (*direction, error) {
 			pushErr = fmt.Errorf("bench: network delay line: %w", err)
 		}
 	}
-	send := func(pkt []byte) {
+	sendPacket := func(pkt []byte) {
 		if len(pkt) < 12 {
 			return // cannot happen: the sender built it
 		}
 		if sch.isParity(pkt) {
-			dir.sentParity(pkt)
 			parityPath.SendAll(captured, func(at time.Duration) { push(pkt, at) })
 			return
 		}
@@ -498,11 +589,10 @@ func simulate(cfg *Config, d int, sch scheme) (*direction, error) {
 		dir.frame = append(dir.frame, int32(frame))
 		dir.spurt = append(dir.spurt, spurtID)
 		dir.network = append(dir.network, -1)
-		if dir.parityOf != nil {
-			dir.parityOf = append(dir.parityOf, -1)
-		}
 		for _, r := range dir.recv {
-			r.playAt = append(r.playAt, notPlayed)
+			if r != nil {
+				r.playAt = append(r.playAt, notPlayed)
+			}
 		}
 		dir.sent++
 		path.SendAll(captured, func(at time.Duration) { push(pkt, at) })
@@ -515,7 +605,7 @@ func simulate(cfg *Config, d int, sch scheme) (*direction, error) {
 			return nil, err
 		}
 		inFrame = 0
-		if err := snd.FramePackets(src.next(), send); err != nil {
+		if err := snd.FramePackets(src.next(), sendPacket); err != nil {
 			return nil, fmt.Errorf("bench: sending frame %d: %w", n, err)
 		}
 		if pushErr != nil {
@@ -524,7 +614,11 @@ func simulate(cfg *Config, d int, sch scheme) (*direction, error) {
 		if dir.renderErr != nil {
 			return nil, dir.renderErr
 		}
+		if (n+1)%progressStep == 0 {
+			prog.add(progressStep)
+		}
 	}
+	prog.add(frames % progressStep)
 	st := snd.Stats()
 	dir.octets, dir.fecOctets = st.Octets, st.FECOctets
 	// Deliver what is still in flight, then play everything out.
@@ -541,343 +635,69 @@ func discard([]int16) error { return nil }
 // parityStream is mixed into a direction's seed for its parity path.
 const parityStream = 0x7061726974790000 // "parity"
 
-// sentParity records which media packets a parity packet protects.
-func (d *direction) sentParity(pkt []byte) {
-	d.lastParitySeq = binary.BigEndian.Uint16(pkt[2:4])
-	g := parityGroup{first: -1}
-	if base, mask, ok := parityMask(pkt); ok {
-		if first := d.index(base); first >= 0 {
-			g.first, g.mask = first, mask<<16
-		}
-	}
-	p := int32(len(d.parity))
-	d.parity = append(d.parity, g)
-	for k := 0; g.first >= 0 && k < 48; k++ {
-		if g.mask&(1<<(63-k)) != 0 && g.first+k < len(d.parityOf) {
-			d.parityOf[g.first+k] = p
-		}
-	}
-}
-
-// parityIndex returns the index of the parity packet with sequence number
-// seq, -1 if it was not sent.
-func (d *direction) parityIndex(seq uint16) int {
-	i := len(d.parity) - 1 - int(d.lastParitySeq-seq)
-	if i < 0 || len(d.parity) == 0 {
-		return -1
-	}
-	return i
-}
-
-// xorWindow is how far (in packets) behind the newest media packet the
-// first packet of a parity group may lie for the receivers' XOR decoder to
-// still use it (rtpcall's decoder window).
-const xorWindow = 64
-
-// rebuild returns the packet the receivers rebuild from parity group p now,
-// or -1: once its parity packet is in and exactly one protected packet
-// has not been delivered, that packet is rebuilt, once.
-func (d *direction) rebuild(p int) int {
-	if p < 0 || p >= len(d.parity) {
-		return -1
-	}
-	g := &d.parity[p]
-	if !g.arrived || g.rebuilt || g.first < 0 || d.newestIn-g.first >= xorWindow {
-		return -1 // not yet, done, or expired from the decoder's window
-	}
-	missing := -1
-	for k := range 48 {
-		i := g.first + k
-		if g.mask&(1<<(63-k)) == 0 || i >= len(d.network) || d.network[i] >= 0 {
-			continue
-		}
-		if missing >= 0 {
-			return -1
-		}
-		missing = i
-	}
-	if missing < 0 {
-		return -1
-	}
-	g.rebuilt = true
-	return missing
-}
-
 // arrive hands one delivered datagram to every receiver and records its
 // network delay.
 func (dir *direction) arrive(pkt []byte, at time.Duration) {
 	if len(pkt) < 12 {
 		return // cannot happen: the harness sent it
 	}
-	seq := binary.BigEndian.Uint16(pkt[2:4])
-	i, rebuilt := -1, -1
-	if dir.scheme.isParity(pkt) {
-		p := dir.parityIndex(seq)
-		if p < 0 {
-			return
-		}
-		dir.parity[p].arrived = true
-		rebuilt = dir.rebuild(p)
-	} else {
-		if i = dir.index(seq); i < 0 {
-			return
-		}
-		dir.newestIn = max(dir.newestIn, i)
-		if dir.network[i] < 0 {
+	if !dir.scheme.isParity(pkt) {
+		if i := dir.index(binary.BigEndian.Uint16(pkt[2:4])); i >= 0 && dir.network[i] < 0 {
 			dir.network[i] = at - dir.clock.Receiver(dir.tx[i])
-		}
-		if dir.parityOf != nil {
-			rebuilt = dir.rebuild(int(dir.parityOf[i]))
 		}
 	}
 	dir.lastArrival = at
 	for _, r := range dir.recv {
-		// Play what is due first, as the real-time shell does between reads.
-		if err := r.pipe.render(dir, r, at); err != nil && dir.renderErr == nil {
-			dir.renderErr = fmt.Errorf("bench: rendering: %w", err)
+		if r == nil {
+			continue
 		}
-		r.pipe.arrive(dir, r, pkt, i, rebuilt, at)
+		// Play what is due first, as the real-time shell does between reads.
+		if err := r.pipe.render(at); err != nil {
+			dir.fail(fmt.Errorf("bench: rendering: %w", err))
+		}
+		r.pipe.arrive(pkt, at)
 	}
 }
 
-// newPipeline builds strategy s's receive pipeline under FEC scheme sch.
-func newPipeline(cfg *Config, sch scheme, s Strategy) (pipeline, error) {
+// newPipeline builds strategy s's receive pipeline under FEC scheme sch,
+// reporting what it plays to r.
+func newPipeline(cfg *Config, sch scheme, s Strategy, r *receiver) (pipeline, error) {
 	if s.pionMinPackets > 0 {
-		return newPionPipe(s.pionMinPackets), nil
+		return newPionPipe(s.pionMinPackets, r), nil
 	}
 	strat, err := s.New()
 	if err != nil {
 		return nil, fmt.Errorf("bench: strategy %s: %w", s.Name, err)
 	}
-	rcv, err := rtpcall.NewReceiver(sch.receiverConfig(rtpcall.ReceiverConfig{
-		Codec: cfg.Codec, Strategy: strat, DisablePLC: cfg.DisablePLC,
+	p := &rtpPipe{write: discard}
+	if cfg.keepAudio {
+		p.write = func(pcm []int16) error { p.out = append(p.out, pcm...); return nil }
+	}
+	p.rcv, err = rtpcall.NewReceiver(sch.receiverConfig(rtpcall.ReceiverConfig{
+		Codec: cfg.Codec, Strategy: strat, DisablePLC: cfg.DisablePLC, NoAudio: cfg.NoAudio,
+		OnPlay: func(c rtpcall.Played) {
+			if c.Kind != rtpcall.PlayHole {
+				r.play(c.Seq, c.PlayAt)
+			}
+		},
 	}))
 	if err != nil {
 		return nil, fmt.Errorf("bench: receiver for %s: %w", s.Name, err)
 	}
-	return &rtpPipe{rcv: rcv, scheme: sch, firstFrame: -1, closed: -1, groups: make([]openGroup, 0, maxOpenGroups)}, nil
+	return p, nil
 }
 
-// rtpPipe is Spurt's own receive pipeline, an rtpcall.Receiver.
-//
-// The harness learns each packet's playout instant from the playout buffer:
-// after every datagram it reads the buffer's counters and, when a talk spurt
-// began, its playout offset. The packets the datagram may have queued (its
-// own, the copies it carries, the packet it let the receiver rebuild from
-// parity) are the candidates; a packet not yet played is counted as queued,
-// at its media time plus its spurt's offset, when the buffer queued as many
-// as there are candidates, or, when it queued fewer, if it arrived by that
-// instant (the buffer's own test).
-//
-// Under interleaving the buffer receives chunks, a group at a time, when the
-// group is complete, when a packet of a later group shows it will not be, or
-// when its playout time comes (during Render). The harness follows the
-// receiver's open groups (as the deinterleaver, which hands them on in the
-// order of their keys) and, from how many chunks the buffer received, which
-// groups were handed on; their chunks are the candidates, arriving with the
-// group's last packet.
+// rtpPipe is Spurt's own receive pipeline, an rtpcall.Receiver, which
+// reports what it plays through its OnPlay hook.
 type rtpPipe struct {
-	rcv        *rtpcall.Receiver
-	scheme     scheme
-	spurts     [64]spurtOffset // ring of the latest spurts' offsets
-	nSpurts    uint64
-	queued     uint64
-	newest     time.Duration // media time of the newest packet offered
-	cands      [24]candidate
-	firstFrame int32 // frame of the first packet (chunk) pushed, the buffer's media time zero; -1 before
-
-	// Interleaving: the groups the receiver holds open, oldest first.
-	groups   []openGroup
-	closed   int // newest group (index of its first packet) closed; -1 before
-	received uint64
-	lastPush time.Duration
+	rcv   *rtpcall.Receiver
+	write func([]int16) error
+	out   []int16 // the rendered output, if kept
 }
 
-// candidate is a packet (chunk) a datagram may have queued, and when it
-// reached the buffer.
-type candidate struct {
-	i      int
-	at     time.Duration
-	playAt time.Duration // its playout instant if queued
-	ok     bool          // the buffer's own test says it is in time
-}
-
-// openGroup is an interleaved group some of whose packets the receiver took.
-type openGroup struct {
-	first   int // index of its first packet
-	arrival time.Duration
-}
-
-// maxOpenGroups bounds the interleaved groups followed; the receiver keeps
-// fewer open.
-const maxOpenGroups = 8
-
-type spurtOffset struct{ start, offset time.Duration }
-
-// media returns packet i's media time in the playout buffer's time base.
-func (p *rtpPipe) media(d *direction, i int) time.Duration {
-	return time.Duration(d.frame[i]-p.firstFrame) * frameDuration
-}
-
-func (p *rtpPipe) render(d *direction, r *receiver, now time.Duration) error {
-	err := p.rcv.Render(now, discard)
-	if p.scheme.il != nil {
-		p.settle(d, r, p.settleGroups(d, r, p.cands[:0]))
-	}
-	return err
-}
-
-func (p *rtpPipe) stats() rtpcall.ReceiverStats { return p.rcv.Stats() }
-
-func (p *rtpPipe) arrive(d *direction, r *receiver, pkt []byte, i, rebuilt int, at time.Duration) {
-	p.rcv.HandleRTP(pkt, at)
-	cands := p.cands[:0]
-	if p.scheme.il != nil {
-		depth := p.scheme.il.Depth
-		if i >= 0 {
-			p.deliverToGroup(i-i%depth, at)
-		}
-		if rebuilt >= 0 {
-			p.deliverToGroup(rebuilt-rebuilt%depth, at)
-		}
-		p.settle(d, r, p.settleGroups(d, r, cands))
-		return
-	}
-	add := func(k int) {
-		if k >= 0 && r.playAt[k] == notPlayed && len(cands) < cap(cands) {
-			cands = append(cands, candidate{i: k, at: at})
-		}
-	}
-	if i >= 0 {
-		if p.firstFrame < 0 {
-			p.firstFrame = d.frame[i]
-		}
-		d.blocksScratch = p.scheme.candidates(pkt, d.blocksScratch, func(seq uint16) { add(d.index(seq)) })
-	}
-	add(rebuilt)
-	p.settle(d, r, cands)
-}
-
-// deliverToGroup notes that the receiver took a packet of the group
-// beginning at packet first, at time at, as the receiver does: a packet of a
-// group closed already is late; one of a later group than an open one
-// closes the open ones before it.
-func (p *rtpPipe) deliverToGroup(first int, at time.Duration) {
-	if first <= p.closed {
-		return
-	}
-	pos := len(p.groups)
-	for k, g := range p.groups {
-		if g.first == first {
-			p.groups[k].arrival = max(g.arrival, at)
-			return
-		}
-		if g.first > first && pos == len(p.groups) {
-			pos = k
-		}
-	}
-	if len(p.groups) > 0 && p.groups[0].first < first {
-		p.closed = max(p.closed, first-1)
-	}
-	if len(p.groups) == cap(p.groups) {
-		return // cannot happen: the receiver keeps fewer open
-	}
-	p.groups = slices.Insert(p.groups, pos, openGroup{first: first, arrival: at})
-}
-
-// settleGroups appends to cands the chunks of the groups the receiver handed
-// to the playout buffer since the last look, oldest first.
-func (p *rtpPipe) settleGroups(d *direction, r *receiver, cands []candidate) []candidate {
-	got := p.rcv.Buffer().Stats().Received
-	depth := p.scheme.il.Depth
-	for ; p.received+uint64(depth) <= got && len(p.groups) > 0; p.received += uint64(depth) {
-		g := p.groups[0]
-		p.groups = slices.Delete(p.groups, 0, 1)
-		p.closed = max(p.closed, g.first)
-		if p.firstFrame < 0 {
-			p.firstFrame = d.frame[g.first]
-		}
-		at := max(g.arrival, p.lastPush)
-		p.lastPush = at
-		for c := range depth {
-			if k := g.first + c; k < len(r.playAt) && r.playAt[k] == notPlayed && len(cands) < cap(cands) {
-				cands = append(cands, candidate{i: k, at: at})
-			}
-		}
-	}
-	return cands
-}
-
-// settle reads the buffer after a datagram (or a render) that may have
-// queued cands and records their playout instants.
-func (p *rtpPipe) settle(d *direction, r *receiver, cands []candidate) {
-	st := p.rcv.Buffer().Stats()
-	if st.Spurts != p.nSpurts {
-		// The spurt began at the oldest packet newer than any before.
-		start := time.Duration(math.MaxInt64)
-		for _, c := range cands {
-			if m := p.media(d, c.i); m > p.newest || p.nSpurts == 0 {
-				start = min(start, m)
-			}
-		}
-		if start == math.MaxInt64 && len(cands) > 0 {
-			start = p.media(d, cands[len(cands)-1].i)
-		}
-		p.nSpurts = st.Spurts
-		p.spurts[p.nSpurts%uint64(len(p.spurts))] = spurtOffset{start: start, offset: st.PlayoutOffset}
-	}
-	for _, c := range cands {
-		p.newest = max(p.newest, p.media(d, c.i))
-	}
-	queued := st.Queued - p.queued
-	p.queued = st.Queued
-	if queued == 0 {
-		return
-	}
-	// Mark the queued count: first those that pass the buffer's own test,
-	// then by slack, since a packet late by arrival or passed over by a hole
-	// is the one with the least time to spare.
-	for k := range cands {
-		m := p.media(d, cands[k].i)
-		offset, next := p.offsetAt(m)
-		cands[k].playAt = m + offset
-		// In time, and not overlapping the next spurt.
-		cands[k].ok = cands[k].at <= cands[k].playAt && cands[k].playAt+frameDuration <= next
-	}
-	if queued < uint64(len(cands)) {
-		slices.SortStableFunc(cands, func(a, b candidate) int {
-			if a.ok != b.ok {
-				if a.ok {
-					return -1
-				}
-				return 1
-			}
-			return cmp.Compare(b.playAt-b.at, a.playAt-a.at)
-		})
-	}
-	for _, c := range cands[:min(queued, uint64(len(cands)))] {
-		r.playAt[c.i] = c.playAt
-	}
-}
-
-// offsetAt returns the playout offset of the spurt holding media time m: the
-// latest spurt begun at or before m (the buffer's rule for a packet that
-// arrives after newer ones). next is when the spurt after it begins to play,
-// math.MaxInt64 if none has.
-func (p *rtpPipe) offsetAt(m time.Duration) (offset, next time.Duration) {
-	n := uint64(len(p.spurts))
-	best := p.spurts[p.nSpurts%n]
-	next = math.MaxInt64
-	for k := uint64(0); k < n && k < p.nSpurts; k++ {
-		s := p.spurts[(p.nSpurts-k)%n]
-		best = s
-		if s.start <= m {
-			break
-		}
-		next = s.start + s.offset
-	}
-	return best.offset, next
-}
+func (p *rtpPipe) arrive(pkt []byte, at time.Duration) { p.rcv.HandleRTP(pkt, at) }
+func (p *rtpPipe) render(now time.Duration) error      { return p.rcv.Render(now, p.write) }
+func (p *rtpPipe) stats() rtpcall.ReceiverStats        { return p.rcv.Stats() }
 
 // path builds one direction's network.
 func (cfg *Config) path(seed uint64) (*impair.Path, error) {
@@ -892,6 +712,11 @@ func (cfg *Config) path(seed uint64) (*impair.Path, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
+	// The receive pipelines run, as in a live call, on a clock that reads
+	// no earlier than zero when the call starts. A receiver sees only
+	// arrival minus timestamp, so the offset changes no figure (a test
+	// checks it), and a negative one is read from zero.
+	p.Clock.Offset = max(p.Clock.Offset, 0)
 	return p, nil
 }
 
@@ -911,6 +736,7 @@ func summarise(c quality.Codec, sch scheme, dirs []*direction, i int, concealed 
 		row.Late += st.Late
 		row.Played += st.Played
 		row.Talkspurts += st.Spurts
+		row.SpurtsSent += d.spurtsSent()
 		recovered += st.Recovered
 		residual += st.ResidualLost
 		hidden += st.Concealed
@@ -978,6 +804,14 @@ func EModelCodec(c codec.Codec) quality.Codec {
 	return quality.CodecG711
 }
 
+// spurtsSent is how many talk spurts the sender began.
+func (d *direction) spurtsSent() uint64 {
+	if len(d.spurt) == 0 {
+		return 0
+	}
+	return uint64(d.spurt[len(d.spurt)-1] - d.spurt[0] + 1)
+}
+
 // timeline copies direction d's per-packet record for plots.
 func (d *direction) timeline(strategies []Strategy) *Timeline {
 	t := &Timeline{
@@ -989,6 +823,9 @@ func (d *direction) timeline(strategies []Strategy) *Timeline {
 		t.Send[i] = d.clock.Receiver(s)
 	}
 	for k, r := range d.recv {
+		if r == nil {
+			continue
+		}
 		delays := make([]time.Duration, len(r.playAt))
 		for i, at := range r.playAt {
 			delays[i] = notPlayed

@@ -22,12 +22,15 @@ import (
 // delay is minimising the sum over spurts of k_j * d_(k_j). Oracle solves the
 // Lagrangian relaxation, min sum k*d_(k) + lambda*(n - k) per spurt
 // independently, bisecting on lambda for the smallest late count within
-// maxLate, then spends what is left of the budget greedily on the single
-// steps (k to k-1) that save most. The Lagrangian solutions are exact points
-// of the optimal trade-off curve; the greedy fill in between is within one
-// step of it per spurt touched, so the result is a tight upper bound on the
-// optimum, like the paper's bounds. The spurts' non-overlap constraint is
-// ignored (silences between spurts absorb the differences).
+// maxLate, then spends what is left of the budget greedily on the steps
+// (from k packets to the next playable smaller count) that save most per
+// packet made late. Only counts a playout delay can realise are considered:
+// packets of equal delay play or are late together. The Lagrangian solutions
+// are exact points of the optimal trade-off curve and the greedy fill lies
+// between two of them, so the result is an upper bound on the optimum, like
+// the paper's bounds, and an exact one whenever the budget falls on a point
+// of the curve. The spurts' non-overlap constraint is ignored (silences
+// between spurts absorb the differences).
 //
 // It returns each spurt's playout delay; the slices in spurts are sorted in
 // place.
@@ -55,6 +58,9 @@ func Oracle(spurts [][]time.Duration, maxLate int) []time.Duration {
 			}
 			best, bestK := math.Inf(1), n
 			for k := n; k >= 1; k-- {
+				if !playable(s, k) {
+					continue
+				}
 				c := float64(k)*float64(s[k-1]) + lambda*float64(n-k)
 				if c < best {
 					best, bestK = c, k
@@ -92,23 +98,30 @@ func Oracle(spurts [][]time.Duration, maxLate int) []time.Duration {
 		late += len(s) - keep[j]
 	}
 
-	// Greedy fill of the remaining budget, one packet at a time.
-	for budget := maxLate - late; budget > 0; budget-- {
-		bestJ, bestSave := -1, 0.0
+	// Greedy fill of the remaining budget: the step (a spurt's playout delay
+	// down to its next smaller packet delay) that saves most per packet it
+	// makes late, while one fits.
+	for budget := maxLate - late; budget > 0; {
+		bestJ, bestK, bestRate := -1, 0, 0.0
 		for j, s := range spurts {
 			k := keep[j]
-			if k <= 1 {
+			next := k - 1
+			for next >= 1 && !playable(s, next) {
+				next--
+			}
+			if next < 1 || k-next > budget {
 				continue
 			}
-			save := float64(k)*float64(s[k-1]) - float64(k-1)*float64(s[k-2])
-			if save > bestSave {
-				bestJ, bestSave = j, save
+			rate := (float64(k)*float64(s[k-1]) - float64(next)*float64(s[next-1])) / float64(k-next)
+			if rate > bestRate {
+				bestJ, bestK, bestRate = j, next, rate
 			}
 		}
 		if bestJ < 0 {
 			break
 		}
-		keep[bestJ]--
+		budget -= keep[bestJ] - bestK
+		keep[bestJ] = bestK
 	}
 
 	out := make([]time.Duration, len(spurts))
@@ -118,6 +131,13 @@ func Oracle(spurts [][]time.Duration, maxLate int) []time.Duration {
 		}
 	}
 	return out
+}
+
+// playable reports whether a spurt whose packet delays are sorted can play
+// exactly its k fastest packets: at the playout delay of the k-th, packets
+// as fast as it play too.
+func playable(sorted []time.Duration, k int) bool {
+	return k == len(sorted) || sorted[k-1] < sorted[k]
 }
 
 // oracleRow runs Oracle over every direction's packets with the late-loss
@@ -152,17 +172,22 @@ func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timelin
 		row.Sent += d.sent
 		row.Expected += st.Expected
 		row.NetworkLost += st.Lost
-		if len(d.spurt) > 0 {
-			row.Talkspurts += uint64(d.spurt[len(d.spurt)-1] - d.spurt[0] + 1)
-		}
+		row.SpurtsSent += d.spurtsSent()
+		arrived := -1 // the latest spurt with a packet in, relative to the first
+
 		var kept []time.Duration
 		if keep != nil && di == 0 {
 			kept = make([]time.Duration, len(d.network))
 		}
 		for i, n := range d.network {
-			at := playout[first[di]+int(d.spurt[i]-d.spurt[0])]
+			j := int(d.spurt[i] - d.spurt[0])
+			at := playout[first[di]+j]
 			if kept != nil {
 				kept[i] = notPlayed
+			}
+			if n >= 0 && j != arrived {
+				row.Talkspurts++ // the oracle plays every spurt with a packet in
+				arrived = j
 			}
 			switch {
 			case n < 0:

@@ -42,6 +42,7 @@ func PionStrategy(minPackets int) Strategy {
 
 // pionPipe drives one pion jitter buffer.
 type pionPipe struct {
+	rcv      *receiver // told what plays
 	jb       *jitterbuffer.JitterBuffer
 	started  bool // a packet has been pushed
 	tick     time.Duration
@@ -53,11 +54,11 @@ type pionPipe struct {
 	counts   rtpcall.ReceiverStats
 }
 
-func newPionPipe(minPackets int) *pionPipe {
-	return &pionPipe{jb: jitterbuffer.New(jitterbuffer.WithMinimumPacketCount(uint16(minPackets)))}
+func newPionPipe(minPackets int, r *receiver) *pionPipe {
+	return &pionPipe{rcv: r, jb: jitterbuffer.New(jitterbuffer.WithMinimumPacketCount(uint16(minPackets)))}
 }
 
-func (p *pionPipe) arrive(d *direction, r *receiver, pkt []byte, _, _ int, at time.Duration) {
+func (p *pionPipe) arrive(pkt []byte, at time.Duration) {
 	packet := &rtp.Packet{}
 	if err := packet.Unmarshal(append([]byte(nil), pkt...)); err != nil {
 		p.counts.Malformed++
@@ -93,22 +94,20 @@ func (p *pionPipe) extend(seq uint16) int64 {
 	return p.highest + int64(int16(seq-p.firstSeq-uint16(p.highest)))
 }
 
-func (p *pionPipe) render(d *direction, r *receiver, now time.Duration) error {
+func (p *pionPipe) render(now time.Duration) error {
 	for p.ticking && p.tick <= now {
-		p.pop(d, r, p.tick)
+		p.pop(p.tick)
 		p.tick += frameDuration
 	}
 	return nil
 }
 
 // pop plays the packet at the head, if any, at the tick at.
-func (p *pionPipe) pop(d *direction, r *receiver, at time.Duration) {
+func (p *pionPipe) pop(at time.Duration) {
 	packet, err := p.jb.Pop()
 	switch {
 	case err == nil:
-		if i := d.index(packet.SequenceNumber); i >= 0 && r.playAt[i] == notPlayed {
-			r.playAt[i] = at
-		}
+		p.rcv.play(packet.SequenceNumber, at)
 		p.counts.Played++
 	case errors.Is(err, jitterbuffer.ErrPopWhileBuffering):
 	default:

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gonum.org/v1/plot"
@@ -46,11 +47,11 @@ func (r Result) WritePlots(dir string, window time.Duration) ([]string, error) {
 	}
 	var written []string
 	if r.Timeline != nil {
-		p, err := delayPlot(r.Timeline, window)
+		p, cut, err := delayPlot(r.Timeline, window)
 		if err != nil {
 			return written, err
 		}
-		p.Title.Text = fmt.Sprintf("Network and playout delay, %s network, first %v", r.Network, window)
+		p.Title.Text = fmt.Sprintf("Network and playout delay, %s network, first %v%s", r.Network, window, cut)
 		if err := save(p, dir, PlotDelays, &written); err != nil {
 			return written, err
 		}
@@ -102,19 +103,75 @@ func (s SweepResult) WritePlots(dir string) ([]string, error) {
 	return written, nil
 }
 
+// save writes p as a PNG into dir, its legend (if any) in a column right of
+// the plot, where it hides no data.
 func save(p *plot.Plot, dir, name string, written *[]string) error {
 	path := filepath.Join(dir, name)
-	if err := p.Save(plotWidth, plotHeight, path); err != nil {
+	img, err := draw.NewFormattedCanvas(plotWidth, plotHeight, "png")
+	if err != nil {
+		return fmt.Errorf("bench: drawing %s: %w", path, err)
+	}
+	c := draw.New(img)
+	legend := p.Legend
+	p.Legend = plot.NewLegend()
+	if width := legend.Rectangle(c).Size().X; width > 0 {
+		const gap = 8 * vg.Millimeter
+		p.Draw(draw.Crop(c, 0, -(width + gap), 0, 0))
+		legend.Top, legend.Left = true, true
+		legend.Draw(draw.Crop(c, plotWidth-width-gap/2, 0, 0, -10*vg.Millimeter))
+	} else {
+		p.Draw(c)
+	}
+	p.Legend = legend
+	file, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench: writing %s: %w", path, err)
+	}
+	if _, err := img.WriteTo(file); err != nil {
+		file.Close()
+		return fmt.Errorf("bench: writing %s: %w", path, err)
+	}
+	if err := file.Close(); err != nil {
 		return fmt.Errorf("bench: writing %s: %w", path, err)
 	}
 	*written = append(*written, path)
 	return nil
 }
 
+// strategyColor is the colour of a strategy's series in every plot, the same
+// for its oracle row; strategies of the same kind (fixed:60ms, fixed:100ms)
+// get another colour each time they repeat (used counts them).
+func strategyColor(name string, used map[color.Color]bool) color.Color {
+	base, _, _ := strings.Cut(strings.TrimPrefix(name, "oracle@"), ":")
+	var c color.Color
+	switch base {
+	case "ewma":
+		c = color.RGBA{R: 0xd6, G: 0x27, B: 0x28, A: 0xff} // red
+	case "spike":
+		c = color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff} // green
+	case "quantile":
+		c = color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff} // blue
+	case "fixed":
+		c = color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff} // orange
+	case "pion":
+		c = color.RGBA{R: 0x94, G: 0x67, B: 0xbd, A: 0xff} // purple
+	case "oracle":
+		return color.Black
+	}
+	for k := 0; c == nil || used[c]; k++ {
+		c = plotutil.Color(k)
+	}
+	used[c] = true
+	return c
+}
+
 func seconds(d time.Duration) float64 { return d.Seconds() }
 
-// delayPlot draws the first window of a timeline.
-func delayPlot(t *Timeline, window time.Duration) (*plot.Plot, error) {
+// delayPlot draws the first window of a timeline. The y axis spans every
+// network delay but only the bulk of each strategy's playout delays, not
+// their extremes (pion's start-up delay of a second or more would flatten
+// everything else); cut says, for the title, what it cuts off.
+func delayPlot(t *Timeline, window time.Duration) (p *plot.Plot, cut string, err error) {
 	if window <= 0 {
 		window = DefaultPlotWindow
 	}
@@ -123,41 +180,60 @@ func delayPlot(t *Timeline, window time.Duration) (*plot.Plot, error) {
 		n++
 	}
 	if n == 0 {
-		return nil, errors.New("bench: no packets to plot")
+		return nil, "", errors.New("bench: no packets to plot")
 	}
-	p := plot.New()
+	p = plot.New()
 	p.X.Label.Text = "send time (s)"
 	p.Y.Label.Text = "delay after capture end (ms)"
-	p.Legend.Top = true
 
 	var net plotter.XYs
-	top := 0.0
+	var netMS []float64
 	for i := range n {
 		if t.Network[i] >= 0 {
 			net = append(net, plotter.XY{X: seconds(t.Send[i]), Y: millis(t.Network[i])})
-			top = max(top, millis(t.Network[i]))
+			netMS = append(netMS, millis(t.Network[i]))
 		}
 	}
+	top := quantile(netMS, 1) // all of the network
+	var all []float64         // every value drawn
+	all = append(all, netMS...)
+	for _, s := range t.Playout {
+		var played []float64
+		for _, d := range s.Delays[:n] {
+			if d != notPlayed {
+				played = append(played, millis(d))
+			}
+		}
+		top = max(top, quantile(played, 0.75))
+		all = append(all, played...)
+	}
+	top = niceCeil(max(top*1.05, 10))
+	above := 0
+	for _, v := range all {
+		if v > top {
+			above++
+		}
+	}
+
 	// Talk spurt starts, as light vertical lines.
-	var spurtLines []*plotter.Line
 	for i := range n {
 		if i == 0 || t.Spurt[i] != t.Spurt[i-1] {
 			x := seconds(t.Send[i])
-			l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: 1}})
+			l, err := plotter.NewLine(plotter.XYs{{X: x, Y: 0}, {X: x, Y: top}})
 			if err != nil {
-				return nil, fmt.Errorf("bench: plotting spurts: %w", err)
+				return nil, "", fmt.Errorf("bench: plotting spurts: %w", err)
 			}
 			l.Color = color.Gray{Y: 200}
 			l.Dashes = []vg.Length{vg.Points(2), vg.Points(2)}
 			p.Add(l)
-			spurtLines = append(spurtLines, l)
 			if i == 0 {
 				p.Legend.Add("talk spurt start", l)
 			}
 		}
 	}
-	for k, s := range t.Playout {
-		col := plotutil.Color(k)
+	used := map[color.Color]bool{}
+	for _, s := range t.Playout {
+		col := strategyColor(s.Name, used)
 		first := true
 		for start := 0; start < n; {
 			end := start
@@ -168,7 +244,6 @@ func delayPlot(t *Timeline, window time.Duration) (*plot.Plot, error) {
 			for i := start; i < end; i++ {
 				if d := s.Delays[i]; d != notPlayed {
 					xy = append(xy, plotter.XY{X: seconds(t.Send[i]), Y: millis(d)})
-					top = max(top, millis(d))
 				}
 			}
 			start = end
@@ -177,9 +252,12 @@ func delayPlot(t *Timeline, window time.Duration) (*plot.Plot, error) {
 			}
 			l, err := plotter.NewLine(xy)
 			if err != nil {
-				return nil, fmt.Errorf("bench: plotting %s: %w", s.Name, err)
+				return nil, "", fmt.Errorf("bench: plotting %s: %w", s.Name, err)
 			}
 			l.Color, l.Width = col, vg.Points(1.5)
+			if s.Name == "oracle" {
+				l.Dashes = []vg.Length{vg.Points(5), vg.Points(2)}
+			}
 			p.Add(l)
 			if first {
 				p.Legend.Add(s.Name+" playout", l)
@@ -190,22 +268,65 @@ func delayPlot(t *Timeline, window time.Duration) (*plot.Plot, error) {
 	if len(net) > 0 {
 		sc, err := plotter.NewScatter(net)
 		if err != nil {
-			return nil, fmt.Errorf("bench: plotting network delay: %w", err)
+			return nil, "", fmt.Errorf("bench: plotting network delay: %w", err)
 		}
-		sc.GlyphStyle = draw.GlyphStyle{Shape: draw.CircleGlyph{}, Radius: vg.Points(1.2), Color: color.Black}
+		sc.GlyphStyle = draw.GlyphStyle{Shape: draw.CircleGlyph{}, Radius: vg.Points(1.2), Color: color.Gray{Y: 80}}
 		p.Add(sc)
 		p.Legend.Add("network delay", sc)
 	}
-	// The spurt lines span [0, 1]: stretch them to the data's height.
-	for _, l := range spurtLines {
-		l.XYs[1].Y = top * 1.05
+	p.Y.Min, p.Y.Max = 0, top
+	p.Y.Tick.Marker = axisTicks(top)
+	if above > 0 {
+		cut = fmt.Sprintf(" (axis cut at %.0f ms: %d values above)", top, above)
 	}
-	p.Y.Min = 0
-	return p, nil
+	return p, cut, nil
 }
 
-// tradeoffPlot draws each row at (late loss %, mean playout delay ms); if
-// front is not nil it joins those rows as the trade-off curve.
+// niceCeil rounds v > 0 up to a round number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5,
+// 6 or 8 times a power of ten).
+func niceCeil(v float64) float64 {
+	step := math.Pow(10, math.Floor(math.Log10(v)))
+	for _, m := range []float64{1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8} {
+		if m*step >= v {
+			return m * step
+		}
+	}
+	return 10 * step
+}
+
+// axisTicks marks 0 to top (a niceCeil) every round step, five to twelve
+// ticks in all.
+func axisTicks(top float64) plot.ConstantTicks {
+	step := math.Pow(10, math.Floor(math.Log10(top)))
+	switch {
+	case top/step < 2.5:
+		step /= 5
+	case top/step < 5:
+		step /= 2
+	}
+	var ticks plot.ConstantTicks
+	for k := 0.0; k*step <= top*(1+1e-9); k++ {
+		v := k * step
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'g', -1, 64)})
+	}
+	return ticks
+}
+
+// quantile returns the q-quantile (nearest rank) of vs, which it sorts; 0
+// for none.
+func quantile(vs []float64, q float64) float64 {
+	if len(vs) == 0 {
+		return 0
+	}
+	slices.Sort(vs)
+	return vs[max(int(math.Ceil(q*float64(len(vs))))-1, 0)]
+}
+
+// tradeoffPlot draws each row at (late loss %, mean playout delay ms). If
+// front is not nil (a sweep) it joins those rows as the trade-off curve;
+// otherwise each row is a point coloured by strategy and shaped by FEC
+// scheme, an oracle row a ring of its strategy's colour, told apart by the
+// legend rather than by labels, which overprint when points meet.
 func tradeoffPlot(rows []Row, front []int) (*plot.Plot, error) {
 	if len(rows) == 0 {
 		return nil, errors.New("bench: no results to plot")
@@ -213,22 +334,19 @@ func tradeoffPlot(rows []Row, front []int) (*plot.Plot, error) {
 	p := plot.New()
 	p.X.Label.Text = "late loss (% of packets)"
 	p.Y.Label.Text = "mean playout delay (ms)"
+	p.X.Min, p.Y.Min = 0, 0
 	xy := make(plotter.XYs, len(rows))
-	labels := make([]string, len(rows))
 	for i, r := range rows {
 		xy[i] = plotter.XY{X: 100 * r.LateLoss, Y: r.DelayMean}
-		labels[i] = r.Strategy
-		if r.FEC != "" && r.FEC != FECNone {
-			labels[i] += " " + r.FEC
+	}
+	if front != nil {
+		sc, err := plotter.NewScatter(xy)
+		if err != nil {
+			return nil, fmt.Errorf("bench: plotting the trade-off: %w", err)
 		}
-	}
-	sc, err := plotter.NewScatter(xy)
-	if err != nil {
-		return nil, fmt.Errorf("bench: plotting the trade-off: %w", err)
-	}
-	sc.GlyphStyle = draw.GlyphStyle{Shape: draw.CircleGlyph{}, Radius: vg.Points(2.5), Color: plotutil.Color(0)}
-	p.Add(sc)
-	if len(front) > 0 {
+		sc.GlyphStyle = draw.GlyphStyle{Shape: draw.CircleGlyph{}, Radius: vg.Points(2.5), Color: plotutil.Color(0)}
+		p.Add(sc)
+		p.Legend.Add("EWMA setting", sc)
 		curve := make(plotter.XYs, 0, len(front))
 		for _, i := range front {
 			if i >= 0 && i < len(xy) {
@@ -243,20 +361,55 @@ func tradeoffPlot(rows []Row, front []int) (*plot.Plot, error) {
 			l.Color = plotutil.Color(1)
 			p.Add(l)
 			p.Legend.Add("trade-off curve", l)
-			p.Legend.Top = true
 		}
-	} else {
-		lb, err := plotter.NewLabels(plotter.XYLabels{XYs: xy, Labels: labels})
-		if err != nil {
-			return nil, fmt.Errorf("bench: labelling the trade-off: %w", err)
-		}
-		for i := range lb.TextStyle {
-			lb.TextStyle[i].XAlign = draw.XLeft
-		}
-		lb.Offset = vg.Point{X: vg.Points(4), Y: vg.Points(2)}
-		p.Add(lb)
+		return p, nil
 	}
-	p.X.Min, p.Y.Min = 0, 0
+
+	shapes := []draw.GlyphDrawer{draw.CircleGlyph{}, draw.TriangleGlyph{}, draw.BoxGlyph{}, draw.PyramidGlyph{},
+		draw.CrossGlyph{}, draw.PlusGlyph{}, draw.SquareGlyph{}}
+	var strategies, schemes []string
+	colors := map[string]color.Color{}
+	used := map[color.Color]bool{}
+	for _, r := range rows {
+		name := strings.TrimPrefix(r.Strategy, "oracle@")
+		if _, ok := colors[name]; !ok {
+			colors[name] = strategyColor(name, used)
+			strategies = append(strategies, name)
+		}
+		if !slices.Contains(schemes, r.FEC) {
+			schemes = append(schemes, r.FEC)
+		}
+	}
+	shape := func(fec string) draw.GlyphDrawer { return shapes[slices.Index(schemes, fec)%len(shapes)] }
+	oracles := false
+	for i, r := range rows {
+		name, isOracle := strings.CutPrefix(r.Strategy, "oracle@")
+		sc, err := plotter.NewScatter(xy[i : i+1])
+		if err != nil {
+			return nil, fmt.Errorf("bench: plotting the trade-off: %w", err)
+		}
+		sc.GlyphStyle = draw.GlyphStyle{Shape: shape(r.FEC), Radius: vg.Points(3.5), Color: colors[name]}
+		if isOracle {
+			sc.GlyphStyle.Shape, oracles = draw.RingGlyph{}, true
+		}
+		p.Add(sc)
+	}
+	thumb := func(c color.Color, g draw.GlyphDrawer) plot.Thumbnailer {
+		sc, _ := plotter.NewScatter(plotter.XYs{{}}) // one point: cannot fail
+		sc.GlyphStyle = draw.GlyphStyle{Shape: g, Radius: vg.Points(3.5), Color: c}
+		return sc
+	}
+	for _, name := range strategies {
+		p.Legend.Add(name, thumb(colors[name], draw.CircleGlyph{}))
+	}
+	if len(schemes) > 1 {
+		for _, fec := range schemes {
+			p.Legend.Add("FEC "+fec, thumb(color.Gray{Y: 90}, shape(fec)))
+		}
+	}
+	if oracles {
+		p.Legend.Add("its oracle", thumb(color.Gray{Y: 90}, draw.RingGlyph{}))
+	}
 	return p, nil
 }
 

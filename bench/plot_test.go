@@ -3,7 +3,9 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"image/color"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -132,5 +134,49 @@ func TestSweepIndependentOfScheduling(t *testing.T) {
 	one, four := encode(1), encode(4)
 	if !bytes.Equal(one, four) {
 		t.Errorf("one processor and four gave different sweeps:\n%s\n%s", one, four)
+	}
+}
+
+// Pion's start-up delay (a second and more) does not set the delay plot's
+// axis: the axis covers every network delay and the bulk of each playout
+// series, and the title says how many values it cuts off.
+func TestDelayPlotAxis(t *testing.T) {
+	res := run(t, Config{Scenario: scenario(t, "wifi"), Duration: time.Minute, Seed: 3, Oracle: true, Timeline: true, OneWay: true,
+		Strategies: []Strategy{ewma(), PionStrategy(PionDefaultMinPackets)}})
+	tl := res.Timeline
+	p, cut, err := delayPlot(tl, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pionMax, netMax time.Duration
+	for i, d := range tl.Playout[1].Delays {
+		if tl.Send[i]-tl.Send[0] <= 30*time.Second {
+			pionMax, netMax = max(pionMax, d), max(netMax, tl.Network[i])
+		}
+	}
+	if tl.Playout[1].Name != "pion" || pionMax < time.Second {
+		t.Fatalf("pion's longest delay %v: no start-up to cut", pionMax)
+	}
+	if top := p.Y.Max; top >= millis(pionMax) || top < millis(netMax) || cut == "" {
+		t.Errorf("axis up to %v ms (network up to %v, pion %v), title note %q", top, netMax, pionMax, cut)
+	}
+}
+
+func TestPlotHelpers(t *testing.T) {
+	for _, tt := range []struct{ v, want float64 }{{9, 10}, {10, 10}, {11, 12}, {101, 120}, {260, 300}, {0.3, 0.3}, {7100, 8000}} {
+		if got := niceCeil(tt.v); math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("niceCeil(%v) = %v, want %v", tt.v, got, tt.want)
+		}
+	}
+	for _, top := range []float64{10, 12, 120, 250, 300, 500, 800} {
+		ticks := axisTicks(top)
+		if len(ticks) < 5 || len(ticks) > 12 || ticks[0].Value != 0 || math.Abs(ticks[len(ticks)-1].Value-top) > 1e-9 {
+			t.Errorf("ticks for %v: %v", top, ticks)
+		}
+	}
+	used := map[color.Color]bool{}
+	a, b, c, d := strategyColor("ewma", used), strategyColor("oracle", used), strategyColor("fixed:60ms", used), strategyColor("fixed:100ms", used)
+	if a == b || c == d || a == c {
+		t.Errorf("colours not distinct: ewma %v, oracle %v, fixed %v and %v", a, b, c, d)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -34,15 +35,38 @@ func (r Result) WriteTable(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("bench: writing table: %w", err)
 	}
+	if note := r.ratingNote(); note != "" {
+		if _, err := fmt.Fprintln(w, note); err != nil {
+			return fmt.Errorf("bench: writing table: %w", err)
+		}
+	}
 	return nil
+}
+
+// ratingNote warns when rows were rated as different codecs: pion's buffer
+// conceals nothing, so its rows are rated without concealment while Spurt's
+// receivers conceal. The rating is honest; the comparison is not like for
+// like.
+func (r Result) ratingNote() string {
+	var names []string
+	for _, row := range r.Rows {
+		if !slices.Contains(names, row.RatedAs) {
+			names = append(names, row.RatedAs)
+		}
+	}
+	if len(names) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("note: rows are rated as %s: pion conceals nothing, so its R and MOS carry its holes as silence\n"+
+		"while the others conceal them; run with --plc=false to compare like for like.", strings.Join(names, " and "))
 }
 
 // csvHeader names WriteCSV's columns, the JSON keys of Row.
 var csvHeader = []string{
 	"strategy", "fec", "packets_sent", "packets_expected", "network_lost", "late_lost", "chunks_played",
-	"talkspurts", "network_loss", "late_loss", "fec_recovered", "residual_lost", "concealed", "residual_loss",
+	"talkspurts", "talkspurts_sent", "network_loss", "late_loss", "fec_recovered", "residual_lost", "concealed", "residual_loss",
 	"fec_overhead", "playout_delay_ms_mean", "playout_delay_ms_p95",
-	"mouth_to_ear_ms", "burst_r", "r_factor", "mos", "oracle_delay_ms_mean", "delay_ratio_to_oracle",
+	"mouth_to_ear_ms", "burst_r", "r_factor", "mos", "rated_as", "oracle_delay_ms_mean", "delay_ratio_to_oracle",
 }
 
 // WriteCSV writes the rows as CSV with a header line; the columns are Row's
@@ -81,9 +105,9 @@ func (row Row) csvRecord() []string {
 	}
 	return []string{
 		row.Strategy, row.FEC, u(row.Sent), u(row.Expected), u(row.NetworkLost), u(row.Late), u(row.Played),
-		u(row.Talkspurts), f(row.NetworkLoss), f(row.LateLoss), optU(row.FECRecovered), optU(row.Residual),
+		u(row.Talkspurts), u(row.SpurtsSent), f(row.NetworkLoss), f(row.LateLoss), optU(row.FECRecovered), optU(row.Residual),
 		optU(row.Concealed), f(row.ResidualLoss), f(row.Overhead), f(row.DelayMean), f(row.DelayP95),
-		f(row.MouthToEar), f(row.BurstR), f(row.R), f(row.MOS), opt(row.OracleDelayMean), opt(row.DelayRatio),
+		f(row.MouthToEar), f(row.BurstR), f(row.R), f(row.MOS), row.RatedAs, opt(row.OracleDelayMean), opt(row.DelayRatio),
 	}
 }
 
@@ -97,8 +121,13 @@ const maxTablePoints = 100
 func (s SweepResult) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	b := s.Points[s.Best]
-	fmt.Fprintf(tw, "best by MOS: K=%g alpha=%g beta=%g  MOS %.3f  R %.1f  late %.2f%%  delay %.1f ms\n\n",
+	fmt.Fprintf(tw, "best by MOS: K=%g alpha=%g beta=%g  MOS %.3f  R %.1f  late %.2f%%  delay %.1f ms\n",
 		b.K, b.Alpha, b.Beta, b.Row.MOS, b.Row.R, 100*b.Row.LateLoss, b.Row.DelayMean)
+	if len(s.BestAtEdge) > 0 {
+		fmt.Fprintf(tw, "warning: the best setting lies at the edge of the grid in %s, so a better one may lie beyond it: widen the sweep\n",
+			strings.Join(s.BestAtEdge, " and "))
+	}
+	fmt.Fprintln(tw)
 	list := s.Front
 	if len(s.Points) <= maxTablePoints {
 		fmt.Fprintf(tw, "late loss against delay (* on the trade-off curve: no setting is better on both):\n")

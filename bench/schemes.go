@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"strings"
@@ -14,8 +13,8 @@ import (
 
 // FEC scheme names, as --fec takes them. This file is the one place where a
 // scheme name becomes rtpcall configuration: a new scheme is added to
-// parseScheme and, if its datagrams can make other packets playable, to
-// candidates (or, for parity, to the harness's parity groups).
+// parseScheme (and, if it sends packets of a sequence of their own, to
+// isParity).
 const (
 	// FECNone sends plain audio: holes are concealed or silent (Config.DisablePLC).
 	FECNone = "none"
@@ -155,55 +154,38 @@ func emodel(c codec.Codec, concealed bool) quality.Codec {
 	return EModelCodec(c)
 }
 
-// candidates calls fn with the sequence number of every media packet the
-// datagram may put into the playout buffer by itself: its own, and under
-// RED those of the copies it carries (oldest first, as the receiver pushes
-// them). Packets rebuilt from XOR parity and interleaved groups are the
-// harness's to find (see direction.rebuild and rtpPipe.settleGroups).
-// blocks is scratch space. Datagrams it cannot read yield nothing.
-func (s scheme) candidates(pkt []byte, blocks []fec.Block, fn func(seq uint16)) []fec.Block {
-	if len(pkt) < 12 {
-		return blocks
+// packetLevel returns the scheme and the codec a packet-level run's sender
+// uses: the codec, and RED's secondary, encode every frame as one fixed
+// payload (see fixedPayload).
+func (s scheme) packetLevel(c codec.Codec) (scheme, codec.Codec, error) {
+	c, err := fixedPayload(c)
+	if err != nil {
+		return s, c, err
 	}
-	seq := binary.BigEndian.Uint16(pkt[2:4])
-	if s.red != nil && pkt[1]&0x7f == s.red.PayloadType {
-		header := 12 + 4*int(pkt[0]&0x0f)
-		if header > len(pkt) {
-			return blocks
+	if s.red != nil {
+		red := *s.red
+		if red.Secondary, err = fixedPayload(red.Secondary); err != nil {
+			return s, c, err
 		}
-		var err error
-		if blocks, err = fec.ParseRED(pkt[header:], blocks); err == nil {
-			for _, b := range blocks[:len(blocks)-1] {
-				if b.TimestampOffset%frameSamples == 0 {
-					fn(seq - b.TimestampOffset/frameSamples)
-				}
-			}
-		}
+		s.red = &red
 	}
-	fn(seq)
-	return blocks
+	return s, c, nil
 }
 
-// parityMask reads which media packets an RFC 5109 parity packet protects:
-// their sequence numbers are base+k for every bit k (from the most
-// significant, k = 0) set in mask.
-func parityMask(pkt []byte) (base uint16, mask uint64, ok bool) {
-	const fecHeader, longMask = 10, 0x40
-	if len(pkt) < 12 {
-		return 0, 0, false
+// fixedPayload returns codec c with an encoder that encodes every frame as
+// the same payload: c's own encoding of a 20 ms frame of silence. Packets
+// keep c's payload sizes (every codec the benchmark runs has a fixed frame
+// size), and the encoding costs a copy. Decoders are c's.
+func fixedPayload(c codec.Codec) (codec.Codec, error) {
+	payload, err := c.NewEncoder().Encode(nil, make([]int16, frameSamples))
+	if err != nil {
+		return c, fmt.Errorf("bench: codec %s: %w", c.Name, err)
 	}
-	at := 12 + 4*int(pkt[0]&0x0f)
-	if len(pkt) < at+fecHeader+4 {
-		return 0, 0, false
-	}
-	base = binary.BigEndian.Uint16(pkt[at+2 : at+4])
-	m := at + fecHeader + 2
-	mask = uint64(binary.BigEndian.Uint16(pkt[m:m+2])) << 32
-	if pkt[at]&longMask != 0 {
-		if len(pkt) < m+6 {
-			return 0, 0, false
-		}
-		mask |= uint64(binary.BigEndian.Uint32(pkt[m+2 : m+6]))
-	}
-	return base, mask, true
+	c.NewEncoder = func() codec.Encoder { return fixedEncoder(payload) }
+	return c, nil
 }
+
+// fixedEncoder "encodes" every frame as itself.
+type fixedEncoder []byte
+
+func (e fixedEncoder) Encode(dst []byte, _ []int16) ([]byte, error) { return append(dst, e...), nil }

@@ -57,7 +57,10 @@
 // oscillators to the base station; the others are within the ±20–100 ppm
 // tolerance of ordinary crystal oscillators (Moon, Skelly and Towsley, 1999,
 // measured skews of tens of ppm between Internet hosts). Build puts the skew
-// in Path.Clock, so delivery times drift by it: 20 ppm is 72 ms an hour.
+// in Path.Clock, so delivery times drift by it: 20 ppm is 72 ms an hour. A
+// scenario may also set the receiver's clock offset (clock_offset_ms, in
+// Path.Clock too); the built-in ones have none, since a receiver sees only
+// arrival minus timestamp and absorbs any constant.
 package impair
 
 import (

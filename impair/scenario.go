@@ -31,8 +31,8 @@ const (
 	maxParetoShape   = 1000
 )
 
-// Scenario is a named network condition — loss, delay, duplication and clock
-// skew — that Build turns into a Path. It is plain data, read from and
+// Scenario is a named network condition — loss, delay, duplication, and the
+// receiver's clock offset and skew — that Build turns into a Path. It is plain data, read from and
 // written as JSON with encoding/json; the package documentation lists the
 // built-in ones. The zero value of each part means no impairment of that kind.
 type Scenario struct {
@@ -42,6 +42,9 @@ type Scenario struct {
 	Delay        DelayConfig     `json:"delay,omitzero"`
 	Duplicate    DuplicateConfig `json:"duplicate,omitzero"`
 	ClockSkewPPM float64         `json:"clock_skew_ppm,omitzero"` // receiver's clock fast by this, in [−1000, 1000]
+	// ClockOffsetMS is how far ahead the receiver's clock reads at the
+	// sender's time zero, in [−3 600 000, 3 600 000] (an hour either way).
+	ClockOffsetMS float64 `json:"clock_offset_ms,omitzero"`
 }
 
 // LossConfig selects a loss model. Fields that do not belong to the model
@@ -56,6 +59,43 @@ type LossConfig struct {
 	R        float64 `json:"r,omitzero"`
 	LossGood float64 `json:"loss_good,omitzero"`
 	LossBad  float64 `json:"loss_bad,omitzero"`
+}
+
+// LossMeans is what a loss model implies in the long run.
+type LossMeans struct {
+	// Loss is the share of packets lost.
+	Loss float64 `json:"mean_loss"`
+	// Burst is the mean length, in packets, of a run of consecutive
+	// losses; nil if a run, once begun, never ends.
+	Burst *float64 `json:"mean_burst_packets"`
+}
+
+// Means returns the long-run loss rate and mean loss burst that the model
+// implies (see GilbertElliott.MeanLoss and MeanBurst; Bernoulli loss of rate
+// p has bursts of 1/(1−p) on average), and false for no loss model. c must
+// be valid.
+func (c LossConfig) Means() (LossMeans, bool) {
+	var loss, burst float64
+	switch c.Model {
+	case ModelBernoulli:
+		loss, burst = c.Rate, math.Inf(1)
+		if c.Rate < 1 {
+			burst = 1 / (1 - c.Rate)
+		}
+	case ModelGilbertElliott:
+		g := GilbertElliott{p: c.P, r: c.R, lossGood: c.LossGood, lossBad: c.LossBad}
+		loss, burst = g.MeanLoss(), g.MeanBurst()
+	default:
+		return LossMeans{}, false
+	}
+	m := LossMeans{Loss: loss}
+	if !math.IsInf(burst, 1) {
+		if loss == 0 {
+			burst = 0
+		}
+		m.Burst = &burst
+	}
+	return m, true
 }
 
 // DelayConfig is a constant base delay plus optional jitter and spikes, all
@@ -217,6 +257,9 @@ func (s Scenario) validate() error {
 	if !inRange(s.ClockSkewPPM, -maxSkewPPM, maxSkewPPM) {
 		return fmt.Errorf("clock_skew_ppm %v: must be in [%d, %d]", s.ClockSkewPPM, -maxSkewPPM, maxSkewPPM)
 	}
+	if limit := float64(maxDraw) / 1e6; !inRange(s.ClockOffsetMS, -limit, limit) {
+		return fmt.Errorf("clock_offset_ms %v: must be in [%v, %v]", s.ClockOffsetMS, -limit, limit)
+	}
 	return nil
 }
 
@@ -326,7 +369,7 @@ func (s Scenario) Build(seed uint64) (*Path, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
-	path := &Path{Clock: Clock{SkewPPM: s.ClockSkewPPM}}
+	path := &Path{Clock: Clock{Offset: ms(s.ClockOffsetMS), SkewPPM: s.ClockSkewPPM}}
 	var err error
 	if path.Loss, err = s.Loss.build(stream(seed, 1)); err != nil {
 		return nil, fmt.Errorf("impair: scenario %q: %w", s.Name, err)

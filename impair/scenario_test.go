@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"reflect"
 	"strings"
@@ -154,7 +156,8 @@ func TestLoadScenario(t *testing.T) {
 	  "delay": {"base_ms": 270, "jitter": {"model": "pareto", "scale_ms": 1.5, "shape": 3},
 	            "spikes": {"probability": 0.0001, "height_ms": 100, "slope": 0.8}},
 	  "duplicate": {"probability": 0.01, "lag_ms": 0.5},
-	  "clock_skew_ppm": -12.5
+	  "clock_skew_ppm": -12.5,
+	  "clock_offset_ms": -1500.25
 	}`
 	s, err := LoadScenario(strings.NewReader(in))
 	if err != nil {
@@ -165,8 +168,9 @@ func TestLoadScenario(t *testing.T) {
 		Loss: LossConfig{Model: ModelGilbertElliott, P: 0.001, R: 0.5, LossGood: 0.0001, LossBad: 0.5},
 		Delay: DelayConfig{BaseMS: 270, Jitter: JitterConfig{Model: ModelPareto, ScaleMS: 1.5, Shape: 3},
 			Spikes: SpikeConfig{Probability: 0.0001, HeightMS: 100, Slope: 0.8}},
-		Duplicate:    DuplicateConfig{Probability: 0.01, LagMS: 0.5},
-		ClockSkewPPM: -12.5,
+		Duplicate:     DuplicateConfig{Probability: 0.01, LagMS: 0.5},
+		ClockSkewPPM:  -12.5,
+		ClockOffsetMS: -1500.25,
 	}
 	if !reflect.DeepEqual(s, want) {
 		t.Fatalf("got %+v\nwant %+v", s, want)
@@ -174,6 +178,9 @@ func TestLoadScenario(t *testing.T) {
 	p, err := s.Build(5)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if want := (Clock{Offset: -1500250 * time.Microsecond, SkewPPM: -12.5}); p.Clock != want {
+		t.Errorf("clock %+v, want %+v", p.Clock, want)
 	}
 	if _, ok := p.Delay.(*SumDelay); !ok {
 		t.Errorf("delay with spikes built as %T, want *SumDelay", p.Delay)
@@ -226,6 +233,7 @@ func TestLoadScenarioRejects(t *testing.T) {
 		{"duplicate probability", `{"name":"x","duplicate":{"probability":2}}`, "probability"},
 		{"duplicate lag", `{"name":"x","duplicate":{"probability":0.1,"lag_ms":-3}}`, "lag_ms"},
 		{"skew", `{"name":"x","clock_skew_ppm":1001}`, "clock_skew_ppm"},
+		{"offset", `{"name":"x","clock_offset_ms":-3600001}`, "clock_offset_ms"},
 		{"too large", `{"name":"x","description":"` + strings.Repeat(" ", maxScenarioBytes) + `"}`, "larger than"},
 	}
 	for _, tc := range tests {
@@ -248,6 +256,58 @@ func TestLoadScenarioRejects(t *testing.T) {
 }
 
 func nan() float64 { var zero float64; return zero / zero }
+
+// Means states what each loss model implies: for Gilbert-Elliott, the
+// model's own MeanLoss and MeanBurst; for Bernoulli p, bursts of 1/(1-p).
+func TestLossMeans(t *testing.T) {
+	inf := math.Inf(1)
+	tests := []struct {
+		c           LossConfig
+		loss, burst float64 // burst +Inf: endless
+		ok          bool
+	}{
+		{LossConfig{}, 0, 0, false},
+		{LossConfig{Model: ModelBernoulli, Rate: 0.05}, 0.05, 1 / 0.95, true},
+		{LossConfig{Model: ModelBernoulli}, 0, 0, true},
+		{LossConfig{Model: ModelBernoulli, Rate: 1}, 1, inf, true},
+		// classic Gilbert (wifi): p/(p+r) lost, bursts of 1/r
+		{LossConfig{Model: ModelGilbertElliott, P: 0.01, R: 0.3, LossBad: 1}, 0.01 / 0.31, 1 / 0.3, true},
+		// loss in both states: 1/(1-h(1-r)) does not apply; the general formula does
+		{LossConfig{Model: ModelGilbertElliott, P: 0.02, R: 0.2, LossGood: 0.01, LossBad: 0.5}, 0, 0, true},
+		{LossConfig{Model: ModelGilbertElliott, P: 0.01, LossBad: 1}, 1, inf, true},
+	}
+	for _, tt := range tests {
+		m, ok := tt.c.Means()
+		if ok != tt.ok || !ok {
+			if ok != tt.ok {
+				t.Errorf("%+v: ok %v", tt.c, ok)
+			}
+			continue
+		}
+		wantLoss, wantBurst := tt.loss, tt.burst
+		if tt.c.Model == ModelGilbertElliott && tt.c.LossGood > 0 {
+			g, err := NewGilbertElliott(tt.c.P, tt.c.R, tt.c.LossGood, tt.c.LossBad, rand.New(rand.NewPCG(1, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantLoss, wantBurst = g.MeanLoss(), g.MeanBurst()
+		}
+		if math.Abs(m.Loss-wantLoss) > 1e-12 {
+			t.Errorf("%+v: mean loss %v, want %v", tt.c, m.Loss, wantLoss)
+		}
+		switch {
+		case math.IsInf(wantBurst, 1):
+			if m.Burst != nil {
+				t.Errorf("%+v: mean burst %v, want endless (nil)", tt.c, *m.Burst)
+			}
+		case m.Burst == nil || math.Abs(*m.Burst-wantBurst) > 1e-9:
+			t.Errorf("%+v: mean burst %v, want %v", tt.c, m.Burst, wantBurst)
+		}
+	}
+	if _, err := json.Marshal(LossMeans{Loss: 1}); err != nil {
+		t.Errorf("an endless burst does not encode: %v", err)
+	}
+}
 
 // record sends n packets through a fresh build of s and returns, per packet,
 // its deliveries.

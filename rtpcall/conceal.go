@@ -2,6 +2,7 @@ package rtpcall
 
 import (
 	"fmt"
+	"math/bits"
 	"time"
 
 	"github.com/spurtvoip/spurt/plc"
@@ -32,11 +33,15 @@ func newConcealer(rate int) (*concealer, error) {
 	return &concealer{plc: c, chunk: rate / 50, buf: make([]int16, rate/50)}, nil
 }
 
-// fillHole conceals a missing stretch of samples that plays from at.
+// fillHole conceals a missing stretch of samples that plays from at (with
+// NoAudio, only counts it).
 func (r *Receiver) fillHole(at time.Duration, samples int) {
 	c := r.conceal
+	if r.noAudio {
+		r.out.reserve(at, samples)
+	}
 	// The buffer bounds a hole by its capacity; every piece is one chunk.
-	for done := 0; done < samples; {
+	for done := 0; done < samples && !r.noAudio; {
 		n := min(samples-done, len(c.buf))
 		piece := c.buf[:n]
 		c.plc.Conceal(piece)
@@ -64,10 +69,20 @@ func (r *Receiver) passChunk(pcm []int16, holes uint8, depth int, spurtStart boo
 		piece := pcm[u*unit : (u+1)*unit]
 		if holes&(1<<u) != 0 {
 			c.plc.Conceal(piece)
-			r.stats.ConcealedSamples += uint64(unit)
 		} else {
 			c.plc.Good(piece)
 		}
 	}
+	r.countConcealed(len(pcm), holes, depth)
+}
+
+// countConcealed counts what passChunk conceals in a chunk of samples with
+// the given holes in depth units.
+func (r *Receiver) countConcealed(samples int, holes uint8, depth int) {
+	if holes == 0 || depth == 0 || samples%depth != 0 {
+		return
+	}
+	missing := bits.OnesCount8(holes & uint8(1<<depth-1)) // depth is at most 8
+	r.stats.ConcealedSamples += uint64(missing * (samples / depth))
 	r.stats.Concealed++
 }

@@ -30,6 +30,57 @@ type ReceiverConfig struct {
 	// DisablePLC plays holes in talk spurts as silence instead of
 	// concealing them (plc.Concealer).
 	DisablePLC bool
+	// OnPlay, if set, is called by Render for every chunk it plays, holes
+	// included, in play order: what the pipeline did, for a caller that
+	// measures it (the benchmark harness). It must not keep the Played past
+	// the call or call back into the Receiver.
+	OnPlay func(Played)
+	// NoAudio schedules and counts every chunk as usual but decodes,
+	// conceals and renders nothing: Render writes no samples. Every counter
+	// is what it would be with audio (concealed and clipped samples are
+	// counted as if made) as long as the payloads decode, which the receiver
+	// checks only by decoding; a chunk is taken to be as long as the buffer
+	// says. For simulations that need the packet-level figures only.
+	NoAudio bool
+}
+
+// PlayKind says where the audio of a played chunk came from.
+type PlayKind uint8
+
+const (
+	// PlayPacket is a chunk played from its own packet; under interleaving,
+	// from the units of its group that arrived (see Played.Holes).
+	PlayPacket PlayKind = iota
+	// PlayCopy is a chunk played from a redundant copy (RFC 2198), its own
+	// packet lost or late.
+	PlayCopy
+	// PlayRebuilt is a chunk played from a packet rebuilt from XOR parity,
+	// its own packet lost or late.
+	PlayRebuilt
+	// PlayHole is a stretch of a talk spurt whose audio never came in time:
+	// concealed, or silent without concealment.
+	PlayHole
+)
+
+// Played describes one chunk Render played, for ReceiverConfig.OnPlay.
+type Played struct {
+	// Seq is the sequence number of the packet the chunk stands for; under
+	// interleaving, the group's first packet's plus the chunk's place in
+	// the group. For a hole, the first packet missing.
+	Seq uint16
+	// PlayAt is when its first sample plays, on the receiver's clock.
+	PlayAt time.Duration
+	// Arrival is when what it was played from reached the playout buffer:
+	// its packet's arrival, that of the packet carrying its copy or
+	// completing its parity group, or of the last packet of its interleaved
+	// group. Zero for a hole.
+	Arrival time.Duration
+	// Samples is its length; a hole may span several packets.
+	Samples int
+	Kind    PlayKind
+	// Holes marks the units of an interleaved chunk that never arrived
+	// (bit u: unit u).
+	Holes uint8
 }
 
 // ReceiverStats counts what the receive pipeline saw, from the network to the ear.
@@ -83,6 +134,8 @@ type Receiver struct {
 
 	playedTS   extender // unwraps the timestamps of played chunks
 	lastArrive time.Duration
+	onPlay     func(Played) // nil: nobody listens
+	noAudio    bool
 }
 
 // NewReceiver builds a receive pipeline.
@@ -165,6 +218,8 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		pcm:          make([]int16, 0, maxPacketSize*2),
 		delays:       newDelayStats(),
 		chunkSamples: cfg.Codec.ClockRate / 50,
+		onPlay:       cfg.OnPlay,
+		noAudio:      cfg.NoAudio,
 	}
 	if xor != nil {
 		xor.recover = r.handleRecovered
@@ -377,7 +432,8 @@ func (r *Receiver) push(seq uint16, ts uint32, marker bool, samples int, tag byt
 
 // Render plays everything due by now: it takes due chunks from the playout
 // buffer, decodes them onto the output timeline and hands every sample before
-// now to write. Holes stay silent.
+// now to write. Holes are concealed, or stay silent. With NoAudio it only
+// schedules and counts, and write is not called.
 func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 	if r.il != nil {
 		r.closeDueGroups(now)
@@ -392,6 +448,7 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			if r.conceal != nil {
 				r.fillHole(chunk.PlayAt, chunk.Samples)
 			}
+			r.played(Played{Seq: chunk.SequenceNumber, PlayAt: chunk.PlayAt, Samples: chunk.Samples, Kind: PlayHole})
 			continue
 		}
 		if len(chunk.Payload) == 0 {
@@ -407,8 +464,10 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			}
 			holes, payload = payload[0], payload[1:]
 		}
+		kind := PlayPacket
 		if tag&tagRecovered != 0 && r.xor != nil && r.xorPlayed(chunk.SequenceNumber) {
 			r.stats.Recovered++
+			kind = PlayRebuilt
 		}
 		if tag&tagCopy != 0 && r.red != nil {
 			if p, ok := r.red.takeReplacement(chunk.SequenceNumber); ok {
@@ -416,30 +475,51 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			} else {
 				r.stats.Recovered++
 				r.red.markPlayed(chunk.SequenceNumber)
+				kind = PlayCopy
 			}
 		}
 		if tag&tagSecondary != 0 && r.red != nil {
 			dec = r.red.secDec
 		}
-		pcm, err := dec.Decode(r.pcm[:0], payload)
-		if err != nil {
-			r.stats.Refused++
-			continue
+		depth := 0
+		if r.il != nil {
+			depth = r.il.depth
 		}
-		if r.conceal != nil {
-			depth := 0
-			if r.il != nil {
-				depth = r.il.depth
+		if r.noAudio {
+			if r.conceal != nil {
+				r.countConcealed(chunk.Samples, holes, depth)
 			}
-			r.passChunk(pcm, holes, depth, chunk.SpurtStart)
+			r.out.reserve(chunk.PlayAt, chunk.Samples)
+		} else {
+			pcm, err := dec.Decode(r.pcm[:0], payload)
+			if err != nil {
+				r.stats.Refused++
+				continue
+			}
+			if r.conceal != nil {
+				r.passChunk(pcm, holes, depth, chunk.SpurtStart)
+			}
+			r.out.place(chunk.PlayAt, pcm)
 		}
-		r.out.place(chunk.PlayAt, pcm)
 		r.stats.Played++
 		media := r.mediaTime(chunk.Timestamp)
 		r.delays.record(chunk.PlayAt-media-r.duration(chunk.Samples), chunk.PlayAt-chunk.Arrival)
+		r.played(Played{Seq: chunk.SequenceNumber, PlayAt: chunk.PlayAt, Arrival: chunk.Arrival,
+			Samples: chunk.Samples, Kind: kind, Holes: holes})
 	}
 	r.stats.ClippedSamples = r.out.clipped
+	if r.noAudio {
+		r.out.skip(now)
+		return nil
+	}
 	return r.out.commit(now, write)
+}
+
+// played tells OnPlay, if set, of a chunk played.
+func (r *Receiver) played(p Played) {
+	if r.onPlay != nil {
+		r.onPlay(p)
+	}
 }
 
 // Idle reports whether nothing received is still waiting to be played.

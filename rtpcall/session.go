@@ -260,7 +260,11 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 		st.RemoteLost = &lost
 		st.RemoteJitter = msPtr(time.Duration(s.rep.remoteJitter) * time.Second / time.Duration(s.rep.rate))
 	}
-	if e, ok := s.receiver.strategy.(*jitter.EWMA); ok {
+	switch e := s.receiver.strategy.(type) {
+	case *jitter.EWMA:
+		cfg := e.Config()
+		st.K, st.Alpha, st.Beta = cfg.K, cfg.Alpha, cfg.Beta
+	case *jitter.Spike:
 		cfg := e.Config()
 		st.K, st.Alpha, st.Beta = cfg.K, cfg.Alpha, cfg.Beta
 	}

@@ -86,7 +86,11 @@ func Summary(s Stats, outcome Outcome) string {
 		return fmt.Sprintf("%.1f ms", *p)
 	}
 	fmt.Fprintf(&b, "call ended: %s after %.1f s\n", outcome, s.Duration)
-	fmt.Fprintf(&b, "  codec %s, playout %s (K %g, alpha %g, beta %g)\n", s.Codec, s.Playout, s.K, s.Alpha, s.Beta)
+	fmt.Fprintf(&b, "  codec %s, playout %s", s.Codec, s.Playout)
+	if s.K != 0 || s.Alpha != 0 || s.Beta != 0 { // ewma and spike have them
+		fmt.Fprintf(&b, " (K %g, alpha %g, beta %g)", s.K, s.Alpha, s.Beta)
+	}
+	b.WriteString("\n")
 	fmt.Fprintf(&b, "  sent %d packets; received %d of %d expected\n", s.PacketsSent, s.PacketsReceived, s.Expected)
 	fmt.Fprintf(&b, "  network loss %d (%.1f%%), late loss %d (%.1f%%), duplicates %d, talk spurts %d\n",
 		s.NetworkLost, pct(s.NetworkLost, s.Expected), s.LateLost, pct(s.LateLost, s.PacketsReceived), s.Duplicates, s.Talkspurts)

@@ -29,27 +29,43 @@ func (tl *timeline) sampleAt(t time.Duration) int64 {
 
 // place writes pcm so that its first sample plays at time at.
 func (tl *timeline) place(at time.Duration, pcm []int16) {
+	from, to := tl.reserve(at, len(pcm))
+	start := tl.sampleAt(at) + int64(from)
+	for i, s := range pcm[from:to] {
+		tl.ring[(start+int64(i))%int64(len(tl.ring))] = s
+	}
+}
+
+// reserve schedules n samples to play from time at, counting those that fall
+// outside the ring as clipped, and returns the part of them [from, to) that
+// fits.
+func (tl *timeline) reserve(at time.Duration, n int) (from, to int) {
 	start := tl.sampleAt(at)
 	if start < tl.committed {
 		skip := tl.committed - start
-		if skip >= int64(len(pcm)) {
-			tl.clipped += uint64(len(pcm))
-			return
+		if skip >= int64(n) {
+			tl.clipped += uint64(n)
+			return 0, 0
 		}
 		tl.clipped += uint64(skip)
-		pcm = pcm[skip:]
+		from = int(skip)
 		start = tl.committed
 	}
+	to = n
 	limit := tl.committed + int64(len(tl.ring))
-	if end := start + int64(len(pcm)); end > limit {
+	if end := start + int64(to-from); end > limit {
 		keep := max(limit-start, 0)
-		tl.clipped += uint64(int64(len(pcm)) - keep)
-		pcm = pcm[:keep]
+		tl.clipped += uint64(int64(to-from) - keep)
+		to = from + int(keep)
 	}
-	for i, s := range pcm {
-		tl.ring[(start+int64(i))%int64(len(tl.ring))] = s
-	}
-	tl.scheduled = max(tl.scheduled, start+int64(len(pcm)))
+	tl.scheduled = max(tl.scheduled, start+int64(to-from))
+	return from, to
+}
+
+// skip advances the timeline to time now without writing anything out: the
+// receiver without audio keeps time, and counts clipping, all the same.
+func (tl *timeline) skip(now time.Duration) {
+	tl.committed = max(tl.committed, tl.sampleAt(now))
 }
 
 // commit hands every sample before time now to write, in order, and clears

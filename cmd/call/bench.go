@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -11,15 +12,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spurtvoip/spurt"
 	"github.com/spurtvoip/spurt/audio"
 	"github.com/spurtvoip/spurt/bench"
 	"github.com/spurtvoip/spurt/codec"
 	"github.com/spurtvoip/spurt/impair"
 	"github.com/spurtvoip/spurt/jitter"
 )
-
-// bundledSpeech is the speech sample `--source speech` reads.
-const bundledSpeech = "testdata/speech.wav"
 
 // maxSweepPoints bounds a --sweep grid.
 const maxSweepPoints = 10000
@@ -30,6 +29,8 @@ type benchFlags struct {
 	duration                time.Duration
 	seed                    uint64
 	oneWay, quiet, plc      bool
+	audio                   bool
+	set                     map[string]bool // flags given on the command line
 	k, alpha, beta          float64
 	fixedDelay              time.Duration
 	quantile                float64
@@ -50,7 +51,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	var f benchFlags
 	fs.StringVar(&f.scenario, "scenario", "wifi", "network of each direction: "+strings.Join(impair.ScenarioNames(), ", ")+", or a scenario JSON file")
 	fs.StringVar(&f.trace, "trace", "", "replay this trace CSV (seq,send_ms,recv_ms) as the network instead of --scenario")
-	fs.StringVar(&f.source, "source", "synthetic", "talker: `synthetic` (on/off model: exponential 1.0 s talk, 1.35 s silence), speech ("+bundledSpeech+", looped), or a WAV file")
+	fs.StringVar(&f.source, "source", "synthetic", "talker: `synthetic` (on/off model: exponential 1.0 s talk, 1.35 s silence), speech (the bundled sample, looped), or a WAV file")
 	fs.StringVar(&f.playout, "playout", "ewma,spike,quantile,fixed,oracle", "playout strategies to compare: ewma, spike, quantile, fixed[:DELAY], pion[:MINPACKETS], oracle")
 	fs.StringVar(&f.fec, "fec", bench.FECNone, "FEC schemes to compare, comma-separated: none, red (RFC 2198, one GSM copy), red:N (N copies, up to 4), "+
 		"xor (RFC 5109 parity over groups of 4), xor:N (groups of N, 2 to 24), interleave:D (G.711 over groups of D = 2, 4, 5 or 8 packets), interleave:D+xor:N")
@@ -59,7 +60,8 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&f.duration, "duration", 10*time.Minute, "simulated call length")
 	fs.Uint64Var(&f.seed, "seed", 1, "seed for the talkers and the networks")
 	fs.BoolVar(&f.oneWay, "one-way", false, "simulate only one direction")
-	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar")
+	fs.BoolVar(&f.quiet, "quiet", false, "no progress bar (it shows only when stderr is a terminal)")
+	fs.BoolVar(&f.audio, "audio", true, "make the audio; --audio=false runs at the packet level: the same figures, about twice as fast")
 	fs.Float64Var(&f.k, "k", def.K, "ewma (and spike): safety factor K")
 	fs.Float64Var(&f.alpha, "alpha", def.Alpha, "ewma: weight of the previous delay estimate")
 	fs.Float64Var(&f.beta, "beta", def.Beta, "ewma: weight of the previous deviation estimate")
@@ -77,24 +79,29 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if len(pos) > 0 {
 		return usageError{fmt.Errorf("bench takes no arguments, got %q", pos)}
 	}
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	cfg, err := f.config()
 	if err != nil {
 		return usageError{err}
 	}
-	progress := func(done, total int) {}
-	if !f.quiet {
-		progress = func(done, total int) { progressBar(stderr, done, total) }
-	}
+	showProgress := !f.quiet && isTerminal(stderr)
 
 	if len(f.sweeps) > 0 {
 		grid, err := f.grid()
 		if err != nil {
 			return usageError{err}
 		}
+		var progress func(done, total int)
+		if showProgress {
+			progress = func(done, total int) { progressBar(stderr, done, total, strconv.Itoa) }
+		}
 		res, err := bench.Sweep(cfg, grid, progress)
 		if err != nil {
 			return err
 		}
+		fmt.Fprintf(stdout, "%s\n", header(res.Network, res.Source, res.Codec, f.duration, res.TwoWay, res.Seed, res.PLC, res.Audio))
+		fmt.Fprintf(stdout, "sweeping ewma over %d settings, FEC %s\n", len(res.Points), res.FEC)
 		if err := res.WriteTable(stdout); err != nil {
 			return err
 		}
@@ -104,13 +111,24 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return writePlots(stdout, f.plot, func(dir string) ([]string, error) { return res.WritePlots(dir) })
 	}
 	cfg.Timeline = f.plot != ""
+	if showProgress {
+		cfg.Progress = func(done, total int) {
+			// done counts frames over both directions and every scheme:
+			// show it as the share of the call simulated.
+			callTime := func(n int) string {
+				return time.Duration(float64(f.duration) * float64(n) / float64(max(total, 1))).Round(time.Second).String()
+			}
+			progressBar(stderr, done, total, callTime)
+		}
+	}
 	res, err := bench.Run(cfg)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "network %s, %s talker, %s, %v %s, seed %d, %s\n", res.Network, res.Source, res.Codec,
-		f.duration, map[bool]string{true: "two-way", false: "one-way"}[res.TwoWay], res.Seed,
-		map[bool]string{true: "holes concealed", false: "holes silent"}[res.PLC])
+	fmt.Fprintf(stdout, "%s\n", header(res.Network, res.Source, res.Codec, f.duration, res.TwoWay, res.Seed, res.PLC, res.Audio))
+	if line := lossModelLine(cfg.Scenario.Loss, res.Loss); cfg.Trace == nil && line != "" {
+		fmt.Fprintln(stdout, line)
+	}
 	if err := res.WriteTable(stdout); err != nil {
 		return err
 	}
@@ -118,6 +136,31 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return writePlots(stdout, f.plot, func(dir string) ([]string, error) { return res.WritePlots(dir, f.plotWindow) })
+}
+
+// header is the line that says what was simulated.
+func header(network, source, codecName string, duration time.Duration, twoWay bool, seed uint64, plc, audio bool) string {
+	line := fmt.Sprintf("network %s, %s talker, %s, %v %s, seed %d, %s", network, source, codecName,
+		duration, map[bool]string{true: "two-way", false: "one-way"}[twoWay], seed,
+		map[bool]string{true: "holes concealed", false: "holes silent"}[plc])
+	if !audio {
+		line += ", packet level (no audio made)"
+	}
+	return line
+}
+
+// lossModelLine states what a Gilbert-Elliott loss model's parameters imply,
+// or nothing for other models.
+func lossModelLine(c impair.LossConfig, m *impair.LossMeans) string {
+	if c.Model != impair.ModelGilbertElliott || m == nil {
+		return ""
+	}
+	burst := "endless (r = 0)"
+	if m.Burst != nil {
+		burst = fmt.Sprintf("%.2f packets", *m.Burst)
+	}
+	return fmt.Sprintf("loss model gilbert-elliott (p %g, r %g, loss %g in the good state, %g in the bad): mean loss %.2f%%, mean burst %s",
+		c.P, c.R, c.LossGood, c.LossBad, 100*m.Loss, burst)
 }
 
 // writePlots writes the plots into dir, if one was given, and lists them.
@@ -137,7 +180,7 @@ func writePlots(stdout io.Writer, dir string, write func(string) ([]string, erro
 
 // config turns the flags into a benchmark configuration.
 func (f *benchFlags) config() (bench.Config, error) {
-	cfg := bench.Config{Duration: f.duration, Seed: f.seed, OneWay: f.oneWay, DisablePLC: !f.plc}
+	cfg := bench.Config{Duration: f.duration, Seed: f.seed, OneWay: f.oneWay, DisablePLC: !f.plc, NoAudio: !f.audio}
 	c, err := codec.Default().ByName(f.codec)
 	if err != nil {
 		return cfg, fmt.Errorf("--codec: %w", err)
@@ -158,8 +201,8 @@ func (f *benchFlags) config() (bench.Config, error) {
 	switch f.source {
 	case "synthetic":
 	case "speech":
-		if cfg.Speech, err = audio.ReadWAVFile(bundledSpeech); err != nil {
-			return cfg, fmt.Errorf("--source speech (run from the repository root): %w", err)
+		if cfg.Speech, err = spurt.SpeechSample(); err != nil {
+			return cfg, fmt.Errorf("--source speech: %w", err)
 		}
 	default:
 		if cfg.Speech, err = audio.ReadWAVFile(f.source); err != nil {
@@ -168,6 +211,18 @@ func (f *benchFlags) config() (bench.Config, error) {
 	}
 	for _, name := range strings.Split(f.fec, ",") {
 		cfg.FEC = append(cfg.FEC, strings.TrimSpace(name))
+	}
+	if len(f.sweeps) > 0 {
+		// A sweep tunes the EWMA strategy alone, under one FEC scheme.
+		switch {
+		case f.set["playout"]:
+			return cfg, errors.New("--sweep tunes the ewma strategy alone: drop --playout")
+		case len(cfg.FEC) > 1:
+			return cfg, fmt.Errorf("--sweep runs one FEC scheme; --fec names %d (run one sweep per scheme)", len(cfg.FEC))
+		case f.set["plot-window"]:
+			return cfg, errors.New("--plot-window does not apply to a sweep, which draws no delay plot")
+		}
+		return cfg, nil
 	}
 	for _, name := range strings.Split(f.playout, ",") {
 		name = strings.TrimSpace(name)
@@ -181,7 +236,7 @@ func (f *benchFlags) config() (bench.Config, error) {
 		}
 		cfg.Strategies = append(cfg.Strategies, s)
 	}
-	if len(cfg.Strategies) == 0 && len(f.sweeps) == 0 {
+	if len(cfg.Strategies) == 0 {
 		return cfg, errors.New("--playout: the oracle needs at least one strategy to compare with")
 	}
 	return cfg, nil
@@ -360,12 +415,24 @@ func writeOutputs(jsonPath, csvPath string, v any, writeCSV func(io.Writer) erro
 	return nil
 }
 
-// progressBar redraws a one-line progress bar on w.
-func progressBar(w io.Writer, done, total int) {
+// progressBar redraws a one-line progress bar on w, counting in the units
+// show writes.
+func progressBar(w io.Writer, done, total int, show func(int) string) {
 	const width = 40
 	filled := width * done / max(total, 1)
-	fmt.Fprintf(w, "\r[%s%s] %d/%d", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), done, total)
+	fmt.Fprintf(w, "\r[%s%s] %s/%s", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), show(done), show(total))
 	if done == total {
 		fmt.Fprintln(w)
 	}
+}
+
+// isTerminal reports whether w is a terminal, where a progress bar redrawn
+// in place makes sense.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

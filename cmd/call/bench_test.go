@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -23,10 +24,17 @@ func TestBenchCommand(t *testing.T) {
 		"--duration", "30s", "--seed", "1", "--quiet"}
 	a := filepath.Join(dir, "a.json")
 	table := runBench(append(args, "--json", a, "--csv", filepath.Join(dir, "a.csv"))...)
-	for _, want := range []string{"ewma", "spike", "quantile", "fixed", "oracle@ewma"} {
+	for _, want := range []string{"ewma", "spike", "quantile", "fixed", "oracle@ewma",
+		"loss model gilbert-elliott (p 0.01, r 0.3, loss 0 in the good state, 1 in the bad): mean loss 3.23%, mean burst 3.33 packets"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("table lacks %q:\n%s", want, table)
 		}
+	}
+	// The packet-level run gives the same table.
+	c := filepath.Join(dir, "c.json")
+	packets := runBench(append(args, "--audio=false", "--json", c)...)
+	if _, rows, _ := strings.Cut(packets, "\n"); !strings.Contains(packets, "packet level") || !strings.HasSuffix(table, rows) {
+		t.Errorf("--audio=false gave another table:\n%s\nwith audio:\n%s", packets, table)
 	}
 	b := filepath.Join(dir, "b.json")
 	runBench(append(args, "--json", b)...)
@@ -38,10 +46,24 @@ func TestBenchCommand(t *testing.T) {
 	plots := filepath.Join(dir, "plots")
 	sweep := runBench("--scenario", "lte", "--duration", "20s", "--quiet", "--sweep", "k=1:3:1", "--sweep", "alpha=0.99,0.998002",
 		"--plot", plots)
-	for _, want := range []string{"best by MOS", "* best", "mos-heatmap.png"} {
+	for _, want := range []string{"best by MOS", "* best", "mos-heatmap.png", "network lte", "FEC none",
+		"warning: the best setting lies at the edge of the grid in k and alpha"} {
 		if !strings.Contains(sweep, want) {
 			t.Errorf("sweep output lacks %q:\n%s", want, sweep)
 		}
+	}
+	sj := filepath.Join(dir, "sweep.json")
+	runBench("--scenario", "lte", "--duration", "10s", "--quiet", "--sweep", "k=2,3", "--fec", "xor:3", "--json", sj)
+	var sr struct {
+		Network, Source, Codec, FEC string
+		DurationS                   float64 `json:"duration_s"`
+		Points                      []json.RawMessage
+	}
+	if data, err := os.ReadFile(sj); err != nil || json.Unmarshal(data, &sr) != nil {
+		t.Fatalf("sweep JSON: %v", err)
+	}
+	if sr.Network != "lte" || sr.Source != "synthetic" || sr.Codec != "PCMU" || sr.FEC != "xor:3" || sr.DurationS != 10 || len(sr.Points) != 2 {
+		t.Errorf("sweep JSON says %+v", sr)
 	}
 
 	fec := runBench("--scenario", "bursty", "--playout", "ewma,pion", "--fec", "none,red,red:2", "--duration", "30s",
@@ -84,6 +106,9 @@ func TestBenchCommandRejects(t *testing.T) {
 		{"--scenario", "mars"},
 		{"--sweep", "k=3:1:1"},
 		{"--sweep", "gamma=1,2"},
+		{"--sweep", "k=1,2", "--playout", "spike"},
+		{"--sweep", "k=1,2", "--fec", "none,red"},
+		{"--sweep", "k=1,2", "--plot-window", "5s"},
 		{"--plot", "/dev/null/plots"},
 		{"--duration", "0s"},
 		{"extra"},
@@ -93,6 +118,18 @@ func TestBenchCommandRejects(t *testing.T) {
 		if err := run(context.Background(), append([]string{"bench", "--quiet", "--duration", "1s"}, args...), &out, &errOut); err == nil {
 			t.Errorf("call bench %s succeeded", strings.Join(args, " "))
 		}
+	}
+}
+
+// --source speech finds the bundled sample from any directory.
+func TestBenchSpeechSourceAnywhere(t *testing.T) {
+	t.Chdir(t.TempDir())
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"bench", "--source", "speech", "--playout", "ewma", "--duration", "20s", "--quiet"}, &out, &errOut); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "speech talker") {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
 

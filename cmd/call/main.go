@@ -9,6 +9,7 @@
 //	call rtp --local A --remote B            signaling-free RTP (ffmpeg, GStreamer)
 //	call transcode --to gsm in.wav out.gsm   GSM 06.10 files, as toast makes them
 //	call devices                             list sound cards
+//	call bench --scenario wifi               loss and jitter benchmarks on a virtual clock
 //
 // Run `call help` or `call SUBCOMMAND -h` for the options.
 package main
@@ -66,9 +67,11 @@ Usage:
   call transcode --to gsm IN.wav OUT.gsm        convert WAV (or --raw PCM) to toast's .gsm frames
   call transcode --from gsm IN.gsm OUT.wav      and back
   call devices                                  list microphones and speakers
+  call bench [--scenario wifi] [options]        loss and jitter benchmarks of the playout strategies on a
+                                                virtual clock: a table, --json/--csv, --sweep k=..., --plot DIR
   call help                                     this text
 
-Run 'call listen -h' (or dial, rtp) for every option.
+Run 'call listen -h' (or dial, rtp, bench) for every option.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
