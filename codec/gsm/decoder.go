@@ -31,6 +31,9 @@ type Decoder struct {
 // NewDecoder returns a decoder in the reset state of GSM 06.10.
 func NewDecoder() *Decoder { return &Decoder{} }
 
+// Reset returns the decoder to the reset state, as a new one starts.
+func (d *Decoder) Reset() { *d = Decoder{} }
+
 // Samples reports how many samples payload decodes to: FrameSamples per
 // frame. It returns an error wrapping ErrMalformedFrame unless payload is a
 // whole number of FrameSize-byte frames each with the 0xD signature.
