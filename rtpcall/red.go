@@ -54,8 +54,11 @@ type REDConfig struct {
 	// copies: 1 (chunk n-1 rides with chunk n) up to MaxREDDistance. Zero
 	// sends plain audio while still receiving the peer's RED packets.
 	Distance int
-	// PeerDistance is what the peer announced it sends (from its SDP), used
-	// for the playout delay until its packets show the real span.
+	// PeerDistance is the number of copies the peer's SDP names, a hint at
+	// what it sends: while the peer's packets are RED, the playout delay
+	// leaves room for the widest of it and the copies they carry; while
+	// they are plain it is ignored (a peer that sends no copies may still
+	// name a layout, the one it accepts).
 	PeerDistance int
 }
 

@@ -337,6 +337,57 @@ func TestREDCopiesDecodeContinuously(t *testing.T) {
 	}
 }
 
+// TestREDSpanIsTheWidestSeen: the redundancy span added to the playout
+// delay is the widest of what the peer announced and what its RED packets
+// have carried, so a stream whose first packets (which carry fewer copies)
+// were lost still gets room for all its copies; plain packets need none.
+func TestREDSpanIsTheWidestSeen(t *testing.T) {
+	red2, red1 := redPackets(t, 6, 2), redPackets(t, 6, 1)
+	plain := make([][]byte, 3)
+	s, err := NewSender(SenderConfig{Codec: pcmu(t), SSRC: 9, InitialSeq: 100, InitialTime: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range plain {
+		b, err := s.Frame(make([]int16, 160))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain[i] = append([]byte(nil), b...)
+	}
+	ms := time.Millisecond
+	tests := []struct {
+		name      string
+		announced int
+		pkts      [][]byte
+		want      []time.Duration // the span after each packet
+	}{
+		{"announced red:2, the first packet lost", 2, red2[1:4], []time.Duration{40 * ms, 40 * ms, 40 * ms}},
+		{"nothing announced, red:2's first packets lost", 0, red2[1:4], []time.Duration{20 * ms, 40 * ms, 40 * ms}},
+		{"a spurt's first packets do not narrow it", 0, [][]byte{red2[2], red2[0], red2[1]}, []time.Duration{40 * ms, 40 * ms, 40 * ms}},
+		{"announced red:1, sends red:2", 1, red2[2:4], []time.Duration{40 * ms, 40 * ms}},
+		{"announced red:2, sends red:1", 2, red1[1:3], []time.Duration{40 * ms, 40 * ms}},
+		{"announced red:2, sends plain audio", 2, plain, []time.Duration{0, 0, 0}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t), RED: redConfig(t, 0, tt.announced)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := time.Duration(tt.announced) * 20 * ms; r.red.span != want {
+				t.Errorf("before any packet: span %v, want %v", r.red.span, want)
+			}
+			for i, p := range tt.pkts {
+				r.HandleRTP(p, time.Duration(i)*20*ms)
+				if r.red.span != tt.want[i] {
+					t.Errorf("after packet %d: span %v, want %v", i, r.red.span, tt.want[i])
+				}
+			}
+		})
+	}
+}
+
 // redPackets builds n consecutive RED packets (PCMU primary, GSM copies).
 func redPackets(t testing.TB, n, distance int) [][]byte {
 	t.Helper()
