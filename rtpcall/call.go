@@ -35,8 +35,15 @@ type Config struct {
 	SourcePaced bool         // the source blocks in real time (a sound card); files are paced by the wall clock
 	Sink        audio.Sink   // nil discards what is played
 
-	Path       *impair.Path // send-path impairment; nil for none
-	QueueLimit int          // packets the impairment delay line holds; 4096 when zero
+	// Path impairs the media (and parity) packets we send; nil for none.
+	Path *impair.Path
+	// RTCPPath impairs our RTCP reports; nil sends them unimpaired. Give it
+	// models of its own, seeded apart from Path's: reports leave at random
+	// times, so drawing them from Path's models would make which media
+	// packets are lost depend on when the reports went, and a seed would not
+	// replay the media's impairment.
+	RTCPPath   *impair.Path
+	QueueLimit int // packets the impairment delay line holds; 4096 when zero
 
 	Duration    time.Duration // hang up after this long; 0 for no limit
 	PeerTimeout time.Duration // hang up when nothing is heard from the peer for this long; 12 s when zero
@@ -110,6 +117,7 @@ func Run(ctx context.Context, cfg Config) (Stats, Outcome, error) {
 	}
 	c := &callLoop{
 		cfg:     cfg,
+		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		log:     log,
 		sess:    sess,
 		remote:  net.UDPAddrFromAddrPort(cfg.Remote),
@@ -118,7 +126,7 @@ func Run(ctx context.Context, cfg Config) (Stats, Outcome, error) {
 		packets: make(chan datagram, readPool),
 		free:    make(chan *[maxPacketSize]byte, readPool),
 	}
-	if cfg.Path != nil {
+	if cfg.Path != nil || cfg.RTCPPath != nil {
 		limit := cfg.QueueLimit
 		if limit == 0 {
 			limit = 4096
@@ -134,6 +142,7 @@ type callLoop struct {
 	sess   *Session
 	remote *net.UDPAddr
 	epoch  time.Time
+	rng    *rand.Rand // the call's own: RTCP report intervals
 
 	frame       []int16
 	framesSent  int64
@@ -358,7 +367,7 @@ func (c *callLoop) sendFrame(pcm []int16, at time.Duration) {
 // transmitMedia sends one media (or parity) packet of the frame captured at c.sendAt.
 func (c *callLoop) transmitMedia(pkt []byte) {
 	c.lastMediaSent = c.sendAt
-	c.transmit(pkt, c.sendAt)
+	c.transmit(c.cfg.Path, pkt, c.sendAt)
 }
 
 // capture runs a self-paced source (a sound card) in its own goroutine.
@@ -385,13 +394,13 @@ func (c *callLoop) capture(ctx context.Context) {
 	}
 }
 
-// transmit sends a packet through the impairment model, if any.
-func (c *callLoop) transmit(pkt []byte, at time.Duration) {
-	if c.cfg.Path == nil {
+// transmit sends a packet through an impairment model, if there is one.
+func (c *callLoop) transmit(path *impair.Path, pkt []byte, at time.Duration) {
+	if path == nil {
 		c.transmitNow(pkt)
 		return
 	}
-	deliverAt, ok := c.cfg.Path.Send(at)
+	deliverAt, ok := path.Send(at)
 	if !ok {
 		c.dropped++
 		return
@@ -416,13 +425,13 @@ func (c *callLoop) sendReport(now time.Duration) {
 		c.log.Warn("RTCP report not sent", "err", err)
 		return
 	}
-	c.transmit(b, now)
+	c.transmit(c.cfg.RTCPPath, b, now)
 }
 
 // reportInterval randomises the RTCP interval over [0.5, 1.5] times its mean
 // (RFC 3550 section 6.3.1), so that reports from many endpoints do not align.
 func (c *callLoop) reportInterval() time.Duration {
-	return time.Duration(float64(rtcpInterval) * (0.5 + rand.Float64()))
+	return time.Duration(float64(rtcpInterval) * (0.5 + c.rng.Float64()))
 }
 
 func (c *callLoop) write(pcm []int16) error {
