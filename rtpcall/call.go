@@ -86,6 +86,11 @@ const (
 	// by its 360/session-kbps rule for two 64 kbit/s senders comes to ~2.8 s.
 	rtcpInterval = 2500 * time.Millisecond
 	readPool     = 256
+	// drainLimit bounds how long a call goes on playing what it holds
+	// after the peer has left: what is queued plays within one playout
+	// delay, and a buffer holding audio for later than this (a misbehaving
+	// peer) is cut short.
+	drainLimit = 500 * time.Millisecond
 )
 
 // datagram is one packet handed from the reader goroutine to the loop.
@@ -165,6 +170,9 @@ type callLoop struct {
 	sendPacket     func([]byte)  // transmitMedia, bound once
 	keepalivesSent uint64
 	pathMoves      uint64 // verified peer address changes followed
+
+	draining   bool          // the peer has left: play out what is queued, send nothing
+	drainUntil time.Duration // ... until then at the latest
 }
 
 func (c *callLoop) now() time.Duration { return time.Since(c.epoch) }
@@ -218,9 +226,20 @@ func (c *callLoop) run(ctx context.Context) (Stats, Outcome, error) {
 }
 
 func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (Outcome, error) {
+	done := ctx.Done()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-done:
+			c.drainReceived()
+			if c.sess.PeerLeft() {
+				// The peer has hung up, and its RTCP BYE came first: the
+				// cancellation is the same hang-up reaching us another
+				// way (signaling). Play out what is queued (bounded by
+				// drainLimit) as for the BYE alone.
+				done = nil
+				c.startDrain(c.now())
+				continue
+			}
 			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 				return Outcome(cause.Error()), nil
 			}
@@ -235,7 +254,9 @@ func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (Outcome, error) 
 				c.frames = nil
 				continue
 			}
-			c.sendFrame(f, c.now())
+			if !c.draining {
+				c.sendFrame(f, c.now())
+			}
 		case <-wake.C:
 			outcome, done, err := c.step()
 			if done || err != nil {
@@ -280,7 +301,7 @@ func (c *callLoop) drainReceived() {
 // play what is due, report, refresh the status line, and decide to hang up.
 func (c *callLoop) step() (Outcome, bool, error) {
 	now := c.now()
-	if c.cfg.Source != nil && !c.cfg.SourcePaced {
+	if c.cfg.Source != nil && !c.cfg.SourcePaced && !c.draining {
 		c.captureDue(now)
 	}
 	if c.delayLine != nil {
@@ -291,7 +312,7 @@ func (c *callLoop) step() (Outcome, bool, error) {
 	if err := c.sess.Render(now, c.write); err != nil {
 		return "", true, fmt.Errorf("rtpcall: playing out: %w", err)
 	}
-	if now >= c.nextReport {
+	if now >= c.nextReport && !c.draining {
 		c.sendReport(now)
 		c.nextReport = now + c.reportInterval()
 	}
@@ -307,7 +328,13 @@ func (c *callLoop) shouldEnd(now time.Duration) (Outcome, bool, error) {
 		return EndedDuration, true, nil
 	}
 	if c.sess.PeerLeft() {
-		return EndedPeerBye, true, nil
+		if !c.draining {
+			c.startDrain(now)
+		}
+		if c.sess.Idle() || now >= c.drainUntil {
+			return EndedPeerBye, true, nil
+		}
+		return "", false, nil
 	}
 	timeout := c.cfg.PeerTimeout
 	if timeout == 0 {
@@ -334,6 +361,15 @@ func (c *callLoop) shouldEnd(now time.Duration) (Outcome, bool, error) {
 		}
 	}
 	return "", false, nil
+}
+
+// startDrain begins playing out, after the peer has left, what is queued:
+// the last of its speech, which would otherwise be cut off by up to a
+// playout delay. Nothing more is sent.
+func (c *callLoop) startDrain(now time.Duration) {
+	if !c.draining {
+		c.draining, c.drainUntil = true, now+drainLimit
+	}
 }
 
 // captureDue reads every file frame whose capture has completed by now: frame
