@@ -29,17 +29,17 @@ import (
 // that comes after the chunk's playout time is late like any packet. A
 // primary that arrives after its copy was queued replaces it if the copy has
 // not been played yet; after that it counts as late. Copies in the secondary
-// codec are decoded by a decoder of their own: it sees only the recovered
-// chunks, not a continuous stream, so for a stateful codec such as GSM the
-// decoded copy is an approximation of what a continuous decoder would give.
+// codec are decoded by one decoder running over all of them in order (see
+// copyDecoder), as the sender's encoder ran over every chunk.
 //
 // Playout delay. A copy arrives k chunks after its primary would have, so an
 // adaptive buffer can only use it if its playout delay leaves that much room.
-// The receiver therefore adds the redundancy span (the largest timestamp
-// offset in the peer's latest RED packet, or before the first one what the
-// peer announced) to the strategy's offset at each talk spurt; the extra
-// delay shows in the playout delay figures. A fixed playout delay is left as
-// set: choose it above the span for copies to be of use.
+// The receiver therefore adds the redundancy span to the strategy's offset at
+// each talk spurt: while the peer's packets are RED, the widest of what the
+// peer announced and the largest offset its packets have carried so far;
+// while they are plain, nothing. The extra delay shows in the playout delay
+// figures. A fixed playout delay is left as set: choose it above the span
+// for copies to be of use.
 
 // MaxREDDistance is the most earlier chunks a packet can carry as copies.
 const MaxREDDistance = 4
