@@ -572,33 +572,37 @@ func TestREDPathsAllocateNothing(t *testing.T) {
 		t.Errorf("RED send path: %v allocations per frame, want 0", allocs)
 	}
 
-	pkts := redPackets(t, 3000, 2)
-	r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t), RED: redConfig(t, 0, 2)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := 0
-	step := func() {
-		arrival := time.Duration(i)*20*time.Millisecond + 30*time.Millisecond
-		if i%5 != 3 { // every fifth packet lost: its copy plays
-			r.HandleRTP(pkts[i], arrival)
-		}
-		if err := r.Render(arrival, discard); err != nil {
+	// red:2 decodes every copy in order; red:1 bridges the decoder over the
+	// chunk before each loss with a re-encoded primary
+	for _, distance := range []int{2, 1} {
+		pkts := redPackets(t, 3000, distance)
+		r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t), RED: redConfig(t, 0, distance)})
+		if err != nil {
 			t.Fatal(err)
 		}
-		i++
-	}
-	for range 100 {
-		step()
-	}
-	if allocs := testing.AllocsPerRun(2000, step); allocs != 0 {
-		t.Errorf("RED receive path: %v allocations per packet, want 0", allocs)
-	}
-	if err := r.Render(time.Duration(i)*20*time.Millisecond+time.Second, discard); err != nil {
-		t.Fatal(err)
-	}
-	if st := r.Stats(); st.Recovered < 400 || st.ResidualLost != 0 {
-		t.Errorf("recovered %d, residual %d; want every lost chunk recovered: %+v", st.Recovered, st.ResidualLost, st)
+		i := 0
+		step := func() {
+			arrival := time.Duration(i)*20*time.Millisecond + 30*time.Millisecond
+			if i%5 != 3 { // every fifth packet lost: its copy plays
+				r.HandleRTP(pkts[i], arrival)
+			}
+			if err := r.Render(arrival, discard); err != nil {
+				t.Fatal(err)
+			}
+			i++
+		}
+		for range 100 {
+			step()
+		}
+		if allocs := testing.AllocsPerRun(2000, step); allocs != 0 {
+			t.Errorf("red:%d receive path: %v allocations per packet, want 0", distance, allocs)
+		}
+		if err := r.Render(time.Duration(i)*20*time.Millisecond+time.Second, discard); err != nil {
+			t.Fatal(err)
+		}
+		if st := r.Stats(); st.Recovered < 400 || st.ResidualLost != 0 {
+			t.Errorf("red:%d: recovered %d, residual %d; want every lost chunk recovered: %+v", distance, st.Recovered, st.ResidualLost, st)
+		}
 	}
 }
 
