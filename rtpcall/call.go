@@ -35,8 +35,15 @@ type Config struct {
 	SourcePaced bool         // the source blocks in real time (a sound card); files are paced by the wall clock
 	Sink        audio.Sink   // nil discards what is played
 
-	Path       *impair.Path // send-path impairment; nil for none
-	QueueLimit int          // packets the impairment delay line holds; 4096 when zero
+	// Path impairs the media (and parity) packets we send; nil for none.
+	Path *impair.Path
+	// RTCPPath impairs our RTCP reports; nil sends them unimpaired. Give it
+	// models of its own, seeded apart from Path's: reports leave at random
+	// times, so drawing them from Path's models would make which media
+	// packets are lost depend on when the reports went, and a seed would not
+	// replay the media's impairment.
+	RTCPPath   *impair.Path
+	QueueLimit int // packets the impairment delay line holds; 4096 when zero
 
 	Duration    time.Duration // hang up after this long; 0 for no limit
 	PeerTimeout time.Duration // hang up when nothing is heard from the peer for this long; 12 s when zero
@@ -79,6 +86,11 @@ const (
 	// by its 360/session-kbps rule for two 64 kbit/s senders comes to ~2.8 s.
 	rtcpInterval = 2500 * time.Millisecond
 	readPool     = 256
+	// drainLimit bounds how long a call goes on playing what it holds
+	// after the peer has left: what is queued plays within one playout
+	// delay, and a buffer holding audio for later than this (a misbehaving
+	// peer) is cut short.
+	drainLimit = 500 * time.Millisecond
 )
 
 // datagram is one packet handed from the reader goroutine to the loop.
@@ -110,6 +122,7 @@ func Run(ctx context.Context, cfg Config) (Stats, Outcome, error) {
 	}
 	c := &callLoop{
 		cfg:     cfg,
+		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		log:     log,
 		sess:    sess,
 		remote:  net.UDPAddrFromAddrPort(cfg.Remote),
@@ -118,7 +131,7 @@ func Run(ctx context.Context, cfg Config) (Stats, Outcome, error) {
 		packets: make(chan datagram, readPool),
 		free:    make(chan *[maxPacketSize]byte, readPool),
 	}
-	if cfg.Path != nil {
+	if cfg.Path != nil || cfg.RTCPPath != nil {
 		limit := cfg.QueueLimit
 		if limit == 0 {
 			limit = 4096
@@ -134,6 +147,7 @@ type callLoop struct {
 	sess   *Session
 	remote *net.UDPAddr
 	epoch  time.Time
+	rng    *rand.Rand // the call's own: RTCP report intervals
 
 	frame       []int16
 	framesSent  int64
@@ -156,6 +170,9 @@ type callLoop struct {
 	sendPacket     func([]byte)  // transmitMedia, bound once
 	keepalivesSent uint64
 	pathMoves      uint64 // verified peer address changes followed
+
+	draining   bool          // the peer has left: play out what is queued, send nothing
+	drainUntil time.Duration // ... until then at the latest
 }
 
 func (c *callLoop) now() time.Duration { return time.Since(c.epoch) }
@@ -209,9 +226,20 @@ func (c *callLoop) run(ctx context.Context) (Stats, Outcome, error) {
 }
 
 func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (Outcome, error) {
+	done := ctx.Done()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-done:
+			c.drainReceived()
+			if c.sess.PeerLeft() {
+				// The peer has hung up, and its RTCP BYE came first: the
+				// cancellation is the same hang-up reaching us another
+				// way (signaling). Play out what is queued (bounded by
+				// drainLimit) as for the BYE alone.
+				done = nil
+				c.startDrain(c.now())
+				continue
+			}
 			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 				return Outcome(cause.Error()), nil
 			}
@@ -226,7 +254,9 @@ func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (Outcome, error) 
 				c.frames = nil
 				continue
 			}
-			c.sendFrame(f, c.now())
+			if !c.draining {
+				c.sendFrame(f, c.now())
+			}
 		case <-wake.C:
 			outcome, done, err := c.step()
 			if done || err != nil {
@@ -271,7 +301,7 @@ func (c *callLoop) drainReceived() {
 // play what is due, report, refresh the status line, and decide to hang up.
 func (c *callLoop) step() (Outcome, bool, error) {
 	now := c.now()
-	if c.cfg.Source != nil && !c.cfg.SourcePaced {
+	if c.cfg.Source != nil && !c.cfg.SourcePaced && !c.draining {
 		c.captureDue(now)
 	}
 	if c.delayLine != nil {
@@ -282,7 +312,7 @@ func (c *callLoop) step() (Outcome, bool, error) {
 	if err := c.sess.Render(now, c.write); err != nil {
 		return "", true, fmt.Errorf("rtpcall: playing out: %w", err)
 	}
-	if now >= c.nextReport {
+	if now >= c.nextReport && !c.draining {
 		c.sendReport(now)
 		c.nextReport = now + c.reportInterval()
 	}
@@ -298,7 +328,13 @@ func (c *callLoop) shouldEnd(now time.Duration) (Outcome, bool, error) {
 		return EndedDuration, true, nil
 	}
 	if c.sess.PeerLeft() {
-		return EndedPeerBye, true, nil
+		if !c.draining {
+			c.startDrain(now)
+		}
+		if c.sess.Idle() || now >= c.drainUntil {
+			return EndedPeerBye, true, nil
+		}
+		return "", false, nil
 	}
 	timeout := c.cfg.PeerTimeout
 	if timeout == 0 {
@@ -325,6 +361,15 @@ func (c *callLoop) shouldEnd(now time.Duration) (Outcome, bool, error) {
 		}
 	}
 	return "", false, nil
+}
+
+// startDrain begins playing out, after the peer has left, what is queued:
+// the last of its speech, which would otherwise be cut off by up to a
+// playout delay. Nothing more is sent.
+func (c *callLoop) startDrain(now time.Duration) {
+	if !c.draining {
+		c.draining, c.drainUntil = true, now+drainLimit
+	}
 }
 
 // captureDue reads every file frame whose capture has completed by now: frame
@@ -358,7 +403,7 @@ func (c *callLoop) sendFrame(pcm []int16, at time.Duration) {
 // transmitMedia sends one media (or parity) packet of the frame captured at c.sendAt.
 func (c *callLoop) transmitMedia(pkt []byte) {
 	c.lastMediaSent = c.sendAt
-	c.transmit(pkt, c.sendAt)
+	c.transmit(c.cfg.Path, pkt, c.sendAt)
 }
 
 // capture runs a self-paced source (a sound card) in its own goroutine.
@@ -385,13 +430,13 @@ func (c *callLoop) capture(ctx context.Context) {
 	}
 }
 
-// transmit sends a packet through the impairment model, if any.
-func (c *callLoop) transmit(pkt []byte, at time.Duration) {
-	if c.cfg.Path == nil {
+// transmit sends a packet through an impairment model, if there is one.
+func (c *callLoop) transmit(path *impair.Path, pkt []byte, at time.Duration) {
+	if path == nil {
 		c.transmitNow(pkt)
 		return
 	}
-	deliverAt, ok := c.cfg.Path.Send(at)
+	deliverAt, ok := path.Send(at)
 	if !ok {
 		c.dropped++
 		return
@@ -416,13 +461,13 @@ func (c *callLoop) sendReport(now time.Duration) {
 		c.log.Warn("RTCP report not sent", "err", err)
 		return
 	}
-	c.transmit(b, now)
+	c.transmit(c.cfg.RTCPPath, b, now)
 }
 
 // reportInterval randomises the RTCP interval over [0.5, 1.5] times its mean
 // (RFC 3550 section 6.3.1), so that reports from many endpoints do not align.
 func (c *callLoop) reportInterval() time.Duration {
-	return time.Duration(float64(rtcpInterval) * (0.5 + rand.Float64()))
+	return time.Duration(float64(rtcpInterval) * (0.5 + c.rng.Float64()))
 }
 
 func (c *callLoop) write(pcm []int16) error {

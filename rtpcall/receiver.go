@@ -97,11 +97,11 @@ type ReceiverStats struct {
 	Spurts           uint64
 	Played           uint64 // chunks played
 	MissingChunks    uint64 // holes played as silence
-	Recovered        uint64 // chunks played from a redundant copy or rebuilt packet (interleaved: packets rebuilt in time), their own packet lost or late
+	Recovered        uint64 // chunks played from a redundant copy (or queued to, in time) or rebuilt packet (interleaved: packets rebuilt in time), their own packet lost or late
 	FECPackets       uint64 // XOR parity packets taken
 	FECRebuilt       uint64 // packets rebuilt from XOR parity, in time or not
 	FECLate          uint64 // of those, rebuilt after their playout time (still lost)
-	FECMalformed     uint64 // XOR parity packets that did not parse or did not fit, dropped
+	FECMalformed     uint64 // XOR parity packets that did not parse or did not fit, and RED packets that did not parse, dropped; RED copies that cannot stand for a packet, unused
 	Concealed        uint64 // 20 ms chunks that held concealed audio (whole missing chunks and interleaved chunks with holes)
 	ConcealedSamples uint64 // samples concealed
 	ResidualLost     uint64 // packets neither received in time nor recovered: Lost + Late - Recovered
@@ -152,7 +152,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		if err := cfg.RED.validate(cfg.Codec); err != nil {
 			return nil, err
 		}
-		red = newREDReceiver(cfg.RED, cfg.Codec.ClockRate)
+		red = newREDReceiver(cfg.RED, cfg.Codec)
 		if _, fixed := strategy.(*jitter.Fixed); !fixed {
 			strategy = spanStrategy{Strategy: strategy, rr: red}
 		}
@@ -280,7 +280,7 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 	if isRED {
 		var ok bool
 		if redundant, primary, ok = r.splitRED(primary); !ok {
-			r.stats.Malformed++
+			r.stats.FECMalformed++
 			return
 		}
 	}
@@ -298,23 +298,10 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 
 	copyTried := false
 	if r.red != nil {
-		r.red.noteSpan(isRED, redundant)
-		if !first {
-			r.pushCopies(h.SequenceNumber, h.Timestamp, samples, redundant, arrival)
-		}
-		rec := r.red.record(h.SequenceNumber)
-		if rec.flags&seenCopyQueued != 0 && rec.flags&seenPrimary == 0 {
-			// A copy stands in this packet's place already.
-			rec.flags |= seenPrimary
-			if rec.flags&seenCopyPlayed != 0 {
-				r.stats.Late++
-			} else {
-				r.red.keepReplacement(h.SequenceNumber, primary)
-			}
+		var done bool
+		if copyTried, done = r.redPrimaryArrived(isRED, first, h.SequenceNumber, h.Timestamp, samples, redundant, primary, arrival); done {
 			return
 		}
-		copyTried = rec.flags&seenCopy != 0 && rec.flags&seenPrimary == 0
-		rec.flags |= seenPrimary
 	}
 	rebuiltQueued, rebuiltTried := false, false
 	if r.xor != nil {
@@ -354,67 +341,6 @@ func (r *Receiver) received(seq uint16, ts uint32, arrival time.Duration) (first
 	r.lastArrive = arrival
 	r.src.received(seq, ts, arrival, r.codec.ClockRate)
 	return first
-}
-
-// splitRED parses an RFC 2198 payload into its redundant blocks and its
-// primary. Blocks in payload types other than the codec's and the secondary's,
-// and copies that do not decode, make the whole packet malformed.
-func (r *Receiver) splitRED(payload []byte) (redundant []fec.Block, primary []byte, ok bool) {
-	blocks, err := fec.ParseRED(payload, r.red.blocks)
-	if err != nil {
-		return nil, nil, false
-	}
-	r.red.blocks = blocks
-	last := len(blocks) - 1
-	if blocks[last].PT != r.codec.PayloadType {
-		return nil, nil, false
-	}
-	for _, b := range blocks[:last] {
-		dec := r.dec
-		switch b.PT {
-		case r.codec.PayloadType:
-		case r.red.secPT:
-			dec = r.red.secDec
-		default:
-			return nil, nil, false
-		}
-		if n, err := dec.Samples(b.Payload); err != nil || n == 0 || b.TimestampOffset == 0 {
-			return nil, nil, false
-		}
-	}
-	return blocks[:last], blocks[last].Payload, true
-}
-
-// pushCopies offers the playout buffer the redundant copies of packets that
-// have not arrived, as those packets, arriving now. A block whose timestamp
-// offset is not a whole number of chunks (of the primary's length) back
-// cannot be matched to a sequence number and is left unused.
-func (r *Receiver) pushCopies(seq uint16, ts uint32, samples int, redundant []fec.Block, arrival time.Duration) {
-	for _, b := range redundant {
-		off := int(b.TimestampOffset)
-		if off%samples != 0 || off/samples > fec.MaxREDBlocks {
-			continue
-		}
-		copySeq := seq - uint16(off/samples)
-		if int16(copySeq-r.firstSeq) < 0 {
-			continue // before the stream as we know it
-		}
-		dec, tag := r.dec, tagCopy
-		if b.PT != r.codec.PayloadType {
-			dec, tag = r.red.secDec, tagCopy|tagSecondary
-		}
-		if n, err := dec.Samples(b.Payload); err != nil || n != samples {
-			continue
-		}
-		rec := r.red.record(copySeq)
-		if rec.flags != 0 {
-			continue // the packet is here, or a copy was offered already
-		}
-		rec.flags |= seenCopy
-		if r.push(copySeq, ts-uint32(off), false, samples, tag, b.Payload, arrival) == jitter.OutcomeQueued {
-			rec.flags |= seenCopyQueued
-		}
-	}
 }
 
 // push hands one packet (or copy) to the playout buffer, its payload prefixed
@@ -478,9 +404,6 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 				kind = PlayCopy
 			}
 		}
-		if tag&tagSecondary != 0 && r.red != nil {
-			dec = r.red.secDec
-		}
 		depth := 0
 		if r.il != nil {
 			depth = r.il.depth
@@ -491,7 +414,13 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			}
 			r.out.reserve(chunk.PlayAt, chunk.Samples)
 		} else {
-			pcm, err := dec.Decode(r.pcm[:0], payload)
+			var pcm []int16
+			var err error
+			if tag&tagSecondary != 0 && r.red != nil {
+				pcm, err = r.red.copies.play(r.pcm[:0], chunk.SequenceNumber, payload)
+			} else {
+				pcm, err = dec.Decode(r.pcm[:0], payload)
+			}
 			if err != nil {
 				r.stats.Refused++
 				continue
@@ -537,6 +466,9 @@ func (r *Receiver) Stats() ReceiverStats {
 	s.Spurts = b.Spurts
 	s.Expected, s.Lost = r.src.expectedLost()
 	s.Jitter = r.src.jitter(r.codec.ClockRate)
+	if r.red != nil {
+		s.Recovered += r.red.pending // in time, though not played yet
+	}
 	if lost := s.Lost + s.Late; lost > s.Recovered {
 		s.ResidualLost = lost - s.Recovered
 	}

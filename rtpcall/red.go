@@ -29,17 +29,17 @@ import (
 // that comes after the chunk's playout time is late like any packet. A
 // primary that arrives after its copy was queued replaces it if the copy has
 // not been played yet; after that it counts as late. Copies in the secondary
-// codec are decoded by a decoder of their own: it sees only the recovered
-// chunks, not a continuous stream, so for a stateful codec such as GSM the
-// decoded copy is an approximation of what a continuous decoder would give.
+// codec are decoded by one decoder running over all of them in order (see
+// copyDecoder), as the sender's encoder ran over every chunk.
 //
 // Playout delay. A copy arrives k chunks after its primary would have, so an
 // adaptive buffer can only use it if its playout delay leaves that much room.
-// The receiver therefore adds the redundancy span (the largest timestamp
-// offset in the peer's latest RED packet, or before the first one what the
-// peer announced) to the strategy's offset at each talk spurt; the extra
-// delay shows in the playout delay figures. A fixed playout delay is left as
-// set: choose it above the span for copies to be of use.
+// The receiver therefore adds the redundancy span to the strategy's offset at
+// each talk spurt: while the peer's packets are RED, the widest of what the
+// peer announced and the largest offset its packets have carried so far;
+// while they are plain, nothing. The extra delay shows in the playout delay
+// figures. A fixed playout delay is left as set: choose it above the span
+// for copies to be of use.
 
 // MaxREDDistance is the most earlier chunks a packet can carry as copies.
 const MaxREDDistance = 4
@@ -54,8 +54,11 @@ type REDConfig struct {
 	// copies: 1 (chunk n-1 rides with chunk n) up to MaxREDDistance. Zero
 	// sends plain audio while still receiving the peer's RED packets.
 	Distance int
-	// PeerDistance is what the peer announced it sends (from its SDP), used
-	// for the playout delay until its packets show the real span.
+	// PeerDistance is the number of copies the peer's SDP names, a hint at
+	// what it sends: while the peer's packets are RED, the playout delay
+	// leaves room for the widest of it and the copies they carry; while
+	// they are plain it is ignored (a peer that sends no copies may still
+	// name a layout, the one it accepts).
 	PeerDistance int
 }
 
@@ -166,6 +169,11 @@ const (
 const (
 	seenSlots        = 512 // the playout buffer's default capacity: covers every packet it holds
 	replacementSlots = 64  // primaries arriving after their copies, kept until played
+	// decodedSlots is how many decoded copies are kept for playout, by
+	// sequence number: 1.28 s of 20 ms chunks, more than any copy waits
+	// between its arrival and its playout time. A copy whose slot was
+	// taken is decoded again at playout by the stray decoder.
+	decodedSlots = 64
 )
 
 type seenRecord struct {
@@ -184,25 +192,51 @@ type replacement struct {
 type redReceiver struct {
 	pt      uint8
 	secPT   uint8
-	secDec  codec.Decoder
+	copies  copyDecoder
 	blocks  []fec.Block
 	seen    []seenRecord
 	replace []replacement
-	span    time.Duration // redundancy span added to the adaptive playout offset
-	rate    int
+	pending uint64 // copies queued in place of a missing packet and not yet played or replaced
+
+	// The redundancy span added to the adaptive playout offset: the widest
+	// of what the peer announced and the widest offset its RED packets have
+	// carried, while its packets are RED; zero while they are plain.
+	span      time.Duration
+	announced time.Duration
+	widest    time.Duration
+	rate      int
 }
 
-func newREDReceiver(cfg *REDConfig, rate int) *redReceiver {
-	return &redReceiver{
-		pt:      cfg.PayloadType,
-		secPT:   cfg.Secondary.PayloadType,
-		secDec:  cfg.Secondary.NewDecoder(),
-		blocks:  make([]fec.Block, 0, fec.MaxREDBlocks),
-		seen:    make([]seenRecord, seenSlots),
-		replace: make([]replacement, replacementSlots),
-		span:    time.Duration(cfg.PeerDistance) * 20 * time.Millisecond,
-		rate:    rate,
+func newREDReceiver(cfg *REDConfig, primary codec.Codec) *redReceiver {
+	announced := time.Duration(cfg.PeerDistance) * 20 * time.Millisecond
+	rr := &redReceiver{
+		pt:    cfg.PayloadType,
+		secPT: cfg.Secondary.PayloadType,
+		copies: copyDecoder{
+			dec:     cfg.Secondary.NewDecoder(),
+			stray:   cfg.Secondary.NewDecoder(),
+			bridge:  cfg.Secondary.NewEncoder(),
+			primary: primary.NewDecoder(),
+		},
+		blocks:    make([]fec.Block, 0, fec.MaxREDBlocks),
+		seen:      make([]seenRecord, seenSlots),
+		replace:   make([]replacement, replacementSlots),
+		span:      announced,
+		announced: announced,
+		rate:      primary.ClockRate,
 	}
+	// Storage for a 20 ms chunk in every slot up front, so that the slots a
+	// long call reaches only now and then do not allocate on the packet path.
+	chunk := primary.ClockRate / 50
+	pcm := make([]int16, decodedSlots*chunk)
+	for i := range rr.copies.ring {
+		rr.copies.ring[i].pcm = pcm[i*chunk : i*chunk : (i+1)*chunk]
+	}
+	data := make([]byte, primarySlots*maxPacketSize)
+	for i := range rr.copies.primaries {
+		rr.copies.primaries[i].data = data[i*maxPacketSize : i*maxPacketSize : (i+1)*maxPacketSize]
+	}
+	return rr
 }
 
 func (rr *redReceiver) record(seq uint16) *seenRecord {
@@ -218,24 +252,39 @@ func (rr *redReceiver) markPlayed(seq uint16) {
 	if s := &rr.seen[int(seq)%seenSlots]; s.seq == seq {
 		s.flags |= seenCopyPlayed
 	}
+	if rr.pending > 0 {
+		rr.pending--
+	}
 }
 
-// noteSpan follows the redundancy span of the peer's packets: the largest
-// timestamp offset of the latest packet with copies, zero for plain packets.
-// A RED packet without copies (a spurt's first) leaves it as it was.
-func (rr *redReceiver) noteSpan(isRED bool, redundant []fec.Block) {
+// usableOffset reports how many chunks of samples back a redundant block
+// stands, and whether the receiver can use it: a whole number of chunks, at
+// most fec.MaxREDBlocks back.
+func usableOffset(b fec.Block, samples int) (chunks int, ok bool) {
+	off := int(b.TimestampOffset)
+	if samples <= 0 || off%samples != 0 || off/samples > fec.MaxREDBlocks {
+		return 0, false
+	}
+	return off / samples, true
+}
+
+// noteSpan follows the redundancy span of the peer's packets. Plain packets
+// make it zero. For RED packets it is the widest of what the peer announced
+// and the widest usable offset any of its packets has carried so far: the
+// first packets of a talk spurt carry fewer copies, and if the stream's
+// first full packets are lost, the first packet seen must not fix the span
+// for the whole call.
+func (rr *redReceiver) noteSpan(isRED bool, redundant []fec.Block, samples int) {
 	if !isRED {
 		rr.span = 0
 		return
 	}
-	if len(redundant) == 0 {
-		return
-	}
-	var most uint16
 	for _, b := range redundant {
-		most = max(most, b.TimestampOffset)
+		if _, ok := usableOffset(b, samples); ok && len(b.Payload) > 0 {
+			rr.widest = max(rr.widest, time.Duration(b.TimestampOffset)*time.Second/time.Duration(rr.rate))
+		}
 	}
-	rr.span = time.Duration(most) * time.Second / time.Duration(rr.rate)
+	rr.span = max(rr.announced, rr.widest)
 }
 
 // keepReplacement stores a primary that arrived after its copy was queued.
@@ -245,6 +294,9 @@ func (rr *redReceiver) keepReplacement(seq uint16, payload []byte) {
 		return
 	}
 	r.ok, r.seq, r.n = true, seq, copy(r.data[:], payload)
+	if rr.pending > 0 {
+		rr.pending--
+	}
 }
 
 // takeReplacement returns the primary kept for seq, if any.
@@ -255,6 +307,250 @@ func (rr *redReceiver) takeReplacement(seq uint16) ([]byte, bool) {
 	}
 	r.ok = false
 	return r.data[:r.n], true
+}
+
+// copyDecoder decodes the copies in the secondary codec. A stateful codec
+// such as GSM predicts each frame from the ones before, so a decoder that saw
+// only the recovered chunks would start each of them from the state the last
+// recovered chunk left, seconds earlier, and play little better than noise.
+// Instead one decoder runs over the copies in sequence order as they arrive,
+// the first copy of every chunk whether its own packet arrived or not, just
+// as the sender's encoder ran over every chunk; the PCM of the chunks whose
+// packets are missing is kept (a small ring of frames) until they play. A
+// chunk's later copies (red:2 carries each chunk twice) are not decoded again.
+//
+// The decoder cannot see every chunk: with red:1 the copy of the chunk just
+// before a lost packet was in that packet, so every recovered chunk would
+// follow a hole in the decoder's input, which costs most of what continuity
+// gains. Where the decoder would skip chunks whose primaries did arrive, it
+// is fed instead the primary re-encoded in the secondary codec by a bridge
+// encoder started afresh: the frame is not the sender's, but it carries the
+// chunk's spectrum and residual into the decoder's state. A copy that arrives
+// behind the decoder (its packets reordered) is decoded at playout by a
+// second decoder, as is one whose frame in the ring was reused.
+type copyDecoder struct {
+	dec     codec.Decoder // continuous, over the copies in sequence order
+	stray   codec.Decoder // for copies the continuous decoder has passed
+	next    uint16        // the sequence number after the last chunk dec decoded
+	started bool
+	ring    [decodedSlots]decodedCopy
+
+	bridge    codec.Encoder // re-encodes primaries for chunks without a copy
+	primary   codec.Decoder // decodes those primaries
+	primaries [primarySlots]storedPrimary
+	scratch   []int16 // decoded audio that is not kept
+	frame     []byte  // a bridge frame
+}
+
+// bridgeChunks is how many chunks before a copy the bridge fills at most:
+// the decoder's memory (a 120-sample pitch history and the filters) reaches
+// about one chunk back.
+const (
+	bridgeChunks = 2
+	primarySlots = 8
+)
+
+type decodedCopy struct {
+	ok  bool
+	seq uint16
+	pcm []int16 // grown once to a chunk's length, then reused
+}
+
+type storedPrimary struct {
+	ok   bool
+	seq  uint16
+	data []byte // grown once to a primary's length, then reused
+}
+
+// notePrimary keeps the primary of packet seq for the bridge.
+func (cd *copyDecoder) notePrimary(seq uint16, payload []byte) {
+	p := &cd.primaries[int(seq)%primarySlots]
+	p.ok, p.seq, p.data = true, seq, append(p.data[:0], payload...)
+}
+
+// decode runs the continuous decoder over the copy of packet seq, if it has
+// not passed seq already, and keeps the PCM if keep is set.
+func (cd *copyDecoder) decode(seq uint16, payload []byte, keep bool) {
+	if cd.started && int16(seq-cd.next) < 0 {
+		return // decoded already, or arriving out of order
+	}
+	if cd.started && seq != cd.next {
+		cd.fill(seq)
+	}
+	slot := &cd.ring[int(seq)%decodedSlots]
+	dst := cd.scratch[:0]
+	if keep {
+		dst = slot.pcm[:0]
+	}
+	pcm, err := cd.dec.Decode(dst, payload)
+	if err != nil {
+		return // cannot happen: splitRED checked the copy
+	}
+	cd.next, cd.started = seq+1, true
+	if keep {
+		slot.ok, slot.seq, slot.pcm = true, seq, pcm
+	} else {
+		cd.scratch = pcm
+	}
+}
+
+// fill feeds the decoder, for the chunks just before seq that it has no copy
+// of, their primaries re-encoded by the bridge, which starts afresh at the
+// first of a run of them.
+func (cd *copyDecoder) fill(seq uint16) {
+	from := cd.next
+	if int16(seq-from) > bridgeChunks {
+		from = seq - bridgeChunks
+	}
+	fresh := true
+	for s := from; s != seq; s++ {
+		p := &cd.primaries[int(s)%primarySlots]
+		if !p.ok || p.seq != s {
+			fresh = true
+			continue
+		}
+		pcm, err := cd.primary.Decode(cd.scratch[:0], p.data)
+		if err != nil {
+			continue
+		}
+		cd.scratch = pcm
+		if fresh {
+			if r, ok := cd.bridge.(interface{ Reset() }); ok {
+				r.Reset()
+			}
+			fresh = false
+		}
+		frame, err := cd.bridge.Encode(cd.frame[:0], pcm)
+		if err != nil {
+			continue // the chunk is not a whole number of the secondary's frames
+		}
+		cd.frame = frame
+		if pcm, err = cd.dec.Decode(cd.scratch[:0], frame); err == nil {
+			cd.scratch = pcm
+		}
+	}
+}
+
+// play appends the PCM of the copy of packet seq to dst: as the continuous
+// decoder decoded it, or decoded now by the stray decoder.
+func (cd *copyDecoder) play(dst []int16, seq uint16, payload []byte) ([]int16, error) {
+	if slot := &cd.ring[int(seq)%decodedSlots]; slot.ok && slot.seq == seq {
+		slot.ok = false
+		return append(dst, slot.pcm...), nil
+	}
+	return cd.stray.Decode(dst, payload)
+}
+
+// splitRED parses an RFC 2198 payload into its redundant blocks and its
+// primary. A primary in another payload type than the codec's, and a
+// redundant block at offset zero, in a payload type other than the codec's
+// and the secondary's, or that does not decode, make the whole packet
+// malformed. An empty redundant block is allowed (RFC 2198 does not forbid
+// it, and RFC 4103 sends them): it carries nothing and is skipped.
+func (r *Receiver) splitRED(payload []byte) (redundant []fec.Block, primary []byte, ok bool) {
+	blocks, err := fec.ParseRED(payload, r.red.blocks)
+	if err != nil {
+		return nil, nil, false
+	}
+	r.red.blocks = blocks
+	last := len(blocks) - 1
+	if blocks[last].PT != r.codec.PayloadType {
+		return nil, nil, false
+	}
+	for _, b := range blocks[:last] {
+		dec := r.dec
+		switch b.PT {
+		case r.codec.PayloadType:
+		case r.red.secPT:
+			dec = r.red.copies.dec
+		default:
+			return nil, nil, false
+		}
+		if b.TimestampOffset == 0 {
+			return nil, nil, false
+		}
+		if len(b.Payload) == 0 {
+			continue
+		}
+		if n, err := dec.Samples(b.Payload); err != nil || n == 0 {
+			return nil, nil, false
+		}
+	}
+	return blocks[:last], blocks[last].Payload, true
+}
+
+// redPrimaryArrived does the RED work for packet seq, whose primary has
+// samples samples, redundant the copies it carried (if it is a RED packet):
+// it follows the span, decodes the copies and offers the missing ones to the
+// playout buffer, and settles the packet's own place. done means a copy
+// stands in the packet's place already, so the packet must not be pushed;
+// copyTried that a copy was offered for it earlier but not queued.
+func (r *Receiver) redPrimaryArrived(isRED, first bool, seq uint16, ts uint32, samples int, redundant []fec.Block, primary []byte, arrival time.Duration) (copyTried, done bool) {
+	r.red.noteSpan(isRED, redundant, samples)
+	r.red.copies.notePrimary(seq, primary)
+	r.pushCopies(seq, ts, samples, redundant, arrival, first)
+	rec := r.red.record(seq)
+	if rec.flags&seenCopyQueued != 0 && rec.flags&seenPrimary == 0 {
+		// A copy stands in this packet's place already.
+		rec.flags |= seenPrimary
+		if rec.flags&seenCopyPlayed != 0 {
+			r.stats.Late++
+		} else {
+			r.red.keepReplacement(seq, primary)
+		}
+		return false, true
+	}
+	copyTried = rec.flags&seenCopy != 0 && rec.flags&seenPrimary == 0
+	rec.flags |= seenPrimary
+	return copyTried, false
+}
+
+// pushCopies runs the copies of packet seq (ts) through the continuous
+// decoder and offers the playout buffer those of packets that have not
+// arrived, as those packets, arriving now. Copies in the first packet of the
+// stream only warm the decoder up. A copy whose timestamp offset is not a
+// whole number of chunks (of the primary's length) back, or whose length
+// differs from the primary's, cannot stand for a packet: it is counted in
+// FECMalformed and left unused.
+func (r *Receiver) pushCopies(seq uint16, ts uint32, samples int, redundant []fec.Block, arrival time.Duration, first bool) {
+	for _, b := range redundant {
+		if len(b.Payload) == 0 {
+			continue
+		}
+		back, ok := usableOffset(b, samples)
+		if !ok {
+			r.stats.FECMalformed++
+			continue
+		}
+		copySeq := seq - uint16(back)
+		secondary := b.PT != r.codec.PayloadType
+		dec, tag := r.dec, tagCopy
+		if secondary {
+			dec, tag = r.red.copies.dec, tagCopy|tagSecondary
+		}
+		if n, err := dec.Samples(b.Payload); err != nil || n != samples {
+			r.stats.FECMalformed++
+			continue
+		}
+		// before the stream as we know it: nothing to stand for
+		inStream := !first && int16(copySeq-r.firstSeq) >= 0
+		var rec *seenRecord
+		if inStream {
+			rec = r.red.record(copySeq)
+		}
+		need := inStream && rec.flags == 0 // neither the packet nor a copy came yet
+		if secondary {
+			r.red.copies.decode(copySeq, b.Payload, need)
+		}
+		if !need {
+			continue
+		}
+		rec.flags |= seenCopy
+		if r.push(copySeq, ts-uint32(b.TimestampOffset), false, samples, tag, b.Payload, arrival) == jitter.OutcomeQueued {
+			rec.flags |= seenCopyQueued
+			r.red.pending++
+		}
+	}
 }
 
 // spanStrategy adds the redundancy span to an adaptive strategy's offset, so

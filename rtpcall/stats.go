@@ -36,9 +36,10 @@ type Stats struct {
 	FECRecovered  uint64  `json:"fec_recovered"`
 	ResidualLost  uint64  `json:"residual_lost"`
 	OverheadRatio float64 `json:"overhead_ratio"`
-	// XOR parity (RFC 5109): parity packets that did not parse or fit,
-	// dropped; packets rebuilt after their playout time (still lost, not
-	// in fec_recovered).
+	// FECMalformed: XOR parity (RFC 5109) packets that did not parse or
+	// fit, and RED packets that did not parse, dropped, and RED copies that
+	// could not stand for a packet, unused. FECLate: packets rebuilt from
+	// parity after their playout time (still lost, not in fec_recovered).
 	FECMalformed uint64 `json:"fec_malformed"`
 	FECLate      uint64 `json:"fec_late"`
 	// Interleave is the interleaving depth this side sends (0: none).

@@ -380,7 +380,7 @@ func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn,
 	if err != nil {
 		return usageError{err}
 	}
-	path, err := f.path()
+	path, rtcpPath, err := f.path()
 	if err != nil {
 		return usageError{err}
 	}
@@ -422,6 +422,7 @@ func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn,
 		SourcePaced:  paced,
 		Sink:         sink,
 		Path:         path,
+		RTCPPath:     rtcpPath,
 		Duration:     duration,
 		PeerTimeout:  f.peerTimeout,
 		Status:       status,

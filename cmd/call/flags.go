@@ -97,7 +97,7 @@ func (f *callFlags) resolve(fs *flag.FlagSet) error {
 	if _, err := f.strategy(); err != nil {
 		return err
 	}
-	_, err := f.path()
+	_, _, err := f.path()
 	return err
 }
 
@@ -164,33 +164,45 @@ func (f *callFlags) networkDelay() time.Duration {
 	return f.netDelay + f.delay
 }
 
-// path builds the send-path impairment, or nil when none was asked for.
-func (f *callFlags) path() (*impair.Path, error) {
+// path builds the send-path impairment of media and of RTCP, or nils when
+// none was asked for. Each draws from its own generator seeded from --seed,
+// so that the media's loss and jitter depend on the seed alone, not on when
+// the (randomly timed) RTCP reports went.
+func (f *callFlags) path() (media, rtcp *impair.Path, err error) {
 	delay := f.networkDelay()
 	if f.loss.value == 0 && delay == 0 && f.jitterAmount == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
 	seed := f.seed
 	if !f.seedSet {
 		seed = rand.Uint64()
 	}
-	rng := rand.New(rand.NewPCG(seed, 0x5eed))
-	p := &impair.Path{}
-	if f.loss.value > 0 {
-		b, err := impair.NewBernoulli(f.loss.value, rng)
-		if err != nil {
-			return nil, fmt.Errorf("--loss: %w", err)
+	build := func(stream uint64) (*impair.Path, error) {
+		rng := rand.New(rand.NewPCG(seed, stream))
+		p := &impair.Path{}
+		if f.loss.value > 0 {
+			b, err := impair.NewBernoulli(f.loss.value, rng)
+			if err != nil {
+				return nil, fmt.Errorf("--loss: %w", err)
+			}
+			p.Loss = b
 		}
-		p.Loss = b
-	}
-	if delay > 0 || f.jitterAmount > 0 {
-		j, err := impair.NewUniformJitter(delay, f.jitterAmount, rng)
-		if err != nil {
-			return nil, fmt.Errorf("--delay/--jitter: %w", err)
+		if delay > 0 || f.jitterAmount > 0 {
+			j, err := impair.NewUniformJitter(delay, f.jitterAmount, rng)
+			if err != nil {
+				return nil, fmt.Errorf("--delay/--jitter: %w", err)
+			}
+			p.Delay = j
 		}
-		p.Delay = j
+		return p, nil
 	}
-	return p, nil
+	if media, err = build(0x5eed); err != nil {
+		return nil, nil, err
+	}
+	if rtcp, err = build(0x5eed + 1); err != nil {
+		return nil, nil, err
+	}
+	return media, rtcp, nil
 }
 
 func (f *callFlags) detector() (*vad.Detector, error) {

@@ -19,8 +19,20 @@ import (
 //
 // and GSM itself, since the copies use it. The answerer keeps the red format
 // whose primary is the codec it chose (with GSM), writing its own layout into
-// the fmtp; a peer that does not offer red gets plain audio, and one that
-// does not answer with it is sent plain audio.
+// the fmtp if it sends red, and otherwise the offer's layout unchanged; a
+// peer that does not offer red gets plain audio, and one that does not
+// answer with it is sent plain audio.
+//
+// What an fmtp means: RFC 2198 section 5 has it name the encodings a sender
+// should use for the primary and the redundancy, and in offer/answer (RFC
+// 3264) the formats of a description are those its writer receives. So an
+// answer's red fmtp recommends a layout to the offerer; it does not say what
+// the answerer sends, and one that sends no red must still list red to
+// receive it. Writing the offer's layout back accepts it as offered and
+// claims no copies of our own (writing "0/3" for an offer of "0/3/3" was read
+// as one copy coming back). The layout the peer wrote is therefore only a
+// hint for the playout delay, used while the peer's packets are RED (see
+// rtpcall.REDConfig.PeerDistance).
 
 const (
 	firstREDPayloadType = 96 // the dynamic range (RFC 3551 section 3)
@@ -116,8 +128,8 @@ func offerRED(offer *signaling.Session, reg *codec.Registry, copies int) {
 
 // answerRED trims an answer made with AlsoAccept "red" to the one red format
 // whose primary is the chosen codec and whose copies are GSM, adds GSM, and
-// writes our own sending layout into the red fmtp. Without such a format the
-// answer is plain.
+// writes our own sending layout into the red fmtp if we send copies (else it
+// keeps the offer's). Without such a format the answer is plain.
 func answerRED(offer, answer signaling.Session, reg *codec.Registry, copies int) signaling.Session {
 	chosen := answer.Formats[0]
 	gsm, gsmErr := reg.ByName(secondaryName)
@@ -131,7 +143,9 @@ func answerRED(offer, answer signaling.Session, reg *codec.Registry, copies int)
 		if err != nil || primary != chosen.PayloadType || !allEqual(redundant, gsm.PayloadType) {
 			continue
 		}
-		f.Fmtp = redFmtp(primary, gsm.PayloadType, copies)
+		if copies > 0 {
+			f.Fmtp = redFmtp(primary, gsm.PayloadType, copies)
+		}
 		red = &f
 	}
 	if red == nil {

@@ -24,6 +24,14 @@ writes them; the encoder zero-pads a final partial frame as toast does. Speech
 is 8 kHz mono 16-bit: a WAV file, or with --raw headerless little-endian
 samples (what toast -l and untoast -l use on a little-endian machine).
 
+Damaged input is handled as toast -l -c and untoast -l -c handle it, with the
+same output, and a warning on stderr: a trailing odd byte of raw input (half a
+sample) is dropped, and so is a final partial frame of a .gsm file; a frame
+with a bad signature stops the decoding, the output keeping the frames before
+it. Exit status: 0 when everything but such a trailing fragment was converted;
+1 when a bad frame stopped the decoding (the output is kept), or on any other
+error (no output is left behind); 2 for a usage error.
+
 Options:
 `
 
@@ -69,7 +77,8 @@ func transcode(args []string, stdout, stderr io.Writer) error {
 	if !encode {
 		convert, verb = decodeGSM, "decoded"
 	}
-	frames, err := writeOutput(out, func(w io.Writer) (int, error) { return convert(in, *raw, w) })
+	warn := func(msg string) { fmt.Fprintf(stderr, "call transcode: warning: %s\n", msg) }
+	frames, err := writeOutput(out, func(w io.Writer) (int, error) { return convert(in, *raw, w, warn) })
 	if err != nil {
 		return err
 	}
@@ -94,22 +103,30 @@ func checkDistinct(in, out string) error {
 }
 
 // writeOutput creates the file at path and lets produce fill it; if produce
-// fails, the incomplete file is removed.
+// fails, the incomplete file is removed, unless it failed with a
+// stoppedError, after which the output holds what untoast would write.
 func writeOutput(path string, produce func(io.Writer) (int, error)) (frames int, err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return 0, fmt.Errorf("transcode: %w", err)
 	}
 	frames, err = produce(f)
-	if cerr := f.Close(); err == nil && cerr != nil {
+	if cerr := f.Close(); cerr != nil && (err == nil || errors.As(err, new(stoppedError))) {
 		err = fmt.Errorf("transcode: writing %s: %w", path, cerr)
 	}
-	if err != nil {
+	if err != nil && !errors.As(err, new(stoppedError)) {
 		_ = os.Remove(path)
 		return 0, err
 	}
-	return frames, nil
+	return frames, err
 }
+
+// stoppedError reports input that stopped the conversion part way, the
+// output holding everything before it (as untoast leaves it).
+type stoppedError struct{ err error }
+
+func (s stoppedError) Error() string { return s.err.Error() }
+func (s stoppedError) Unwrap() error { return s.err }
 
 // frameSource yields 160-sample frames of speech, zero-padding the last one;
 // it returns io.EOF at the end.
@@ -119,7 +136,7 @@ type frameSource interface {
 
 // encodeGSM codes the speech in path (WAV, or raw with raw) into GSM frames
 // written to w, returning how many frames it wrote.
-func encodeGSM(path string, raw bool, w io.Writer) (int, error) {
+func encodeGSM(path string, raw bool, w io.Writer, warn func(string)) (int, error) {
 	var src frameSource
 	if raw {
 		f, err := os.Open(path)
@@ -127,7 +144,14 @@ func encodeGSM(path string, raw bool, w io.Writer) (int, error) {
 			return 0, fmt.Errorf("transcode: %w", err)
 		}
 		defer f.Close()
-		src = &rawReader{r: bufio.NewReader(f)}
+		rr := &rawReader{r: bufio.NewReader(f)}
+		defer func() {
+			if rr.oddByte {
+				warn(fmt.Sprintf("%s ends in half a sample (an odd number of bytes, %d): its last byte was dropped, as toast drops it",
+					path, rr.bytes))
+			}
+		}()
+		src = rr
 	} else {
 		wav, err := audio.OpenWAV(path)
 		if err != nil {
@@ -164,11 +188,14 @@ func encodeGSM(path string, raw bool, w io.Writer) (int, error) {
 }
 
 // rawReader reads headerless 16-bit little-endian samples as frames,
-// zero-padding the last partial frame as toast does.
+// zero-padding the last partial frame and dropping a trailing odd byte (half
+// a sample), as toast does; oddByte records that it did.
 type rawReader struct {
-	r   io.Reader
-	buf [2 * gsm.FrameSamples]byte
-	end bool
+	r       io.Reader
+	buf     [2 * gsm.FrameSamples]byte
+	end     bool
+	oddByte bool
+	bytes   int64 // read so far
 }
 
 func (r *rawReader) ReadFrame(pcm []int16) error {
@@ -176,20 +203,25 @@ func (r *rawReader) ReadFrame(pcm []int16) error {
 		return io.EOF
 	}
 	n, err := io.ReadFull(r.r, r.buf[:2*len(pcm)])
+	r.bytes += int64(n)
 	switch {
 	case err == io.EOF:
 		return io.EOF
 	case err == io.ErrUnexpectedEOF:
 		r.end = true
 		if n%2 != 0 {
-			return fmt.Errorf("raw input ends in half a sample (odd length); raw speech is 16-bit samples")
+			r.oddByte = true
+			n--
+		}
+		if n == 0 {
+			return io.EOF
 		}
 	case err != nil:
 		return fmt.Errorf("reading raw samples: %w", err)
 	}
 	for i := range pcm {
 		pcm[i] = 0
-		if 2*i < n {
+		if 2*i+1 < n {
 			pcm[i] = int16(binary.LittleEndian.Uint16(r.buf[2*i:]))
 		}
 	}
@@ -202,8 +234,11 @@ type frameSink interface {
 }
 
 // decodeGSM decodes the GSM frames in path into speech written to w (WAV,
-// or raw with raw), returning how many frames it decoded.
-func decodeGSM(path string, raw bool, w io.Writer) (int, error) {
+// or raw with raw), returning how many frames it decoded. A final partial
+// frame is dropped with a warning; a frame with a bad signature stops the
+// decoding with a stoppedError, the output finished with the frames before
+// it. Both as untoast does.
+func decodeGSM(path string, raw bool, w io.Writer, warn func(string)) (int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, fmt.Errorf("transcode: %w", err)
@@ -227,14 +262,16 @@ func decodeGSM(path string, raw bool, w io.Writer) (int, error) {
 	frame := make([]byte, gsm.FrameSize)
 	pcm := make([]int16, 0, gsm.FrameSamples)
 	frames := 0
+	var stopped error
 	for {
 		n, err := io.ReadFull(r, frame)
 		if err == io.EOF {
 			break
 		}
 		if err == io.ErrUnexpectedEOF {
-			return frames, fmt.Errorf("transcode: %s is truncated: it ends %d bytes into frame %d (frames are %d bytes): %w",
-				path, n, frames, gsm.FrameSize, gsm.ErrMalformedFrame)
+			warn(fmt.Sprintf("%s is truncated: it ends %d bytes into frame %d (frames are %d bytes); those %d bytes were dropped, as untoast drops them",
+				path, n, frames, gsm.FrameSize, n))
+			break
 		}
 		if err != nil {
 			return frames, fmt.Errorf("transcode: reading %s: %w", path, err)
@@ -243,8 +280,10 @@ func decodeGSM(path string, raw bool, w io.Writer) (int, error) {
 			if errors.Is(err, gsm.ErrMalformedFrame) {
 				// A whole frame can be malformed only by its signature;
 				// say where it is in the file, not in the payload.
-				return frames, fmt.Errorf("transcode: %s: frame %d (byte offset %d) has signature 0x%X, not 0xD: %w",
-					path, frames, frames*gsm.FrameSize, frame[0]>>4, gsm.ErrMalformedFrame)
+				stopped = stoppedError{fmt.Errorf("transcode: %s: frame %d (byte offset %d) has signature 0x%X, not 0xD: %w; "+
+					"decoding stopped there, as untoast stops, and the output holds the %d frames before it",
+					path, frames, frames*gsm.FrameSize, frame[0]>>4, gsm.ErrMalformedFrame, frames)}
+				break
 			}
 			return frames, fmt.Errorf("transcode: %s: frame %d: %w", path, frames, err)
 		}
@@ -256,7 +295,7 @@ func decodeGSM(path string, raw bool, w io.Writer) (int, error) {
 	if err := finish(); err != nil {
 		return frames, fmt.Errorf("transcode: writing: %w", err)
 	}
-	return frames, nil
+	return frames, stopped
 }
 
 // rawWriter writes samples as headerless 16-bit little-endian.

@@ -5,11 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"flag"
+	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -193,16 +196,11 @@ func TestTranscodeErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	badMagic := append([]byte(nil), good...)
-	badMagic[gsm.FrameSize] = 0x20
 	wav16k := []byte("RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00\x80\x3e\x00\x00\x00\x7d\x00\x00\x02\x00\x10\x00data\x00\x00\x00\x00")
 	files := map[string]string{
-		"good.gsm":      writeFile(t, filepath.Join(dir, "good.gsm"), good),
-		"truncated.gsm": writeFile(t, filepath.Join(dir, "truncated.gsm"), good[:2*gsm.FrameSize+10]),
-		"badmagic.gsm":  writeFile(t, filepath.Join(dir, "badmagic.gsm"), badMagic),
-		"odd.raw":       writeFile(t, filepath.Join(dir, "odd.raw"), make([]byte, 641)),
-		"16k.wav":       writeFile(t, filepath.Join(dir, "16k.wav"), wav16k),
-		"notwav.wav":    writeFile(t, filepath.Join(dir, "notwav.wav"), []byte("hello")),
+		"good.gsm":   writeFile(t, filepath.Join(dir, "good.gsm"), good),
+		"16k.wav":    writeFile(t, filepath.Join(dir, "16k.wav"), wav16k),
+		"notwav.wav": writeFile(t, filepath.Join(dir, "notwav.wav"), []byte("hello")),
 	}
 	out := filepath.Join(dir, "out")
 	tests := []struct {
@@ -221,9 +219,6 @@ func TestTranscodeErrors(t *testing.T) {
 		{"unknown flag", []string{"--bitrate", "13k"}, true, nil, "bitrate"},
 		{"missing input", []string{"--from", "gsm", filepath.Join(dir, "absent.gsm"), out}, false, os.ErrNotExist, "absent.gsm"},
 		{"same file", []string{"--from", "gsm", "--raw", files["good.gsm"], files["good.gsm"]}, true, nil, "same file"},
-		{"truncated gsm", []string{"--from", "gsm", files["truncated.gsm"], out}, false, gsm.ErrMalformedFrame, "truncated: it ends 10 bytes into frame 2"},
-		{"bad magic", []string{"--from", "gsm", "--raw", files["badmagic.gsm"], out}, false, gsm.ErrMalformedFrame, "frame 1 (byte offset 33) has signature 0x2, not 0xD"},
-		{"odd raw length", []string{"--to", "gsm", "--raw", files["odd.raw"], out}, false, nil, "half a sample"},
 		{"16 kHz WAV", []string{"--to", "gsm", files["16k.wav"], out}, false, audio.ErrUnsupportedFormat, "16000 Hz"},
 		{"not a WAV", []string{"--to", "gsm", files["notwav.wav"], out}, false, nil, "notwav.wav"},
 		{"output directory missing", []string{"--from", "gsm", files["good.gsm"], filepath.Join(dir, "no", "such", "dir.wav")}, false, os.ErrNotExist, "dir.wav"},
@@ -253,5 +248,90 @@ func TestTranscodeErrors(t *testing.T) {
 	}
 	if got := readFile(t, files["good.gsm"]); !bytes.Equal(got, good) {
 		t.Error("the same-file case damaged the input")
+	}
+}
+
+// TestTranscodeDamagedInputLikeLibgsm: input that toast or untoast cannot
+// wholly convert gives the same output as theirs, byte for byte, and a
+// warning on stderr naming what was dropped. A trailing fragment (an odd
+// byte of raw input, a partial final frame) is dropped and the exit status
+// is 0, as theirs; a frame with a bad signature stops the decoding, the
+// output keeping the frames before it as untoast's does, but our exit status
+// is 1 (untoast's is 0): the frames after it were not decoded.
+func TestTranscodeDamagedInputLikeLibgsm(t *testing.T) {
+	requireLittleEndianHost(t)
+	dir := t.TempDir()
+	speech := littleEndian(transcodeSpeech()) // 10 frames and 77 samples
+	frames := runLibgsm(t, "toast", speech, "-l", "-c")
+	badAt := func(frame int) []byte {
+		b := append([]byte(nil), frames...)
+		b[frame*gsm.FrameSize] = 0x20 | b[frame*gsm.FrameSize]&0x0f
+		return b
+	}
+	tests := []struct {
+		name    string
+		encode  bool
+		input   []byte
+		warning string // on stderr; "" for none
+		stopped string // the error, for a bad frame; "" for none
+		outLen  int    // bytes toast or untoast write
+	}{
+		{"raw input of an odd length", true, speech[:641], "ends in half a sample (an odd number of bytes, 641): its last byte was dropped", "", 2 * gsm.FrameSize},
+		{"an odd byte after a partial frame", true, speech[:643], "odd number of bytes, 643", "", 3 * gsm.FrameSize},
+		{"one byte", true, speech[:1], "odd number of bytes, 1", "", 0},
+		{"raw input of an even length", true, speech[:642], "", "", 3 * gsm.FrameSize},
+		{"a .gsm file cut inside a frame", false, frames[:2*gsm.FrameSize+10], "truncated: it ends 10 bytes into frame 2 (frames are 33 bytes); those 10 bytes were dropped", "", 2 * 320},
+		{"a frame with a bad signature", false, badAt(3), "", "frame 3 (byte offset 99) has signature 0x2, not 0xD: malformed GSM frame; decoding stopped there, as untoast stops, and the output holds the 3 frames before it", 3 * 320},
+		{"a bad first frame", false, badAt(0), "", "frame 0 (byte offset 0)", 0},
+		{"a whole .gsm file", false, frames, "", "", 11 * 320},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := writeFile(t, filepath.Join(dir, fmt.Sprintf("in%d", i)), tt.input)
+			out := filepath.Join(dir, fmt.Sprintf("out%d", i))
+			args, tool := []string{"--from", "gsm", "--raw", in, out}, "untoast"
+			if tt.encode {
+				args, tool = []string{"--to", "gsm", "--raw", in, out}, "toast"
+			}
+			var stdout, stderr bytes.Buffer
+			err := transcode(args, &stdout, &stderr)
+			want := runLibgsm(t, tool, tt.input, "-l", "-c")
+			if got := readFile(t, out); !bytes.Equal(got, want) || len(got) != tt.outLen {
+				t.Errorf("wrote %d bytes, %s -l -c %d, want %d and the same bytes", len(got), tool, len(want), tt.outLen)
+			}
+			if tt.warning == "" && stderr.Len() > 0 || !strings.Contains(stderr.String(), tt.warning) {
+				t.Errorf("stderr %q, want %q", stderr.String(), tt.warning)
+			}
+			if tt.stopped == "" {
+				if err != nil {
+					t.Errorf("error %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.stopped) || !errors.Is(err, gsm.ErrMalformedFrame) {
+				t.Fatalf("error %v, want one saying %q", err, tt.stopped)
+			}
+			if code := exitCode(err, io.Discard); code != 1 {
+				t.Errorf("exit status %d, want 1", code)
+			}
+		})
+	}
+
+	// A WAV output stopped by a bad frame is a whole WAV file of the frames before it.
+	in := writeFile(t, filepath.Join(dir, "bad.gsm"), badAt(3))
+	wavOut := filepath.Join(dir, "stopped.wav")
+	if err := transcode([]string{"--from", "gsm", in, wavOut}, io.Discard, io.Discard); err == nil {
+		t.Fatal("a bad frame gave no error")
+	}
+	pcm, err := audio.ReadWAVFile(wavOut)
+	if err != nil {
+		t.Fatalf("the output of a stopped decoding: %v", err)
+	}
+	want, err := gsm.NewDecoder().Decode(nil, frames[:3*gsm.FrameSize])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(pcm, want) {
+		t.Errorf("the WAV holds %d samples, want the %d of the 3 good frames", len(pcm), len(want))
 	}
 }

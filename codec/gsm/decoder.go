@@ -31,6 +31,9 @@ type Decoder struct {
 // NewDecoder returns a decoder in the reset state of GSM 06.10.
 func NewDecoder() *Decoder { return &Decoder{} }
 
+// Reset returns the decoder to the reset state, as a new one starts.
+func (d *Decoder) Reset() { *d = Decoder{} }
+
 // Samples reports how many samples payload decodes to: FrameSamples per
 // frame. It returns an error wrapping ErrMalformedFrame unless payload is a
 // whole number of FrameSize-byte frames each with the 0xD signature.
@@ -112,25 +115,63 @@ func (d *Decoder) decodeSubframe(sp *subframeParams, drp *[subframeSamples]int16
 // lattice synthesis filter of 4.3.4 with coefficients interpolated per
 // segment from d.larpp and larpp.
 func (d *Decoder) shortTermSynthesis(larpp *[8]int16, s *[FrameSamples]int16) {
-	v := d.v
 	start := 0
 	for seg, end := range segmentEnds {
 		var rrp [8]int16
 		reflectionCoefficients(seg, &d.larpp, larpp, &rrp)
-		for k := start; k < end; k++ {
-			sri := s[k]
-			for i := 7; i >= 0; i-- {
-				sri = sub(sri, multR(rrp[i], v[i]))
-				if i < 7 {
-					v[i+1] = add(v[i], multR(rrp[i], sri))
-				}
-			}
-			v[0] = sri
-			s[k] = sri
-		}
+		synthesize(&rrp, &d.v, s[start:end])
 		start = end
 	}
-	d.v = v
+}
+
+// synthesize is the lattice filter of 4.3.4 over one segment: for each
+// sample, from i = 8 down to 1, sri = sub(sri, mult_r(rrp[i], v[i-1])) and
+// v[i] = add(v[i-1], mult_r(rrp[i], sri)), then v[0] = sri. It is the
+// decoder's inner loop, unrolled with the filter memory in registers. Each
+// mult_r is written out without its one special case, mult_r(-32768,
+// -32768): a reflection coefficient is never -32768 (larToReflection
+// returns a magnitude of at most 32767 with its sign), so the products stay
+// within 32767·32768 and agree with mult_r exactly.
+func synthesize(rrp *[8]int16, v *[8]int16, s []int16) {
+	r0, r1, r2, r3 := int32(rrp[0]), int32(rrp[1]), int32(rrp[2]), int32(rrp[3])
+	r4, r5, r6, r7 := int32(rrp[4]), int32(rrp[5]), int32(rrp[6]), int32(rrp[7])
+	v0, v1, v2, v3 := int32(v[0]), int32(v[1]), int32(v[2]), int32(v[3])
+	v4, v5, v6, v7 := int32(v[4]), int32(v[5]), int32(v[6]), int32(v[7])
+	const round = 1 << 14
+	for k, x := range s {
+		sri := int32(x)
+		sri = clamp(sri - (r7*v7+round)>>15)
+		sri = clamp(sri - (r6*v6+round)>>15)
+		v7 = clamp(v6 + (r6*sri+round)>>15)
+		sri = clamp(sri - (r5*v5+round)>>15)
+		v6 = clamp(v5 + (r5*sri+round)>>15)
+		sri = clamp(sri - (r4*v4+round)>>15)
+		v5 = clamp(v4 + (r4*sri+round)>>15)
+		sri = clamp(sri - (r3*v3+round)>>15)
+		v4 = clamp(v3 + (r3*sri+round)>>15)
+		sri = clamp(sri - (r2*v2+round)>>15)
+		v3 = clamp(v2 + (r2*sri+round)>>15)
+		sri = clamp(sri - (r1*v1+round)>>15)
+		v2 = clamp(v1 + (r1*sri+round)>>15)
+		sri = clamp(sri - (r0*v0+round)>>15)
+		v1 = clamp(v0 + (r0*sri+round)>>15)
+		v0 = sri
+		s[k] = int16(sri)
+	}
+	*v = [8]int16{int16(v0), int16(v1), int16(v2), int16(v3), int16(v4), int16(v5), int16(v6), int16(v7)}
+}
+
+// clamp saturates x to the 16-bit range, keeping it an int32. A branch
+// (rarely taken, so well predicted) keeps it off the filter's dependency
+// chain, where conditional moves would lengthen it.
+func clamp(x int32) int32 {
+	if uint32(x-minWord) > maxWord-minWord {
+		if x > 0 {
+			return maxWord
+		}
+		return minWord
+	}
+	return x
 }
 
 // postprocess applies de-emphasis (4.3.5), upscaling (4.3.6) and truncation

@@ -35,6 +35,9 @@ const (
 // NewEncoder returns an encoder in the reset state of GSM 06.10 (all memories zero).
 func NewEncoder() *Encoder { return &Encoder{} }
 
+// Reset returns the encoder to the reset state, as a new one starts.
+func (e *Encoder) Reset() { *e = Encoder{} }
+
 // Encode appends the coding of pcm to dst and returns the extended slice:
 // FrameSize bytes for every FrameSamples samples. Like libgsm, it uses the 13
 // most significant bits of each sample. len(pcm) must be a multiple of

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -188,6 +189,49 @@ func TestFrameLayout(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReset: a coder reset after some speech codes the next frames exactly
+// as a new one does.
+func TestReset(t *testing.T) {
+	pcm := speechLike(8*FrameSamples, 11)
+	first, rest := pcm[:5*FrameSamples], pcm[5*FrameSamples:]
+	enc := NewEncoder()
+	if _, err := enc.Encode(nil, first); err != nil {
+		t.Fatal(err)
+	}
+	enc.Reset()
+	got, err := enc.Encode(nil, rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := NewEncoder().Encode(nil, rest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Error("a reset encoder codes differently from a new one")
+	}
+	frames, err := NewEncoder().Encode(nil, pcm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := NewDecoder()
+	if _, err := dec.Decode(nil, frames[:5*FrameSize]); err != nil {
+		t.Fatal(err)
+	}
+	dec.Reset()
+	gotPCM, err := dec.Decode(nil, frames[5*FrameSize:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantPCM, err := NewDecoder().Decode(nil, frames[5*FrameSize:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gotPCM, wantPCM) {
+		t.Error("a reset decoder decodes differently from a new one")
 	}
 }
 
