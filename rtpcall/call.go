@@ -153,7 +153,9 @@ type callLoop struct {
 	framesSent  int64
 	sourceDone  bool
 	sourceErr   error
-	frames      chan []int16 // from a paced source's goroutine
+	frames      chan capturedFrame // from a paced source's goroutine
+	frameBufs   chan []int16       // the capture goroutine's free frame buffers
+	sentSR      bool               // a sender report has gone out since media began
 	delayLine   *impair.Releaser
 	dropped     uint64 // by the impairment model
 	queueFull   uint64
@@ -195,7 +197,11 @@ func (c *callLoop) run(ctx context.Context) (Stats, Outcome, error) {
 	}()
 
 	if c.cfg.Source != nil && c.cfg.SourcePaced {
-		c.frames = make(chan []int16, 8)
+		c.frames = make(chan capturedFrame, captureQueue)
+		c.frameBufs = make(chan []int16, captureQueue+1)
+		for range captureQueue + 1 {
+			c.frameBufs <- make([]int16, len(c.frame))
+		}
 		go c.capture(readCtx)
 	}
 	if c.cfg.Source == nil {
@@ -249,14 +255,15 @@ func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (Outcome, error) 
 		case d := <-c.packets:
 			c.receive(d)
 		case f := <-c.frames:
-			if f == nil {
+			if f.pcm == nil {
 				c.sourceDone = true
 				c.frames = nil
 				continue
 			}
 			if !c.draining {
-				c.sendFrame(f, c.now())
+				c.sendFrame(f.pcm, f.at)
 			}
+			c.frameBufs <- f.pcm
 		case <-wake.C:
 			outcome, done, err := c.step()
 			if done || err != nil {
@@ -312,8 +319,11 @@ func (c *callLoop) step() (Outcome, bool, error) {
 	if err := c.sess.Render(now, c.write); err != nil {
 		return "", true, fmt.Errorf("rtpcall: playing out: %w", err)
 	}
-	if now >= c.nextReport && !c.draining {
+	// Besides the schedule, a sender report as soon as media has gone out:
+	// the peer needs one to map our media clock to its own.
+	if (now >= c.nextReport || !c.sentSR && c.sess.sender.Stats().Packets > 0) && !c.draining {
 		c.sendReport(now)
+		c.sentSR = c.sess.sender.Stats().Packets > 0
 		c.nextReport = now + c.reportInterval()
 	}
 	if c.cfg.Status != nil && now >= c.nextStatus {
@@ -406,16 +416,33 @@ func (c *callLoop) transmitMedia(pkt []byte) {
 	c.transmit(c.cfg.Path, pkt, c.sendAt)
 }
 
-// capture runs a self-paced source (a sound card) in its own goroutine.
+// captureQueue is how many captured frames may wait for the loop.
+const captureQueue = 8
+
+// capturedFrame is a frame from a self-paced source and when its capture
+// ended (when ReadFrame returned it); a nil pcm ends the source.
+type capturedFrame struct {
+	pcm []int16
+	at  time.Duration
+}
+
+// capture runs a self-paced source (a sound card) in its own goroutine. It
+// stamps each frame as it comes, so that time the loop spends elsewhere does
+// not show as jitter, and reuses the loop's returned buffers.
 func (c *callLoop) capture(ctx context.Context) {
 	defer func() {
 		select {
-		case c.frames <- nil:
+		case c.frames <- capturedFrame{}:
 		case <-ctx.Done():
 		}
 	}()
 	for {
-		f := make([]int16, 160)
+		var f []int16
+		select {
+		case f = <-c.frameBufs:
+		case <-ctx.Done():
+			return
+		}
 		if err := c.cfg.Source.ReadFrame(f); err != nil {
 			if !errors.Is(err, io.EOF) {
 				c.log.Warn("input device stopped", "err", err)
@@ -423,7 +450,7 @@ func (c *callLoop) capture(ctx context.Context) {
 			return
 		}
 		select {
-		case c.frames <- f:
+		case c.frames <- capturedFrame{pcm: f, at: c.now()}:
 		case <-ctx.Done():
 			return
 		}
