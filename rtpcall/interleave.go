@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/spurtvoip/spurt/codec"
 	"github.com/spurtvoip/spurt/interleave"
 	"github.com/spurtvoip/spurt/jitter"
 )
@@ -104,12 +105,37 @@ type interleaveReceiver struct {
 	emit        func(interleave.Chunk)
 }
 
-func newInterleaveReceiver(cfg *InterleaveConfig) (*interleaveReceiver, error) {
-	d, err := interleave.NewDeinterleaver(cfg.PeerDepth, interleaveChunkBytes, 0xFF)
+// newInterleaveReceiver builds the interleaving state for a G.711 codec.
+// Units that never came are filled with the codec's silence (its encoding of
+// zero: 0xFF in µ-law, 0xD5 in A-law), so that with concealment off they play
+// as silence whatever the law.
+func newInterleaveReceiver(cfg *InterleaveConfig, cd codec.Codec) (*interleaveReceiver, error) {
+	fill, err := silenceByte(cd)
+	if err != nil {
+		return nil, err
+	}
+	d, err := interleave.NewDeinterleaver(cfg.PeerDepth, interleaveChunkBytes, fill)
 	if err != nil {
 		return nil, fmt.Errorf("rtpcall: %w", err)
 	}
 	return &interleaveReceiver{pt: cfg.PayloadType, depth: cfg.PeerDepth, chunk: interleaveChunkBytes, deint: d}, nil
+}
+
+// silenceByte is the byte a one-byte-per-sample codec encodes silence as.
+func silenceByte(cd codec.Codec) (byte, error) {
+	enc, err := cd.NewEncoder().Encode(nil, make([]int16, interleaveChunkBytes))
+	if err != nil {
+		return 0, fmt.Errorf("rtpcall: codec %s: %w", cd.Name, err)
+	}
+	if len(enc) != interleaveChunkBytes {
+		return 0, fmt.Errorf("rtpcall: interleaving needs a codec with one byte per sample, such as G.711")
+	}
+	for _, b := range enc {
+		if b != enc[0] {
+			return 0, fmt.Errorf("rtpcall: codec %s encodes silence unevenly: cannot fill interleaving holes", cd.Name)
+		}
+	}
+	return enc[0], nil
 }
 
 func (ir *interleaveReceiver) group(key int64) *openGroup {

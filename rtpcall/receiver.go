@@ -131,7 +131,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 			return nil, err
 		}
 		var err error
-		if il, err = newInterleaveReceiver(cfg.Interleave); err != nil {
+		if il, err = newInterleaveReceiver(cfg.Interleave, cfg.Codec); err != nil {
 			return nil, err
 		}
 		strategy = observeFilter{Strategy: strategy, ir: il}
