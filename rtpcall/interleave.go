@@ -90,6 +90,20 @@ type openGroup struct {
 	opened  time.Duration // arrival of its first packet
 }
 
+// aheadChunk is a reassembled chunk kept after it went into the playout
+// buffer, so that concealment can see the start of the chunk after a hole.
+type aheadChunk struct {
+	ok    bool
+	seq   uint16
+	ts    uint32
+	holes uint8
+	data  [interleaveChunkBytes]byte
+}
+
+// aheadSlots is how many chunks are kept for look-ahead: 1.28 s of them, more
+// than any playout delay between a chunk's reassembly and its playout.
+const aheadSlots = 64
+
 // interleaveReceiver is the interleaving state of the receive pipeline.
 type interleaveReceiver struct {
 	pt          uint8
@@ -103,6 +117,10 @@ type interleaveReceiver struct {
 	anyEmitted  bool
 	skipObserve bool // the strategy should not observe the chunk being pushed
 	emit        func(interleave.Chunk)
+
+	ahead    []aheadChunk  // chunks handed to the buffer, by sequence number
+	aheadDec codec.Decoder // decodes the start of the next chunk (G.711 keeps no state)
+	aheadPCM []int16
 }
 
 // newInterleaveReceiver builds the interleaving state for a G.711 codec.
@@ -118,7 +136,8 @@ func newInterleaveReceiver(cfg *InterleaveConfig, cd codec.Codec) (*interleaveRe
 	if err != nil {
 		return nil, fmt.Errorf("rtpcall: %w", err)
 	}
-	return &interleaveReceiver{pt: cfg.PayloadType, depth: cfg.PeerDepth, chunk: interleaveChunkBytes, deint: d}, nil
+	return &interleaveReceiver{pt: cfg.PayloadType, depth: cfg.PeerDepth, chunk: interleaveChunkBytes, deint: d,
+		ahead: make([]aheadChunk, aheadSlots), aheadDec: cd.NewDecoder(), aheadPCM: make([]int16, 0, interleaveChunkBytes)}, nil
 }
 
 // silenceByte is the byte a one-byte-per-sample codec encodes silence as.
@@ -274,6 +293,9 @@ func (r *Receiver) emitChunk(c interleave.Chunk) {
 	ir.skipObserve = false
 	switch out {
 	case jitter.OutcomeQueued:
+		a := &ir.ahead[int(g.seq+uint16(c.Index))%aheadSlots]
+		*a = aheadChunk{ok: true, seq: g.seq + uint16(c.Index), ts: g.ts + uint32(c.Index*ir.chunk), holes: c.Holes}
+		copy(a.data[:], c.Payload)
 	case jitter.OutcomeLate:
 		r.stats.Late++
 	case jitter.OutcomeDuplicate:
@@ -338,4 +360,25 @@ func (f observeFilter) Observe(media, arrival time.Duration) {
 	if !f.ir.skipObserve {
 		f.Strategy.Observe(media, arrival)
 	}
+}
+
+// audioAfter returns the decoded received units at the start of the chunk
+// that follows the one with sequence number seq and timestamp ts, if that
+// chunk is in the playout buffer; nil otherwise. The slice is valid until the
+// next call.
+func (ir *interleaveReceiver) audioAfter(seq uint16, ts uint32) []int16 {
+	a := &ir.ahead[int(seq+1)%aheadSlots]
+	if !a.ok || a.seq != seq+1 || a.ts != ts+uint32(ir.chunk) {
+		return nil
+	}
+	unit := ir.chunk / ir.depth
+	good := 0
+	for good < ir.depth && a.holes&(1<<good) == 0 {
+		good++
+	}
+	pcm, err := ir.aheadDec.Decode(ir.aheadPCM[:0], a.data[:good*unit])
+	if err != nil {
+		return nil
+	}
+	return pcm
 }

@@ -1,6 +1,8 @@
 package rtpcall
 
 import (
+	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -74,4 +76,69 @@ func TestInterleavedHolesAreTheCodecsSilence(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInterleavedHoleIsInterpolatedTowardsTheNextChunk loses the last
+// packet of an interleaving group: the last 5 ms unit of each of its four
+// chunks. For the first three, the start of the next chunk is in the playout
+// buffer already (the group came together), so the hole is interpolated
+// towards it and that received audio plays exactly as without loss, rather
+// than being overlap-added with the concealment.
+func TestInterleavedHoleIsInterpolatedTowardsTheNextChunk(t *testing.T) {
+	const chunks = 48
+	signal := make([]int16, chunks*160)
+	for i := range signal {
+		x := float64(i) / 8000
+		signal[i] = int16(3000*math.Cos(2*math.Pi*140*x) + 1500*math.Cos(2*math.Pi*280*x+0.7) + 800*math.Cos(2*math.Pi*420*x+1.9))
+	}
+	pkts := interleavedPackets(t, pcmu(t), 4, signal)
+	const lostGroup = 5
+	play := func(lose int) []int16 {
+		r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 100*time.Millisecond),
+			Interleave: &InterleaveConfig{PayloadType: interleavePT, PeerDepth: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sink audio.MemorySink
+		next := 0
+		for now := time.Duration(0); now < 2*time.Second; now += 5 * time.Millisecond {
+			for ; next < len(pkts) && time.Duration(next/4+1)*80*time.Millisecond <= now; next++ {
+				if next != lose {
+					r.HandleRTP(pkts[next], now)
+				}
+			}
+			if err := r.Render(now, sink.WriteSamples); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return sink.Samples()
+	}
+	clean, lossy := play(-1), play(4*lostGroup+3)
+	start := slices.IndexFunc(clean, func(v int16) bool { return v != 0 })
+	if start < 0 || len(lossy) != len(clean) {
+		t.Fatalf("nothing played (start %d), or %d samples against %d", start, len(lossy), len(clean))
+	}
+	for c := 4 * lostGroup; c < 4*lostGroup+3; c++ {
+		hole := start + c*160 + 120
+		if slices.Equal(lossy[hole:hole+40], clean[hole:hole+40]) {
+			t.Errorf("chunk %d: the lost unit played as if received", c)
+		}
+		if snr := unitSNR(clean[hole:hole+40], lossy[hole:hole+40]); snr < 10 {
+			t.Errorf("chunk %d: concealed unit at %.1f dB SNR, want 10 dB or more for a steady tone", c, snr)
+		}
+		after := hole + 40
+		if !slices.Equal(lossy[after:after+40], clean[after:after+40]) {
+			t.Errorf("chunk %d: the received unit after the hole was changed", c+1)
+		}
+	}
+}
+
+func unitSNR(want, got []int16) float64 {
+	var sig, noise float64
+	for i := range want {
+		d := float64(got[i]) - float64(want[i])
+		sig += float64(want[i]) * float64(want[i])
+		noise += d * d
+	}
+	return 10 * math.Log10(sig/noise)
 }

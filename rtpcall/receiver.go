@@ -427,11 +427,7 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			continue
 		}
 		if r.conceal != nil {
-			depth := 0
-			if r.il != nil {
-				depth = r.il.depth
-			}
-			r.passChunk(pcm, holes, depth, chunk.SpurtStart)
+			r.passChunk(pcm, holes, chunk)
 		}
 		r.out.place(chunk.PlayAt, pcm)
 		r.stats.Played++

@@ -230,15 +230,73 @@ func TestXORMalformedParityIsCounted(t *testing.T) {
 	}
 }
 
-// TestConcealmentImprovesReceivedAudio compares, under the same 5 % loss, what
-// the listener hears: plain audio with holes as silence, with concealment,
-// interleaved with concealment, and with XOR parity and concealment. Lost
-// audio counts as error in every measure.
+// holeMask marks the samples of the sent signal (n samples, one 160-sample
+// chunk per frame) that the dropped media packets carried: chunk i for plain
+// packet i; with interleaving at depth, unit i%depth of each chunk of group
+// i/depth.
+func holeMask(n int, dropped []bool, depth int) []bool {
+	mask := make([]bool, n)
+	mark := func(from, to int) {
+		for s := from; s < min(to, n); s++ {
+			mask[s] = true
+		}
+	}
+	for i, d := range dropped {
+		switch {
+		case !d:
+		case depth == 0:
+			mark(i*160, (i+1)*160)
+		default:
+			g, j, unit := i/depth, i%depth, 160/depth
+			for c := range depth {
+				from := (g*depth+c)*160 + j*unit
+				mark(from, from+unit)
+			}
+		}
+	}
+	return mask
+}
+
+// maskedSNR is the SNR in dB of heard (which lags ref by lag samples)
+// against ref over the samples mask marks. Silence scores exactly 0 dB.
+func maskedSNR(ref, heard []int16, lag int, mask []bool) float64 {
+	var sig, noise float64
+	for i, m := range mask {
+		if !m {
+			continue
+		}
+		x, y := float64(ref[i]), 0.0
+		if j := i + lag; j >= 0 && j < len(heard) {
+			y = float64(heard[j])
+		}
+		sig += x * x
+		noise += (x - y) * (x - y)
+	}
+	return 10 * math.Log10(sig/noise)
+}
+
+// TestConcealmentImprovesReceivedAudio compares what the listener hears under
+// the same 5 % Bernoulli loss pattern (one pattern per seed, over eight
+// seeds): plain audio with holes as silence, with concealment, interleaved at
+// depth 4 with silence and with concealment, and with XOR parity and
+// concealment. Three measures, lost audio counting as error in each: the SNR
+// over the samples the lost packets carried (silence scores exactly 0 dB),
+// the log-spectral distance over the whole signal, and the segmental SNR.
+//
+// Measured (the figures are in the README): interleaving with concealment
+// scores 4.6 dB over its 5 ms holes on average (2.5 to 6.8 dB per seed;
+// extrapolating the past alone, before the holes were interpolated from both
+// sides, 2.2 dB, 0.7 to 4.6 dB), and a spectral distance 0.32 dB below plain
+// audio with silence on average (0.03 to 0.68 dB per seed, so only the mean
+// is held to a margin). Its segmental SNR is below plain audio's by construction: a
+// lost packet damages four 20 ms frames a little instead of one frame
+// entirely, and the measure clamps each frame's SNR at 35 dB; it is logged,
+// not tested.
 func TestConcealmentImprovesReceivedAudio(t *testing.T) {
 	speech := speechSample(t)
 	frames := len(speech)/160 - 1
 	ref := speech[:frames*160]
-	tests := []struct {
+	configs := []struct {
 		name string
 		call lossyCall
 	}{
@@ -248,38 +306,56 @@ func TestConcealmentImprovesReceivedAudio(t *testing.T) {
 		{"interleave:4+PLC", lossyCall{depth: 4}},
 		{"xor:4+PLC", lossyCall{xor: 4}},
 	}
-	fid := make(map[string]audiotest.Fidelity)
-	for _, tt := range tests {
-		c := tt.call
-		c.loss, c.seed, c.frames, c.delay = 0.05, 21, frames, 30*time.Millisecond
-		res := c.run(t, speech)
-		f := audiotest.CompareWhole(ref, res.heard, 16000)
-		fid[tt.name] = f
-		st := res.stats
-		t.Logf("%-20s SNR %5.2f dB, segmental SNR %5.2f dB, spectral distance %.2f dB; lost %d, recovered %d, residual %d, concealed %d chunks (%.0f ms); buffer delay %.1f ms",
-			tt.name, f.SNR, f.SegmentalSNR, f.SpectralDistance, st.NetworkLost, st.FECRecovered, st.ResidualLost, st.Concealed, st.ConcealedMs, deref(st.BufferDelayMean))
-		if c.noPLC && st.Concealed != 0 {
-			t.Errorf("%s: concealed %d with concealment off", tt.name, st.Concealed)
-		}
-		if !c.noPLC && st.ResidualLost > 0 && st.Concealed == 0 {
-			t.Errorf("%s: %d lost for good but nothing concealed", tt.name, st.ResidualLost)
+	type score struct{ hole, seg, lsd float64 }
+	const seeds = 8
+	mean := make(map[string]score)
+	for seed := uint64(1); seed <= seeds; seed++ {
+		for _, cf := range configs {
+			c := cf.call
+			c.loss, c.seed, c.frames, c.delay = 0.05, seed, frames, 30*time.Millisecond
+			res := c.run(t, speech)
+			f := audiotest.CompareWhole(ref, res.heard, 2000)
+			hole := math.NaN() // XOR rebuilds most lost packets: their audio is no hole
+			if c.xor == 0 {
+				hole = maskedSNR(ref, res.heard, f.Lag, holeMask(len(ref), res.dropped, c.depth))
+			}
+			st := res.stats
+			t.Logf("seed %d %-20s holes %5.2f dB, segmental SNR %5.2f dB, spectral distance %.3f dB; lost %d, recovered %d, residual %d, concealed %d chunks (%.0f ms)",
+				seed, cf.name, hole, f.SegmentalSNR, f.SpectralDistance, st.NetworkLost, st.FECRecovered, st.ResidualLost, st.Concealed, st.ConcealedMs)
+			if c.noPLC && (st.Concealed != 0 || math.Abs(hole) > 0.01) {
+				t.Errorf("seed %d %s: concealed %d chunks, holes at %.2f dB; want 0 and silence (0 dB)", seed, cf.name, st.Concealed, hole)
+			}
+			if !c.noPLC && st.ResidualLost > 0 && st.Concealed == 0 {
+				t.Errorf("seed %d %s: %d lost for good but nothing concealed", seed, cf.name, st.ResidualLost)
+			}
+			if cf.name == "interleave:4+PLC" && hole < 1 {
+				t.Errorf("seed %d %s: SNR over the holes %.2f dB, want 1 dB or more (silence: 0 dB)", seed, cf.name, hole)
+			}
+			m := mean[cf.name]
+			m.hole += hole / seeds
+			m.seg += f.SegmentalSNR / seeds
+			m.lsd += f.SpectralDistance / seeds
+			mean[cf.name] = m
 		}
 	}
-	// Concealment continues the waveform's spectrum, not its exact phase, so
-	// waveform measures (SNR, segmental SNR) can rate it a little below
-	// silence; the spectral distance is what it improves.
-	better := func(a, b string) {
+	for _, cf := range configs {
+		m := mean[cf.name]
+		t.Logf("mean %-20s holes %5.2f dB, segmental SNR %5.2f dB, spectral distance %.3f dB", cf.name, m.hole, m.seg, m.lsd)
+	}
+	if h := mean["interleave:4+PLC"].hole; h < 3 {
+		t.Errorf("interleave:4+PLC: mean SNR over the holes %.2f dB, want 3 dB or more", h)
+	}
+	closer := func(a, b string, margin float64) {
 		t.Helper()
-		fa, fb := fid[a], fid[b]
-		if fa.SpectralDistance >= 0.97*fb.SpectralDistance {
-			t.Errorf("%s (distance %.2f dB) is not measurably closer to the sent speech than %s (%.2f dB)",
-				a, fa.SpectralDistance, b, fb.SpectralDistance)
+		if da, db := mean[a].lsd, mean[b].lsd; da > db-margin {
+			t.Errorf("%s (mean spectral distance %.3f dB) is not %.2f dB closer to the sent speech than %s (%.3f dB)", a, da, margin, b, db)
 		}
 	}
-	better("plain+PLC", "plain+silence")
-	better("interleave:4+PLC", "plain+silence")
-	better("interleave:4+PLC", "interleave:4+silence")
-	better("xor:4+PLC", "plain+silence")
+	// margins: about half the measured mean differences
+	closer("interleave:4+PLC", "plain+silence", 0.15)
+	closer("interleave:4+PLC", "interleave:4+silence", 0.15)
+	closer("plain+PLC", "plain+silence", 0.3)
+	closer("xor:4+PLC", "plain+silence", 0.3)
 }
 
 // schemeStream is a continuous stream of frames sent with XOR parity of
