@@ -200,33 +200,83 @@ func TestXORRecoveredPacketIsTheSentOne(t *testing.T) {
 }
 
 // TestXORMalformedParityIsCounted feeds parity packets that lie (a mask past
-// the window, a protection length longer than the packet, a truncated header)
-// and checks they are counted in fec_malformed and change nothing else.
+// the announced group, a protection length longer than the packet, a
+// truncated header) and checks they are counted in fec_malformed and change
+// nothing else; a well-formed one is taken, unless the peer announced that
+// it sends no parity.
 func TestXORMalformedParityIsCounted(t *testing.T) {
 	header := []byte{0x80, xorPT, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7}
 	tests := []struct {
-		name string
-		body []byte
+		name      string
+		group     int // the peer's announced group size
+		body      []byte
+		malformed bool
 	}{
-		{"truncated FEC header", []byte{0, 0, 0}},
-		{"empty mask", []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}},
-		{"protection past the end", []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 200, 0x80, 0, 1, 2}},
-		{"long mask truncated", []byte{0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0}},
-		{"extension bit", []byte{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0}},
+		{"truncated FEC header", 4, []byte{0, 0, 0}, true},
+		{"empty mask", 4, []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, true},
+		{"protection past the end", 4, []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 200, 0x80, 0, 1, 2}, true},
+		{"long mask truncated", 4, []byte{0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0}, true},
+		{"extension bit", 4, []byte{0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0}, true},
+		{"mask of 5 into groups of 4", 4, []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xf8, 0}, true},
+		{"48-bit mask into groups of 4", 4, []byte{0x40, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0, 1}, true},
+		{"mask of 4 into groups of 4", 4, []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0}, false},
+		{"parity from a peer that sends none", 0, []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xf0, 0}, true},
 	}
 	for _, tt := range tests {
-		r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t), XOR: &XORConfig{PayloadType: xorPT}})
+		r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t), XOR: &XORConfig{PayloadType: xorPT, PeerGroupSize: tt.group}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		r.HandleRTP(append(append([]byte(nil), header...), tt.body...), time.Millisecond)
 		version1 := append(append([]byte{0x40}, header[1:]...), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0)
 		r.HandleRTP(version1, 2*time.Millisecond)
-		st := r.Stats()
-		if st.FECMalformed != 2 || st.FECPackets != 0 || st.Malformed != 0 || st.Packets != 0 {
-			t.Errorf("%s: fec_malformed %d, parity taken %d, malformed %d, packets %d; want 2 (with an RTP version 1 packet), 0, 0, 0",
-				tt.name, st.FECMalformed, st.FECPackets, st.Malformed, st.Packets)
+		want, taken := uint64(2), uint64(0)
+		if !tt.malformed {
+			want, taken = 1, 1
 		}
+		st := r.Stats()
+		if st.FECMalformed != want || st.FECPackets != taken || st.Malformed != 0 || st.Packets != 0 {
+			t.Errorf("%s: fec_malformed %d, parity taken %d, malformed %d, packets %d; want %d (with an RTP version 1 packet), %d, 0, 0",
+				tt.name, st.FECMalformed, st.FECPackets, st.Malformed, st.Packets, want, taken)
+		}
+	}
+}
+
+// TestXORWideMaskCannotDelayLaterSpurts injects, into a stream with groups
+// of 4, one parity packet whose 48-bit mask protects a packet 47 places on.
+// It is malformed, and the span added to every later talk spurt's playout
+// offset stays the group's three chunks (60 ms), where it used to grow to
+// 47 chunks (940 ms) for the rest of the call.
+func TestXORWideMaskCannotDelayLaterSpurts(t *testing.T) {
+	st := newSchemeStream(t, 8, 4, 0)
+	r := schemeReceiver(t, 4, 0)
+	span := func() time.Duration { return r.buffer.Strategy().SpurtOffset() - r.strategy.SpurtOffset() }
+	if got := span(); got != 60*time.Millisecond {
+		t.Fatalf("span %v before any parity, want 60ms (group of 4)", got)
+	}
+	for i, p := range st.pkts {
+		r.HandleRTP(p, time.Duration(i)*10*time.Millisecond)
+	}
+	var wide rtp.Packet
+	if err := wide.Unmarshal(st.pkts[4]); err != nil || wide.PayloadType != xorPT {
+		t.Fatalf("packet 4 is not parity: %v", err)
+	}
+	// the same parity with L set and the mask's last bit (offset 47) added
+	body := append([]byte(nil), wide.Payload[:14]...)
+	body[0] |= 0x40
+	body = append(append(body, 0, 0, 0, 1), wide.Payload[14:]...)
+	wide.Payload = body
+	wide.SequenceNumber += 100
+	pkt, err := wide.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.HandleRTP(pkt, time.Second)
+	if got := span(); got != 60*time.Millisecond {
+		t.Errorf("span %v after a 48-packet mask, want 60ms", got)
+	}
+	if s := r.Stats(); s.FECMalformed != 1 || s.FECPackets != 2 {
+		t.Errorf("fec_malformed %d, parity taken %d; want 1, 2", s.FECMalformed, s.FECPackets)
 	}
 }
 
