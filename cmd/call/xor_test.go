@@ -5,12 +5,15 @@ import (
 	"math"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/spurtvoip/spurt/audio"
 	"github.com/spurtvoip/spurt/internal/audiotest"
+	"github.com/spurtvoip/spurt/jitter"
 	"github.com/spurtvoip/spurt/rtpcall"
 	"github.com/spurtvoip/spurt/signaling"
 )
@@ -223,4 +226,101 @@ func roundTrip(t *testing.T, s signaling.Session) signaling.Session {
 		t.Fatalf("%v in\n%s", err, b)
 	}
 	return out
+}
+
+// TestInterleaveDepthThatDoesNotDivideTheChunk: a peer announcing a depth
+// of 3, 6 or 7 (within 2..8, but not dividing the 160-byte chunk) used to be
+// answered and then the call failed to start. The answerer declines the
+// format, so both sides send plain audio; an offerer whose answer announces
+// such a depth goes on sending its own interleaving and drops the peer's.
+// Either way the call's configuration is one a session accepts.
+func TestInterleaveDepthThatDoesNotDivideTheChunk(t *testing.T) {
+	addr := netip.MustParseAddrPort("127.0.0.1:4000")
+	reg := codecRegistry(t)
+	pcmu, _ := reg.ByName("pcmu")
+	session := func(opts []func(*rtpcall.Config)) rtpcall.SessionConfig {
+		t.Helper()
+		var c rtpcall.Config
+		for _, o := range opts {
+			o(&c)
+		}
+		c.Session.Codec = pcmu
+		s, err := jitter.NewFixed(60 * time.Millisecond)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Session.Strategy = s
+		if _, err := rtpcall.NewSession(c.Session); err != nil {
+			t.Errorf("the negotiated configuration does not start: %v", err)
+		}
+		return c.Session
+	}
+	contains := func(notes []string, s string) bool {
+		return slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, s) })
+	}
+	for _, bad := range []int{3, 6, 7} {
+		t.Run(fmt.Sprintf("depth=%d", bad), func(t *testing.T) {
+			offer := signaling.Session{RTPAddr: addr, PTime: 20 * time.Millisecond,
+				Formats: []signaling.Format{{PayloadType: pcmu.PayloadType, Name: pcmu.Name, ClockRate: pcmu.ClockRate}}}
+			offerXORInterleave(&offer, 0, bad)
+			offer = roundTrip(t, offer)
+			full, err := signaling.AnswerWith(offer, signaling.AnswerOptions{Supported: []string{"pcmu"},
+				AlsoAccept: []string{redName, ulpfecName, interleaveName}, RTPAddr: addr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer := roundTrip(t, answerXORInterleave(full, answerRED(offer, full, reg, 0), 0, 4))
+			if _, ok := findInterleave(answer, answer.Formats[0]); ok {
+				t.Fatalf("the answer accepts interleaving with depth %d: %+v", bad, answer.Formats)
+			}
+			opts, notes := xorInterleaveOptions(answer.Formats[0], answer, offer, 0, 4)
+			if s := session(opts); s.Interleave != nil {
+				t.Errorf("answerer interleaves: %+v", s.Interleave)
+			}
+			if !contains(notes, "declined the peer's interleaving") {
+				t.Errorf("answerer's notes %q do not say it declined", notes)
+			}
+			opts, notes = xorInterleaveOptions(answer.Formats[0], answer, answer, 0, bad)
+			if s := session(opts); s.Interleave != nil {
+				t.Errorf("offerer interleaves although the answer declined: %+v", s.Interleave)
+			}
+			if !contains(notes, "does not take interleaving") {
+				t.Errorf("offerer's notes %q do not say it sends plain audio", notes)
+			}
+
+			// an answer that announces the bad depth itself
+			badAnswer := signaling.Session{RTPAddr: addr, Formats: []signaling.Format{
+				{PayloadType: pcmu.PayloadType, Name: pcmu.Name, ClockRate: pcmu.ClockRate},
+				{PayloadType: firstInterleavePayloadType, Name: interleaveName, ClockRate: 8000, Fmtp: interleaveFmtp(bad, pcmu.PayloadType)}}}
+			badAnswer = roundTrip(t, badAnswer)
+			opts, notes = xorInterleaveOptions(badAnswer.Formats[0], badAnswer, badAnswer, 0, 4)
+			s := session(opts)
+			if s.Interleave == nil || s.Interleave.Depth != 4 || s.Interleave.PeerDepth != 0 {
+				t.Errorf("offerer with a bad answer: %+v, want to send depth 4 and receive none", s.Interleave)
+			}
+			if !contains(notes, "cannot be played") {
+				t.Errorf("offerer's notes %q do not say the peer's interleaving is dropped", notes)
+			}
+		})
+	}
+}
+
+// TestULPFECGroupOutOfRange: a peer announcing a group size we cannot take
+// is noted, and its parity packets are then malformed (PeerGroupSize 0).
+func TestULPFECGroupOutOfRange(t *testing.T) {
+	pcmu := signaling.Format{PayloadType: 0, Name: "PCMU", ClockRate: 8000}
+	for _, fmtp := range []string{"group=1", "group=25", "group=x", ""} {
+		peer := signaling.Session{Formats: []signaling.Format{pcmu, {PayloadType: ulpfecPayloadType, Name: ulpfecName, ClockRate: 8000, Fmtp: fmtp}}}
+		opts, notes := xorInterleaveOptions(pcmu, peer, peer, 4, 0)
+		var c rtpcall.Config
+		for _, o := range opts {
+			o(&c)
+		}
+		if c.Session.XOR == nil || c.Session.XOR.GroupSize != 4 || c.Session.XOR.PeerGroupSize != 0 {
+			t.Errorf("%q: %+v, want to send groups of 4 and take no parity", fmtp, c.Session.XOR)
+		}
+		if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "parity packets are dropped") }) {
+			t.Errorf("%q: notes %q do not say the parity is dropped", fmtp, notes)
+		}
+	}
 }
