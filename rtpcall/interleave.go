@@ -19,7 +19,9 @@ import (
 // first group has the marker bit. A talk spurt is extended to a whole number
 // of groups: when the voice activity detector ends a spurt in the middle of
 // a group, the frames after it are sent as they are until the group is full,
-// so no group ever holds made-up audio and timestamps never overlap.
+// so no group ever holds made-up audio and timestamps never overlap. Only at
+// the end of the input (Sender.Flush) is the last group completed with whole
+// chunks of the codec's silence, timestamped after the last real chunk.
 //
 // Receiving. Packets are reassembled into chunks (interleave.Deinterleaver)
 // before the playout buffer. A group is handed to the buffer, as D chunks

@@ -14,7 +14,8 @@ import (
 // interleaved) are followed by one ULPFEC packet in its own payload type
 // whose payload is their XOR (package fec). The group of the last packets of
 // a talk spurt is protected as it stands when the spurt ends, so no packet
-// waits for the next spurt. The FEC packets share the media SSRC but number
+// waits for the next spurt, and so is the last group at the end of the input
+// (Sender.Flush). The FEC packets share the media SSRC but number
 // themselves in a sequence of their own, so they never disturb the media
 // stream's loss statistics.
 //

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pion/rtp"
 
+	"github.com/spurtvoip/spurt/audio"
 	"github.com/spurtvoip/spurt/internal/audiotest"
 )
 
@@ -618,4 +619,86 @@ func FuzzSchemeReceive(f *testing.F) {
 			t.Errorf("receiver not idle after everything was played")
 		}
 	})
+}
+
+// TestSenderFlushesAtTheEndOfInput: ten frames, not a whole number of
+// groups, then Flush. Every frame reaches the receiver: the last partial
+// interleaving group is completed with silence and sent, and the last
+// partial XOR group gets its parity, which rebuilds its last packet when that
+// is lost. A second Flush sends nothing.
+func TestSenderFlushesAtTheEndOfInput(t *testing.T) {
+	tests := []struct {
+		n, depth                int
+		framePackets, flushPkts int // media and parity packets before and at Flush
+		played                  int // chunks played: the frames, and the padding
+	}{
+		{n: 4, framePackets: 10 + 2, flushPkts: 1, played: 10},
+		{depth: 4, framePackets: 8, flushPkts: 4, played: 12},
+		{n: 3, depth: 4, framePackets: 8 + 2, flushPkts: 4 + 2, played: 12}, // 12 packets: 4 groups of 3, two parity at Flush
+		{n: 5, depth: 2, framePackets: 10 + 2, flushPkts: 0, played: 10},
+	}
+	speech := speechSample(t)[8000:]
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("xor:%d_interleave:%d", tt.n, tt.depth), func(t *testing.T) {
+			cfg := SenderConfig{Codec: pcmu(t), SSRC: 4, InitialSeq: 7, InitialTime: 1000}
+			if tt.n > 0 {
+				cfg.XOR = &XORConfig{PayloadType: xorPT, GroupSize: tt.n}
+			}
+			if tt.depth > 0 {
+				cfg.Interleave = &InterleaveConfig{PayloadType: interleavePT, Depth: tt.depth}
+			}
+			s, err := NewSender(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pkts [][]byte
+			keep := func(p []byte) { pkts = append(pkts, append([]byte(nil), p...)) }
+			for f := range 10 {
+				if err := s.FramePackets(speech[f*160:(f+1)*160], keep); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(pkts) != tt.framePackets {
+				t.Fatalf("%d packets for ten frames, want %d", len(pkts), tt.framePackets)
+			}
+			if err := s.Flush(keep); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(pkts) - tt.framePackets; got != tt.flushPkts {
+				t.Fatalf("Flush sent %d packets, want %d", got, tt.flushPkts)
+			}
+			if want := uint32(1000 + tt.played*160); s.Timestamp() != want {
+				t.Errorf("next timestamp %d, want %d (after the padding)", s.Timestamp(), want)
+			}
+			n := len(pkts)
+			if err := s.Flush(keep); err != nil || len(pkts) != n {
+				t.Errorf("a second Flush sent %d packets (err %v)", len(pkts)-n, err)
+			}
+
+			// play them, losing the last media packet when parity covers it
+			lose := -1
+			if tt.n > 0 {
+				for i := len(pkts) - 1; i >= 0; i-- {
+					if pkts[i][1]&0x7f != xorPT {
+						lose = i
+						break
+					}
+				}
+			}
+			r := schemeReceiver(t, tt.n, tt.depth)
+			for i, p := range pkts {
+				if i != lose {
+					r.HandleRTP(p, 200*time.Millisecond)
+				}
+			}
+			var sink audio.MemorySink
+			if err := r.Render(2*time.Second, sink.WriteSamples); err != nil {
+				t.Fatal(err)
+			}
+			st := r.Stats()
+			if st.Played != uint64(tt.played) || st.ResidualLost != 0 || (lose >= 0 && st.Recovered != 1) {
+				t.Errorf("played %d chunks, residual %d, recovered %d; want %d, 0, %d", st.Played, st.ResidualLost, st.Recovered, tt.played, min(lose+1, 1))
+			}
+		})
+	}
 }
