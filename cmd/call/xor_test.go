@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"math"
 	"net/netip"
 	"path/filepath"
@@ -322,5 +323,67 @@ func TestULPFECGroupOutOfRange(t *testing.T) {
 		if !slices.ContainsFunc(notes, func(n string) bool { return strings.Contains(n, "parity packets are dropped") }) {
 			t.Errorf("%q: notes %q do not say the parity is dropped", fmtp, notes)
 		}
+	}
+}
+
+// TestREDAgainstParityOrInterleaving: red is offered only by a dialer that
+// sends it, ulpfec and interleaving always. So when the dialer asks for red
+// and the listener for xor or interleaving, both use red only; when the
+// listener asks for red, the dialer's offer has no red: the listener sends
+// plain audio and the dialer its parity or interleaving.
+func TestREDAgainstParityOrInterleaving(t *testing.T) {
+	addr := netip.MustParseAddrPort("127.0.0.1:4000")
+	reg := codecRegistry(t)
+	log := slog.New(slog.DiscardHandler)
+	flags := func(fec string, depth int) callFlags {
+		var f callFlags
+		if err := (fecSchemeFlag{&f}).Set(fec); err != nil {
+			t.Fatal(err)
+		}
+		f.interleave = depth
+		return f
+	}
+	type sends struct {
+		red, xor, il bool // what a side sends
+	}
+	got := func(opts []func(*rtpcall.Config)) sends {
+		var c rtpcall.Config
+		for _, o := range opts {
+			o(&c)
+		}
+		s := c.Session
+		return sends{s.RED != nil && s.RED.Distance > 0, s.XOR != nil && s.XOR.GroupSize > 0, s.Interleave != nil && s.Interleave.Depth > 0}
+	}
+	tests := []struct {
+		name                   string
+		dialer, listener       callFlags
+		dialerSends, listSends sends
+	}{
+		{"dialer red, listener interleave", flags("red", 0), flags("none", 4), sends{red: true}, sends{}},
+		{"dialer red, listener xor", flags("red", 0), flags("xor", 0), sends{red: true}, sends{}},
+		{"listener red, dialer interleave", flags("none", 4), flags("red", 0), sends{il: true}, sends{}},
+		{"listener red, dialer xor", flags("xor", 0), flags("red", 0), sends{xor: true}, sends{}},
+		{"both red", flags("red", 0), flags("red", 0), sends{red: true}, sends{red: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			offer := signaling.Session{RTPAddr: addr, PTime: 20 * time.Millisecond}
+			for _, n := range []string{"pcmu", "pcma"} {
+				c, _ := reg.ByName(n)
+				offer.Formats = append(offer.Formats, signaling.Format{PayloadType: c.PayloadType, Name: c.Name, ClockRate: c.ClockRate})
+			}
+			offerSchemes(&offer, reg, &tt.dialer)
+			offer = roundTrip(t, offer)
+			answer, err := answerSchemes(offer, []string{"pcmu"}, addr, reg, &tt.listener)
+			if err != nil {
+				t.Fatal(err)
+			}
+			answer = roundTrip(t, answer)
+			l := got(schemeOptions(reg, answer.Formats[0], answer, offer, &tt.listener, log))
+			d := got(schemeOptions(reg, answer.Formats[0], answer, answer, &tt.dialer, log))
+			if d != tt.dialerSends || l != tt.listSends {
+				t.Errorf("dialer sends %+v, listener %+v; want %+v, %+v", d, l, tt.dialerSends, tt.listSends)
+			}
+		})
 	}
 }
