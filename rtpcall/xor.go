@@ -26,9 +26,13 @@ import (
 // arriving now: at the arrival of the packet that made the recovery possible.
 // So the playout strategy sees the true cost of a recovery (the rest of the
 // group had to arrive), and a rebuilt packet whose playout time has passed is
-// late like any other (counted in fec_late, not in fec_recovered). A rebuilt
-// packet is counted as recovered when it is played and its own packet did
-// not come in time after all. Malformed FEC packets are counted
+// late like any other: a loss, not a recovery. It is counted in fec_late and
+// stays in residual_lost, through network_lost if its own packet never came
+// or through late_lost if that came late too; late_lost counts packets from
+// the network only, so the packet is never counted twice, and fec_late is a
+// part of residual_lost (= network_lost + late_lost - fec_recovered). A
+// rebuilt packet is counted as recovered when it is played and its own packet
+// did not come in time after all. Malformed FEC packets are counted
 // (fec_malformed) and dropped: among them every parity packet whose mask
 // reaches past the group size the peer announced in its SDP (group=N), and
 // every parity packet of a peer that announced none.

@@ -702,3 +702,46 @@ func TestSenderFlushesAtTheEndOfInput(t *testing.T) {
 		})
 	}
 }
+
+// TestXORRebuiltTooLate: a packet rebuilt from parity after its playout time
+// is no recovery. It is counted in fec_late and stays in residual_lost:
+// through network_lost when its own packet never comes, through late_lost
+// when that comes late too (late_lost counts packets from the network, so
+// the rebuilt copy is not counted there a second time).
+func TestXORRebuiltTooLate(t *testing.T) {
+	st := newSchemeStream(t, 4, 4, 0) // four media packets and their parity
+	if len(st.pkts) != 5 {
+		t.Fatalf("%d packets, want 5", len(st.pkts))
+	}
+	for _, ownComes := range []bool{false, true} {
+		r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 40*time.Millisecond),
+			XOR: &XORConfig{PayloadType: xorPT, PeerGroupSize: 4}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		render := func(now time.Duration) {
+			if err := r.Render(now, discard); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// packet 0 at 20 ms plays at 60 ms; packet 1 (lost) was due at 80 ms
+		r.HandleRTP(st.pkts[0], 20*time.Millisecond)
+		r.HandleRTP(st.pkts[2], 60*time.Millisecond)
+		r.HandleRTP(st.pkts[3], 80*time.Millisecond)
+		render(90 * time.Millisecond)
+		r.HandleRTP(st.pkts[4], 95*time.Millisecond) // the parity: packet 1 rebuilt, too late
+		if ownComes {
+			r.HandleRTP(st.pkts[1], 100*time.Millisecond)
+		}
+		render(time.Second)
+		s := r.Stats()
+		wantLost, wantLate := uint64(1), uint64(0)
+		if ownComes {
+			wantLost, wantLate = 0, 1
+		}
+		if s.FECRebuilt != 1 || s.FECLate != 1 || s.Recovered != 0 || s.Lost != wantLost || s.Late != wantLate || s.ResidualLost != 1 {
+			t.Errorf("own packet comes %v: rebuilt %d, fec_late %d, recovered %d, network_lost %d, late_lost %d, residual %d; want 1, 1, 0, %d, %d, 1",
+				ownComes, s.FECRebuilt, s.FECLate, s.Recovered, s.Lost, s.Late, s.ResidualLost, wantLost, wantLate)
+		}
+	}
+}
