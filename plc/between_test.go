@@ -201,3 +201,62 @@ func BenchmarkConcealBefore5ms(b *testing.B) {
 		c.Good(signal[160:])
 	}
 }
+
+// FuzzConcealerOps drives a Concealer with an arbitrary sequence of good,
+// concealed and interpolated pieces of arbitrary lengths and content: it
+// must never panic, never touch the audio after a hole, and make silence
+// from silence.
+func FuzzConcealerOps(f *testing.F) {
+	f.Add([]byte{0x10, 0x50, 0x90, 0x11, 0xd3}, uint16(1), false)
+	f.Add([]byte{0xff, 0xff, 0xa0, 0xa0, 0xa0, 0x40, 0x20}, uint16(7), true)
+	f.Fuzz(func(t *testing.T, ops []byte, seed uint16, wide bool) {
+		rate := 8000
+		if wide {
+			rate = 16000
+		}
+		c, err := New(rate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rng := rand.New(rand.NewPCG(uint64(seed), 3))
+		signal := glide(90+float64(seed%200), 250, rate, rate)
+		silent := seed%5 == 0
+		at := 0
+		piece := func(n int) []int16 {
+			out := make([]int16, n)
+			for i := range out {
+				if !silent {
+					out[i] = signal[(at+i)%len(signal)] + int16(rng.IntN(64))
+				}
+			}
+			at += n
+			return out
+		}
+		for _, op := range ops[:min(len(ops), 64)] {
+			n := int(op&0x3f) * rate / 8000 * 7 // 0 to 55 ms
+			switch op >> 6 {
+			case 0:
+				c.Good(piece(n))
+			case 1:
+				hole := piece(n)
+				c.Conceal(hole)
+				if silent && slices.ContainsFunc(hole, func(v int16) bool { return v != 0 }) {
+					t.Fatal("concealed silence is not silent")
+				}
+			case 2:
+				hole, next := piece(n), piece(int(op&7)*rate/1000)
+				keep := slices.Clone(next)
+				c.ConcealBefore(hole, next)
+				if !slices.Equal(next, keep) {
+					t.Fatal("ConcealBefore changed the audio after the hole")
+				}
+				if silent && slices.ContainsFunc(hole, func(v int16) bool { return v != 0 }) {
+					t.Fatal("interpolated silence is not silent")
+				}
+				c.Good(next)
+			default:
+				c.Reset()
+			}
+		}
+	})
+}
