@@ -2,6 +2,7 @@ package rtpcall
 
 import (
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/spurtvoip/spurt/codec"
@@ -108,17 +109,18 @@ const aheadSlots = 64
 
 // interleaveReceiver is the interleaving state of the receive pipeline.
 type interleaveReceiver struct {
-	pt          uint8
-	depth       int
-	chunk       int // samples per chunk
-	deint       *interleave.Deinterleaver
-	ts          extender
-	groups      [4]openGroup // the deinterleaver keeps two open; room for the group being closed
-	lastPush    time.Duration
-	lastEmitted int64 // key of the newest group handed to the buffer
-	anyEmitted  bool
-	skipObserve bool // the strategy should not observe the chunk being pushed
-	emit        func(interleave.Chunk)
+	pt             uint8
+	depth          int
+	chunk          int // samples per chunk
+	deint          *interleave.Deinterleaver
+	ts             extender
+	groups         [4]openGroup // the deinterleaver keeps two open; room for the group being closed
+	lastPush       time.Duration
+	lastEmitted    int64  // key of the newest group handed to the buffer
+	lastEmittedSeq uint16 // and the sequence number of its packet 0
+	anyEmitted     bool
+	skipObserve    bool // the strategy should not observe the chunk being pushed
+	emit           func(interleave.Chunk)
 
 	ahead    []aheadChunk  // chunks handed to the buffer, by sequence number
 	aheadDec codec.Decoder // decodes the start of the next chunk (G.711 keeps no state)
@@ -183,6 +185,17 @@ func (ir *interleaveReceiver) newGroup() *openGroup {
 	return oldest
 }
 
+// resync hands on every open group as it stands and forgets which groups
+// were handed on, so that groups with any key are taken again.
+func (ir *interleaveReceiver) resync() {
+	ir.deint.Close(math.MaxInt64, ir.emit)
+	ir.deint.Reset()
+	for i := range ir.groups {
+		ir.groups[i].used = false
+	}
+	ir.anyEmitted = false
+}
+
 func (ir *interleaveReceiver) open() bool {
 	for _, g := range ir.groups {
 		if g.used {
@@ -201,23 +214,36 @@ func (r *Receiver) handleInterleaved(seq uint16, ts uint32, marker bool, payload
 		return
 	}
 	key := ir.ts.extend(ts)
-	// A packet of a later group: the groups before it are as complete as
-	// they will be (a group's packets leave together).
-	for _, g := range ir.groups {
-		if g.used && g.key < key {
-			ir.deint.Close(key-1, ir.emit)
-			break
+	groupSeq := seq - uint16(index)
+	if ir.group(key) == nil && ir.anyEmitted && key <= ir.lastEmitted {
+		if int16(groupSeq-ir.lastEmittedSeq) <= 0 {
+			r.lateInterleaved(recovered) // its group has been played, or handed on without it
+			return
 		}
+		// Later in sequence than the newest group handed on, yet not later
+		// in time: the timestamps went back (a sender that restarted them,
+		// or a bogus packet that ran ahead). Start reassembling afresh
+		// rather than take the rest of the stream as late.
+		ir.resync()
+	}
+	// A packet of a later group: the open groups before it are as complete
+	// as they will be (a group's packets leave together). Only the groups
+	// actually open are closed, so that a packet with a wild timestamp cannot
+	// declare every group before it finished.
+	newestOlder, anyOlder := int64(0), false
+	for _, g := range ir.groups {
+		if g.used && g.key < key && (!anyOlder || g.key > newestOlder) {
+			newestOlder, anyOlder = g.key, true
+		}
+	}
+	if anyOlder {
+		ir.deint.Close(newestOlder, ir.emit)
 	}
 	g := ir.group(key)
 	created := g == nil
 	if g == nil {
-		if ir.anyEmitted && key <= ir.lastEmitted {
-			r.lateInterleaved(recovered) // its group has been played, or handed on without it
-			return
-		}
 		g = ir.newGroup()
-		*g = openGroup{used: true, key: key, ts: ts, seq: seq - uint16(index), opened: arrival}
+		*g = openGroup{used: true, key: key, ts: ts, seq: groupSeq, opened: arrival}
 	}
 	g.arrival = max(g.arrival, arrival)
 	if index == 0 && marker {
@@ -279,7 +305,7 @@ func (r *Receiver) emitChunk(c interleave.Chunk) {
 		return // cannot happen: every group Add saw has an entry
 	}
 	if !ir.anyEmitted || c.Group > ir.lastEmitted {
-		ir.lastEmitted, ir.anyEmitted = c.Group, true
+		ir.lastEmitted, ir.lastEmittedSeq, ir.anyEmitted = c.Group, g.seq, true
 	}
 	arrival := max(g.arrival, ir.lastPush)
 	ir.lastPush = arrival
@@ -300,9 +326,9 @@ func (r *Receiver) emitChunk(c interleave.Chunk) {
 		copy(a.data[:], c.Payload)
 	case jitter.OutcomeLate:
 		r.stats.Late++
-	case jitter.OutcomeDuplicate:
-		r.stats.Duplicates++
 	default:
+		// a duplicate too: the deinterleaver takes each packet once, so only
+		// a bogus group can bring a chunk whose place another one holds
 		r.stats.Refused++
 	}
 	if c.Index == ir.depth-1 {

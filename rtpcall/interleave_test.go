@@ -142,3 +142,51 @@ func unitSNR(want, got []int16) float64 {
 	}
 	return 10 * math.Log10(sig/noise)
 }
+
+// TestInterleavedWildTimestamp injects, between two packets of a stream,
+// one interleaved packet of the stream's source whose timestamp runs 3 s
+// ahead. The group it interrupts is handed on as it stands (a later group
+// means the earlier ones are complete), but the rest of the stream plays:
+// the bogus group no longer marks every group before it as finished, and
+// when it has been handed on, packets later in sequence but earlier in time
+// restart the reassembly rather than all being late. (Found by
+// FuzzSchemeReceive.)
+func TestInterleavedWildTimestamp(t *testing.T) {
+	const frames = 160 // 3.2 s
+	signal := make([]int16, frames*160)
+	for i := range signal {
+		signal[i] = int16(2000 * math.Sin(float64(i)/7))
+	}
+	pkts := interleavedPackets(t, pcmu(t), 4, signal)
+	wild := append([]byte(nil), pkts[4]...) // packet 0 of group 1
+	ts := uint32(wild[4])<<24 | uint32(wild[5])<<16 | uint32(wild[6])<<8 | uint32(wild[7])
+	ts += 3 * 8000
+	wild[4], wild[5], wild[6], wild[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+	wild[3] += 8 // sequence number two groups on
+	r, err := NewReceiver(ReceiverConfig{Codec: pcmu(t), Strategy: ewma(t),
+		Interleave: &InterleaveConfig{PayloadType: interleavePT, PeerDepth: 4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := 0
+	for now := time.Duration(0); now < 10*time.Second; now += 5 * time.Millisecond {
+		for ; next < len(pkts) && time.Duration(next/4+1)*80*time.Millisecond <= now; next++ {
+			r.HandleRTP(pkts[next], now)
+			if next == 4 {
+				r.HandleRTP(wild, now)
+			}
+		}
+		if err := r.Render(now, discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := r.Stats()
+	t.Logf("%+v", st)
+	if st.Late > 3 || st.Played < frames || st.ResidualLost > 3 {
+		t.Errorf("late %d, played %d chunks, residual %d; want at most the 3 packets of the interrupted group late, and all %d chunks played",
+			st.Late, st.Played, st.ResidualLost, frames)
+	}
+	if !r.Idle() {
+		t.Error("receiver not idle at the end")
+	}
+}
