@@ -57,7 +57,7 @@ func FuzzXORDecoder(f *testing.F) {
 	}
 	f.Add([]byte{0x80, testFECPT}, uint64(0), uint16(0))
 	f.Fuzz(func(t *testing.T, fecPkt []byte, held uint64, salt uint16) {
-		d := NewXORDecoder(testFECPT, 64)
+		d := NewXORDecoder(testFECPT, longMaskBits, 64)
 		base := uint16(0)
 		if len(fecPkt) >= rtpHeaderSize+4 {
 			base = binary.BigEndian.Uint16(fecPkt[rtpHeaderSize+2:])
@@ -130,7 +130,7 @@ func FuzzXORRecovery(f *testing.F) {
 			}
 		}
 		miss := int(lost) % size
-		d := NewXORDecoder(testFECPT, 32)
+		d := NewXORDecoder(testFECPT, longMaskBits, 32)
 		for i, p := range pkts {
 			if i != miss {
 				d.AddMedia(seqOf(p), p)

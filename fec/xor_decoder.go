@@ -43,8 +43,9 @@ type XORDecoderStats struct {
 //
 // An XORDecoder is not safe for concurrent use.
 type XORDecoder struct {
-	fecPT  uint8
-	window int // a power of two, so that seq % window survives wraparound
+	fecPT   uint8
+	window  int // a power of two, so that seq % window survives wraparound
+	maxSpan int // the widest mask accepted: sequence numbers from SN base to the last protected packet
 
 	media     []mediaSlot // indexed by seq % window
 	mediaData []byte      // window × MaxPacketSize: slot i's packet starts at i×MaxPacketSize
@@ -81,17 +82,21 @@ type fecSlot struct {
 }
 
 // NewXORDecoder returns a decoder for FEC packets of payload type fecPT.
-// window is how many consecutive sequence numbers, ending at the newest
-// media packet, the decoder remembers: it bounds both how far back a lost
-// packet can be rebuilt and how wide a FEC packet's mask may be. It is
-// clamped to 32..1024 and rounded up to a power of two. The decoder holds
-// about 3 KB per window slot, allocated here once.
-func NewXORDecoder(fecPT uint8, window int) *XORDecoder {
+// maxSpan is the group size the sender announced: a FEC packet whose mask
+// reaches further than maxSpan sequence numbers from its SN base (past the
+// group) is malformed. It is clamped to 1..48, the widest mask RFC 5109 has,
+// and to the window. window is how many consecutive sequence numbers, ending
+// at the newest media packet, the decoder remembers: it bounds how far back
+// a lost packet can be rebuilt. It is clamped to 32..1024 and rounded up to
+// a power of two. The decoder holds about 3 KB per window slot, allocated
+// here once.
+func NewXORDecoder(fecPT uint8, maxSpan, window int) *XORDecoder {
 	window = max(minWindow, min(maxWindow, window))
 	window = 1 << bits.Len(uint(window-1))
 	return &XORDecoder{
 		fecPT:     fecPT,
 		window:    window,
+		maxSpan:   max(1, min(maxSpan, longMaskBits, window)),
 		media:     make([]mediaSlot, window),
 		mediaData: make([]byte, window*MaxPacketSize),
 		fec:       make([]fecSlot, window),
@@ -124,7 +129,7 @@ func (d *XORDecoder) AddMedia(seq uint16, pkt []byte) {
 // AddFEC records a received FEC packet (whole, RTP header included). It
 // returns an error wrapping ErrMalformed for a packet that is not a level 0
 // ULPFEC packet of the decoder's payload type, whose lengths do not fit, or
-// whose mask is empty or wider than the window. A well-formed packet whose
+// whose mask is empty or reaches past the group (see NewXORDecoder). A well-formed packet whose
 // group lies outside the window is counted in Stats and dropped.
 func (d *XORDecoder) AddFEC(pkt []byte) error {
 	n, err := d.header.Unmarshal(pkt)
@@ -177,8 +182,8 @@ func (d *XORDecoder) AddFEC(pkt []byte) error {
 	if span == 0 {
 		return fmt.Errorf("fec: FEC packet: %w: mask protects no packet", ErrMalformed)
 	}
-	if span > d.window {
-		return fmt.Errorf("fec: FEC packet: %w: mask spans %d packets, more than the window of %d", ErrMalformed, span, d.window)
+	if span > d.maxSpan {
+		return fmt.Errorf("fec: FEC packet: %w: mask spans %d packets, more than the group of %d", ErrMalformed, span, d.maxSpan)
 	}
 	base := binary.BigEndian.Uint16(body[2:4])
 	if d.started {

@@ -174,7 +174,7 @@ func TestXORRecoversAnySingleLoss(t *testing.T) {
 			pkts := speechLikeGroup(t, rng, tt.seq, 0xfffff000, tt.n) // timestamps wrap too
 			fecPkt := protect(t, pkts)
 			for lost := range pkts {
-				d := NewXORDecoder(testFECPT, 64)
+				d := NewXORDecoder(testFECPT, longMaskBits, 64)
 				if tt.order == "fec-first" {
 					if err := d.AddFEC(fecPkt); err != nil {
 						t.Fatalf("AddFEC: %v", err)
@@ -216,7 +216,7 @@ func TestXORRebuildsHeaderExtrasBitExact(t *testing.T) {
 	}
 	fecPkt := protect(t, pkts)
 	for lost := range pkts {
-		d := NewXORDecoder(testFECPT, 32)
+		d := NewXORDecoder(testFECPT, longMaskBits, 32)
 		for i, p := range pkts {
 			if i != lost {
 				d.AddMedia(seqOf(p), p)
@@ -240,7 +240,7 @@ func TestXORTwoLostRebuildsNothing(t *testing.T) {
 		fecPkt := protect(t, pkts)
 		for a := range pkts {
 			for b := a + 1; b < len(pkts); b++ {
-				d := NewXORDecoder(testFECPT, 64)
+				d := NewXORDecoder(testFECPT, longMaskBits, 64)
 				for i, p := range pkts {
 					if i != a && i != b {
 						d.AddMedia(seqOf(p), p)
@@ -270,7 +270,7 @@ func TestXORDuplicates(t *testing.T) {
 	pkts := speechLikeGroup(t, rng, 500, 0, 4)
 	fecPkt := protect(t, pkts)
 
-	d := NewXORDecoder(testFECPT, 32)
+	d := NewXORDecoder(testFECPT, longMaskBits, 32)
 	for _, p := range pkts[1:] {
 		d.AddMedia(seqOf(p), p)
 		d.AddMedia(seqOf(p), p) // duplicated media
@@ -357,7 +357,7 @@ func TestXORStream(t *testing.T) {
 				}
 			}
 
-			d := NewXORDecoder(testFECPT, tt.window)
+			d := NewXORDecoder(testFECPT, longMaskBits, tt.window)
 			rebuilt := map[uint16]bool{}
 			early := 0 // packets rebuilt because the FEC packet overtook them
 			check := func(pkt []byte) {
@@ -524,7 +524,7 @@ func TestXORFlush(t *testing.T) {
 	if !ok {
 		t.Fatal("Flush made no FEC packet")
 	}
-	d := NewXORDecoder(testFECPT, 32)
+	d := NewXORDecoder(testFECPT, longMaskBits, 32)
 	d.AddMedia(seqOf(pkts[0]), pkts[0])
 	d.AddMedia(seqOf(pkts[2]), pkts[2])
 	if err := d.AddFEC(fecPkt); err != nil {
@@ -549,7 +549,7 @@ func TestXORSinglePacketGroupWithoutMedia(t *testing.T) {
 		t.Fatal(err)
 	}
 	fecPkt, _ := enc.Flush()
-	d := NewXORDecoder(testFECPT, 32)
+	d := NewXORDecoder(testFECPT, longMaskBits, 32)
 	if err := d.AddFEC(fecPkt); err != nil {
 		t.Fatal(err)
 	}
@@ -570,7 +570,7 @@ func TestXORRecoveredSSRCIsTheMediaStreams(t *testing.T) {
 	for _, p := range pkts {
 		fecPkt, _, _ = enc.Add(p)
 	}
-	d := NewXORDecoder(testFECPT, 32)
+	d := NewXORDecoder(testFECPT, longMaskBits, 32)
 	d.AddMedia(seqOf(pkts[0]), pkts[0])
 	d.AddMedia(seqOf(pkts[2]), pkts[2])
 	if err := d.AddFEC(fecPkt); err != nil {
@@ -594,7 +594,7 @@ func TestXORChainedRecovery(t *testing.T) {
 	}
 	fecB := protect(t, pkts[1:3])
 	fecA := protect(t, pkts[0:2])
-	d := NewXORDecoder(testFECPT, 32)
+	d := NewXORDecoder(testFECPT, longMaskBits, 32)
 	d.AddMedia(1, pkts[0])
 	if err := d.AddFEC(fecB); err != nil { // B first, so a single sweep cannot do it
 		t.Fatal(err)
@@ -616,7 +616,7 @@ func TestXORWindow(t *testing.T) {
 	fecPkt := protect(t, pkts)
 
 	t.Run("group left the window", func(t *testing.T) {
-		d := NewXORDecoder(testFECPT, 32)
+		d := NewXORDecoder(testFECPT, longMaskBits, 32)
 		for _, p := range pkts[1:] {
 			d.AddMedia(seqOf(p), p)
 		}
@@ -632,7 +632,7 @@ func TestXORWindow(t *testing.T) {
 		}
 	})
 	t.Run("FEC packet too late", func(t *testing.T) {
-		d := NewXORDecoder(testFECPT, 32)
+		d := NewXORDecoder(testFECPT, longMaskBits, 32)
 		d.AddMedia(200, media{seq: 200}.build(t))
 		if err := d.AddFEC(fecPkt); err != nil {
 			t.Fatalf("a stale FEC packet is not malformed: %v", err)
@@ -642,7 +642,7 @@ func TestXORWindow(t *testing.T) {
 		}
 	})
 	t.Run("media too late", func(t *testing.T) {
-		d := NewXORDecoder(testFECPT, 32)
+		d := NewXORDecoder(testFECPT, longMaskBits, 32)
 		d.AddMedia(200, media{seq: 200}.build(t))
 		d.AddMedia(100, pkts[0])
 		if s := d.Stats(); s.MediaDropped != 1 {
@@ -650,7 +650,7 @@ func TestXORWindow(t *testing.T) {
 		}
 	})
 	t.Run("sender restarted its sequence", func(t *testing.T) {
-		d := NewXORDecoder(testFECPT, 32)
+		d := NewXORDecoder(testFECPT, longMaskBits, 32)
 		d.AddMedia(30000, media{seq: 30000}.build(t))
 		old := protect(t, [][]byte{media{seq: 29999}.build(t), media{seq: 30000}.build(t), media{seq: 30001}.build(t)})
 		if err := d.AddFEC(old); err != nil {
@@ -675,7 +675,7 @@ func TestXORWindow(t *testing.T) {
 	t.Run("more FEC packets than room", func(t *testing.T) {
 		// Groups missing two packets each pile up; past the window's worth
 		// the oldest is given up, and the newest still works.
-		d := NewXORDecoder(testFECPT, 32)
+		d := NewXORDecoder(testFECPT, longMaskBits, 32)
 		for g := range 33 {
 			seq := uint16(1000 + 3*g)
 			grp := [][]byte{media{seq: seq, ts: 1}.build(t), media{seq: seq + 1, ts: 2}.build(t), media{seq: seq + 2, ts: 3}.build(t)}
@@ -700,7 +700,7 @@ func TestXORWindow(t *testing.T) {
 	t.Run("laps of the sequence space", func(t *testing.T) {
 		// Packet 100 of the previous lap must not stand in for this lap's
 		// lost packet 100, however the window got here.
-		d := NewXORDecoder(testFECPT, 32)
+		d := NewXORDecoder(testFECPT, longMaskBits, 32)
 		d.AddMedia(100, media{seq: 100, payload: []byte("previous lap")}.build(t))
 		for _, seq := range []uint16{22000, 44000, 65000} {
 			d.AddMedia(seq, media{seq: seq}.build(t))
@@ -731,7 +731,7 @@ func TestXORWindow(t *testing.T) {
 		short := bytes.Clone(full[:ulp+ulpHeaderShortSize+20]) // protects 20 of the longest's 30 bytes
 		binary.BigEndian.PutUint16(short[ulp:], 20)
 		for lost, rebuilt := range []bool{false, true, true} {
-			d := NewXORDecoder(testFECPT, 32)
+			d := NewXORDecoder(testFECPT, longMaskBits, 32)
 			for i, p := range pkts {
 				if i != lost {
 					d.AddMedia(seqOf(p), p)
@@ -833,14 +833,69 @@ func TestAddFECMalformed(t *testing.T) {
 		}()},
 	}
 	for _, tt := range tests {
-		d := NewXORDecoder(testFECPT, 32)
+		d := NewXORDecoder(testFECPT, longMaskBits, 32)
 		if err := d.AddFEC(tt.pkt); !errors.Is(err, ErrMalformed) {
 			t.Errorf("%s: AddFEC = %v, want ErrMalformed", tt.name, err)
 		}
 	}
-	d := NewXORDecoder(testFECPT, 32)
+	d := NewXORDecoder(testFECPT, longMaskBits, 32)
 	if err := d.AddFEC(good); err != nil {
 		t.Errorf("the unedited packet: %v", err)
+	}
+}
+
+// TestAddFECMaskPastTheGroup: a decoder told the sender's group size takes
+// FEC packets whose mask stays within it, groups cut short included, and
+// refuses as malformed those reaching past it, however few packets they
+// protect: the group size bounds how long a rebuild can take.
+func TestAddFECMaskPastTheGroup(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	maskOf := func(offsets ...int) uint64 {
+		var m uint64
+		for _, o := range offsets {
+			m |= maskBit(o)
+		}
+		return m
+	}
+	// withMask rewrites a short-mask FEC packet's mask (the XOR no longer
+	// matches, but AddFEC only parses).
+	withMask := func(pkt []byte, mask uint64) []byte {
+		p := bytes.Clone(pkt)
+		if mask&0xffffffff != 0 {
+			// a long mask: insert its low 32 bits and set L
+			p = append(p[:rtpHeaderSize+fecHeaderSize+4], append(make([]byte, 4), pkt[rtpHeaderSize+fecHeaderSize+4:]...)...)
+			p[rtpHeaderSize] |= fecLongMaskFlag
+			binary.BigEndian.PutUint32(p[rtpHeaderSize+fecHeaderSize+4:], uint32(mask))
+		}
+		binary.BigEndian.PutUint16(p[rtpHeaderSize+fecHeaderSize+2:], uint16(mask>>32))
+		return p
+	}
+	four := protect(t, speechLikeGroup(t, rng, 100, 0, 4))
+	tests := []struct {
+		name    string
+		group   int
+		mask    uint64
+		wantErr bool
+	}{
+		{"the group", 4, maskOf(0, 1, 2, 3), false},
+		{"a group cut short", 4, maskOf(0, 1), false},
+		{"one past the group", 4, maskOf(0, 1, 2, 3, 4), true},
+		{"one packet past the group", 4, maskOf(4), true},
+		{"a 48-bit mask into groups of 4", 4, maskOf(0, 47), true},
+		{"groups of 2", 2, maskOf(0, 1), false},
+		{"past groups of 2", 2, maskOf(0, 2), true},
+		{"groups of 24", 24, maskOf(0, 23), false},
+		{"past groups of 24", 24, maskOf(0, 24), true},
+	}
+	for _, tt := range tests {
+		d := NewXORDecoder(testFECPT, tt.group, 64)
+		err := d.AddFEC(withMask(four, tt.mask))
+		if tt.wantErr != errors.Is(err, ErrMalformed) || (!tt.wantErr && err != nil) {
+			t.Errorf("%s: AddFEC = %v, want malformed %v", tt.name, err, tt.wantErr)
+		}
+		if tt.wantErr && d.pending != 0 {
+			t.Errorf("%s: a malformed FEC packet was kept", tt.name)
+		}
 	}
 }
 
@@ -848,7 +903,7 @@ func TestAddMediaDropsNonRTP(t *testing.T) {
 	good := media{seq: 5, payload: []byte{1}}.build(t)
 	v0 := bytes.Clone(good)
 	v0[0] &= 0x3f
-	d := NewXORDecoder(testFECPT, 32)
+	d := NewXORDecoder(testFECPT, longMaskBits, 32)
 	for _, p := range [][]byte{nil, good[:11], v0, media{seq: 5, payload: make([]byte, MaxPacketSize-11)}.build(t)} {
 		d.AddMedia(5, p)
 	}
@@ -866,8 +921,8 @@ func TestAddMediaDropsNonRTP(t *testing.T) {
 
 func TestXORDecoderWindowSize(t *testing.T) {
 	for _, tt := range []struct{ in, want int }{{-1, 32}, {0, 32}, {32, 32}, {33, 64}, {100, 128}, {1024, 1024}, {5000, 1024}} {
-		if got := NewXORDecoder(1, tt.in).window; got != tt.want {
-			t.Errorf("NewXORDecoder(_, %d).window = %d, want %d", tt.in, got, tt.want)
+		if got := NewXORDecoder(1, longMaskBits, tt.in).window; got != tt.want {
+			t.Errorf("NewXORDecoder(_, _, %d).window = %d, want %d", tt.in, got, tt.want)
 		}
 	}
 }
@@ -894,7 +949,7 @@ func TestXORNoAllocs(t *testing.T) {
 		t.Errorf("Add: %v allocs per packet", a)
 	}
 
-	d := NewXORDecoder(testFECPT, 64)
+	d := NewXORDecoder(testFECPT, longMaskBits, 64)
 	sink := 0
 	fn := func(pkt []byte) { sink += len(pkt) }
 	k := 0
@@ -950,7 +1005,7 @@ func BenchmarkXORDecoder(b *testing.B) {
 	// bases) rewritten so that the stream runs on rather than jumping back.
 	pkt := make([]byte, MaxPacketSize)
 	fecPkt := make([]byte, maxFECPacketSize)
-	d := NewXORDecoder(testFECPT, 64)
+	d := NewXORDecoder(testFECPT, longMaskBits, 64)
 	fn := func([]byte) {}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {

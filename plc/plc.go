@@ -29,6 +29,21 @@
 // one over a quarter period, plus 4 ms for every 10 ms the loss lasted
 // beyond the first, at most 10 ms.
 //
+// # Holes with audio after them
+//
+// Interleaving leaves short holes (5 ms at depth 4) with received audio on
+// both sides. [Concealer.ConcealBefore] fills such a hole from both sides:
+// the synthetic continuation of the past above, cross-faded linearly over the
+// hole into a backward extrapolation from the audio after it. That is the
+// stretch of history preceding the best match, by normalised correlation,
+// for the first 2.5 ms after the hole, searched over one longest pitch period
+// of lags (so one period of a voiced sound is always among them), scaled to
+// the level of the audio after the hole and shifted over the hole's last
+// quarter period to end exactly on its first sample. Being continuous at
+// both ends, it needs no overlap-add into the received audio after it, which
+// is played untouched. When nothing matches (correlation below 0.3: unvoiced
+// sound, silence) it falls back to the one-sided method.
+//
 // # Differences from Appendix I
 //
 // Appendix I delays its output by 3.75 ms so that it can overlap-add the end
@@ -69,6 +84,18 @@ const (
 	// subMultipleRatio is how well, relative to the best lag, a third or half
 	// of it must correlate to be taken as the period instead.
 	subMultipleRatio = 0.95
+	// baseMatchLen is how much of the audio after a hole ConcealBefore
+	// matches against the history: 2.5 ms. A longer match must reach
+	// further back into the history, whose waveform is less like the hole's
+	// (on the test speech, 5 ms scored 0.4 dB and 10 ms 1.5 dB lower SNR
+	// over 5 ms holes).
+	baseMatchLen = 20
+	// minMatch is the normalised correlation below which the audio after a
+	// hole is taken to have no counterpart in the history.
+	minMatch = 0.3
+	// maxMatchGain bounds the level the backward extrapolation is scaled
+	// up by, so that a faint match cannot be blown up into a loud one.
+	maxMatchGain = 1.5
 )
 
 type state uint8
@@ -88,6 +115,7 @@ type Concealer struct {
 	maxPitch   int
 	corrLen    int
 	decimation int
+	matchLen   int
 	tenMs      int
 	fourMs     int
 	silentFrom int // 60 ms: synthetic samples from here on are zero
@@ -130,6 +158,7 @@ func New(sampleRate int) (*Concealer, error) {
 		maxPitch:   k * baseMaxPitch,
 		corrLen:    k * baseCorrLen,
 		decimation: k * baseDecimation,
+		matchLen:   k * baseMatchLen,
 		tenMs:      k * baseTenMs,
 		fourMs:     k * baseFourMs,
 		silentFrom: 6 * k * baseTenMs,
@@ -192,6 +221,101 @@ func (c *Concealer) Conceal(out []int16) {
 		out[k] = toInt16(c.nextSynth() + c.nextJoinCorrection())
 	}
 	c.remember(out)
+}
+
+// ConcealBefore fills out, a missing piece of any length, when the audio
+// that follows it is known: next, the good samples that will be passed to
+// Good right after out. Interleaving leaves such holes (a 5 ms unit between
+// received units). The piece is interpolated from both sides: the synthetic
+// continuation of the past that Conceal makes is cross-faded into a
+// backward extrapolation of next, which is the stretch of the pre-loss
+// history that precedes the best match for next's start, at the lag (one
+// pitch period's worth of candidates past the hole) whose normalised
+// correlation is highest, scaled to next's level. The backward part ends on
+// next's first sample, so Good does not overlap-add anything into next. When
+// no lag correlates well (unvoiced sound, silence, no history), or the loss
+// has gone on too long for the history to reach, it does what Conceal does.
+// next is only read.
+func (c *Concealer) ConcealBefore(out, next []int16) {
+	if len(out) == 0 {
+		return
+	}
+	if len(next) == 0 {
+		c.Conceal(out)
+		return
+	}
+	if c.state != stateConcealing {
+		// A fresh loss: the history holds everything up to the hole,
+		// including a recovery still in progress.
+		c.startLoss()
+	}
+	elapsed := c.lost // synthetic samples already made in this loss
+	for k := range out {
+		out[k] = toInt16(c.nextSynth() + c.nextJoinCorrection())
+	}
+	if c.blendBackward(out, next, elapsed) {
+		c.state = stateIdle
+	}
+	c.remember(out)
+}
+
+// blendBackward cross-fades the forward synthetic signal in out, which
+// starts elapsed samples into the loss, into the backward extrapolation of
+// next, and reports whether a good enough match for next was found.
+func (c *Concealer) blendBackward(out, next []int16, elapsed int) bool {
+	h, n, l := c.historyLen, min(len(next), c.matchLen), len(out)
+	if elapsed >= c.silentFrom {
+		return false
+	}
+	// Lag tau maps next's first sample, elapsed+l samples into the loss, onto
+	// source index h+elapsed+l-tau: the match must lie wholly in source, and
+	// so must the hole's counterpart, which starts tau-l samples before it.
+	lo := elapsed + l + n
+	hi := min(lo+c.maxPitch, h+elapsed)
+	if lo > hi {
+		return false
+	}
+	var nn float64
+	for _, v := range next[:n] {
+		nn += float64(v) * float64(v)
+	}
+	if nn == 0 {
+		return false
+	}
+	bestTau, bestScore, bestSS := 0, math.Inf(-1), 0.0
+	for tau := lo; tau <= hi; tau++ {
+		seg := c.source[h+elapsed+l-tau:]
+		var xy, ss float64
+		for i, v := range next[:n] {
+			xy += float64(v) * seg[i]
+			ss += seg[i] * seg[i]
+		}
+		if ss == 0 {
+			continue
+		}
+		if s := xy / math.Sqrt(nn*ss); s > bestScore+tieMargin {
+			bestTau, bestScore, bestSS = tau, s, ss
+		}
+	}
+	if bestScore < minMatch {
+		return false
+	}
+	gain := min(math.Sqrt(nn/bestSS), maxMatchGain)
+	back := c.source[h+elapsed-bestTau:] // back[i] stands for out[i]
+	// The sample after the hole's counterpart predicts next[0]; the rest of
+	// the error is taken out over the hole's last quarter period so that the
+	// join is continuous.
+	miss := float64(next[0]) - gain*back[l]
+	fix := max(min(c.quarter, l), 1)
+	for i := range out {
+		b := gain * back[i]
+		if k := i - (l - fix); k >= 0 {
+			b += miss * float64(k+1) / float64(fix+1)
+		}
+		w := float64(i+1) / float64(l+1)
+		out[i] = toInt16((1-w)*float64(out[i]) + w*b)
+	}
+	return true
 }
 
 // startLoss sets up the synthetic signal from the history.

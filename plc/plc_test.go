@@ -330,6 +330,10 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 		c.Good(frame[40:])
 		c.Conceal(frame)
 		c.Conceal(frame)
+		copy(frame, signal[i%40*160:])
+		c.Good(frame[:80])
+		c.ConcealBefore(frame[80:120], frame[120:])
+		c.Good(frame[120:])
 	})
 	if allocs != 0 {
 		t.Fatalf("%v allocations per run, want 0", allocs)

@@ -258,6 +258,7 @@ func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (Outcome, error) 
 			if f.pcm == nil {
 				c.sourceDone = true
 				c.frames = nil
+				c.flushSender(c.now())
 				continue
 			}
 			if !c.draining {
@@ -393,6 +394,7 @@ func (c *callLoop) captureDue(now time.Duration) {
 				c.sourceErr = fmt.Errorf("rtpcall: reading input: %w", err)
 				c.log.Warn("input ended early", "err", err)
 			}
+			c.flushSender(time.Duration(c.framesSent+1) * frameDur)
 			return
 		}
 		c.sendFrame(c.frame, time.Duration(c.framesSent+1)*frameDur)
@@ -407,6 +409,18 @@ func (c *callLoop) sendFrame(pcm []int16, at time.Duration) {
 	}
 	if err := c.sess.SendPackets(pcm, at, c.sendPacket); err != nil {
 		c.log.Warn("frame not sent", "err", err)
+	}
+}
+
+// flushSender sends, at the end of the input, what the sender holds back:
+// the last partial interleaving group and XOR parity group (Sender.Flush).
+func (c *callLoop) flushSender(at time.Duration) {
+	c.sendAt = at
+	if c.sendPacket == nil {
+		c.sendPacket = c.transmitMedia
+	}
+	if err := c.sess.sender.Flush(c.sendPacket); err != nil {
+		c.log.Warn("last packets not sent", "err", err)
 	}
 }
 

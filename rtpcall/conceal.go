@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"time"
 
+	"github.com/spurtvoip/spurt/jitter"
 	"github.com/spurtvoip/spurt/plc"
 )
 
@@ -13,10 +14,16 @@ import (
 // talk spurt (a chunk the playout buffer knows is missing because a later
 // packet of the same spurt is queued) is filled with its synthetic
 // continuation, and so are the units of an interleaved chunk whose packet
-// never came. Gaps between talk spurts are silence, not loss, and stay
-// silent; the concealer starts afresh at every spurt. With concealment off,
-// holes are played as silence. Concealed counts the 20 ms chunks that held
-// any concealed audio, ConcealedSamples the samples concealed.
+// never came. Such a unit usually has received audio after it as well,
+// later in its chunk or at the start of the next chunk, which the playout
+// buffer holds already when both came in the same interleaving group (the
+// receiver keeps a copy of the chunks it hands the buffer for this): then
+// the unit is interpolated from both sides (plc.Concealer.ConcealBefore),
+// and the received audio after it plays untouched. Gaps between talk spurts
+// are silence, not loss, and stay silent; the concealer starts afresh at
+// every spurt. With concealment off, holes are played as silence. Concealed
+// counts the 20 ms chunks that held any concealed audio, ConcealedSamples
+// the samples concealed.
 
 // concealer is the receive pipeline's concealment state.
 type concealer struct {
@@ -52,12 +59,16 @@ func (r *Receiver) fillHole(at time.Duration, samples int) {
 	r.stats.ConcealedSamples += uint64(samples)
 }
 
-// passChunk runs a decoded chunk through the concealer: its units in holes
-// (bit u of holes: unit u of depth units is missing) are concealed, the rest
-// is good audio.
-func (r *Receiver) passChunk(pcm []int16, holes uint8, depth int, spurtStart bool) {
+// passChunk runs a decoded chunk through the concealer: the units of an
+// interleaved chunk (depth units) in holes (bit u: unit u is missing) are
+// concealed, the rest is good audio. A hole followed by received audio,
+// later in the chunk or at the start of the next chunk (when that is in the
+// playout buffer already, as the rest of its interleaving group is), is
+// interpolated from both sides (plc.Concealer.ConcealBefore); a hole with
+// nothing known after it is extrapolated from the past.
+func (r *Receiver) passChunk(pcm []int16, holes uint8, depth int, chunk jitter.Chunk) {
 	c := r.conceal
-	if spurtStart {
+	if chunk.SpurtStart {
 		c.plc.Reset()
 	}
 	if holes == 0 || depth == 0 || len(pcm)%depth != 0 {
@@ -65,13 +76,25 @@ func (r *Receiver) passChunk(pcm []int16, holes uint8, depth int, spurtStart boo
 		return
 	}
 	unit := len(pcm) / depth
-	for u := range depth {
-		piece := pcm[u*unit : (u+1)*unit]
-		if holes&(1<<u) != 0 {
-			c.plc.Conceal(piece)
-		} else {
-			c.plc.Good(piece)
+	for u := 0; u < depth; {
+		end := u + 1
+		for end < depth && holes&(1<<end) != 0 == (holes&(1<<u) != 0) {
+			end++
 		}
+		piece := pcm[u*unit : end*unit]
+		switch {
+		case holes&(1<<u) == 0:
+			c.plc.Good(piece)
+		case end < depth:
+			next := end + 1 // the good units after the hole
+			for next < depth && holes&(1<<next) == 0 {
+				next++
+			}
+			c.plc.ConcealBefore(piece, pcm[end*unit:next*unit])
+		default:
+			c.plc.ConcealBefore(piece, r.il.audioAfter(chunk.SequenceNumber, chunk.Timestamp))
+		}
+		u = end
 	}
 	r.countConcealed(len(pcm), holes, depth)
 }

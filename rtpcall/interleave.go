@@ -2,8 +2,10 @@ package rtpcall
 
 import (
 	"fmt"
+	"math"
 	"time"
 
+	"github.com/spurtvoip/spurt/codec"
 	"github.com/spurtvoip/spurt/interleave"
 	"github.com/spurtvoip/spurt/jitter"
 )
@@ -18,7 +20,9 @@ import (
 // first group has the marker bit. A talk spurt is extended to a whole number
 // of groups: when the voice activity detector ends a spurt in the middle of
 // a group, the frames after it are sent as they are until the group is full,
-// so no group ever holds made-up audio and timestamps never overlap.
+// so no group ever holds made-up audio and timestamps never overlap. Only at
+// the end of the input (Sender.Flush) is the last group completed with whole
+// chunks of the codec's silence, timestamped after the last real chunk.
 //
 // Receiving. Packets are reassembled into chunks (interleave.Deinterleaver)
 // before the playout buffer. A group is handed to the buffer, as D chunks
@@ -89,27 +93,72 @@ type openGroup struct {
 	opened  time.Duration // arrival of its first packet
 }
 
-// interleaveReceiver is the interleaving state of the receive pipeline.
-type interleaveReceiver struct {
-	pt          uint8
-	depth       int
-	chunk       int // samples per chunk
-	deint       *interleave.Deinterleaver
-	ts          extender
-	groups      [4]openGroup // the deinterleaver keeps two open; room for the group being closed
-	lastPush    time.Duration
-	lastEmitted int64 // key of the newest group handed to the buffer
-	anyEmitted  bool
-	skipObserve bool // the strategy should not observe the chunk being pushed
-	emit        func(interleave.Chunk)
+// aheadChunk is a reassembled chunk kept after it went into the playout
+// buffer, so that concealment can see the start of the chunk after a hole.
+type aheadChunk struct {
+	ok    bool
+	seq   uint16
+	ts    uint32
+	holes uint8
+	data  [interleaveChunkBytes]byte
 }
 
-func newInterleaveReceiver(cfg *InterleaveConfig) (*interleaveReceiver, error) {
-	d, err := interleave.NewDeinterleaver(cfg.PeerDepth, interleaveChunkBytes, 0xFF)
+// aheadSlots is how many chunks are kept for look-ahead: 1.28 s of them, more
+// than any playout delay between a chunk's reassembly and its playout.
+const aheadSlots = 64
+
+// interleaveReceiver is the interleaving state of the receive pipeline.
+type interleaveReceiver struct {
+	pt             uint8
+	depth          int
+	chunk          int // samples per chunk
+	deint          *interleave.Deinterleaver
+	ts             extender
+	groups         [4]openGroup // the deinterleaver keeps two open; room for the group being closed
+	lastPush       time.Duration
+	lastEmitted    int64  // key of the newest group handed to the buffer
+	lastEmittedSeq uint16 // and the sequence number of its packet 0
+	anyEmitted     bool
+	skipObserve    bool // the strategy should not observe the chunk being pushed
+	emit           func(interleave.Chunk)
+
+	ahead    []aheadChunk  // chunks handed to the buffer, by sequence number
+	aheadDec codec.Decoder // decodes the start of the next chunk (G.711 keeps no state)
+	aheadPCM []int16
+}
+
+// newInterleaveReceiver builds the interleaving state for a G.711 codec.
+// Units that never came are filled with the codec's silence (its encoding of
+// zero: 0xFF in µ-law, 0xD5 in A-law), so that with concealment off they play
+// as silence whatever the law.
+func newInterleaveReceiver(cfg *InterleaveConfig, cd codec.Codec) (*interleaveReceiver, error) {
+	fill, err := silenceByte(cd)
+	if err != nil {
+		return nil, err
+	}
+	d, err := interleave.NewDeinterleaver(cfg.PeerDepth, interleaveChunkBytes, fill)
 	if err != nil {
 		return nil, fmt.Errorf("rtpcall: %w", err)
 	}
-	return &interleaveReceiver{pt: cfg.PayloadType, depth: cfg.PeerDepth, chunk: interleaveChunkBytes, deint: d}, nil
+	return &interleaveReceiver{pt: cfg.PayloadType, depth: cfg.PeerDepth, chunk: interleaveChunkBytes, deint: d,
+		ahead: make([]aheadChunk, aheadSlots), aheadDec: cd.NewDecoder(), aheadPCM: make([]int16, 0, interleaveChunkBytes)}, nil
+}
+
+// silenceByte is the byte a one-byte-per-sample codec encodes silence as.
+func silenceByte(cd codec.Codec) (byte, error) {
+	enc, err := cd.NewEncoder().Encode(nil, make([]int16, interleaveChunkBytes))
+	if err != nil {
+		return 0, fmt.Errorf("rtpcall: codec %s: %w", cd.Name, err)
+	}
+	if len(enc) != interleaveChunkBytes {
+		return 0, fmt.Errorf("rtpcall: interleaving needs a codec with one byte per sample, such as G.711")
+	}
+	for _, b := range enc {
+		if b != enc[0] {
+			return 0, fmt.Errorf("rtpcall: codec %s encodes silence unevenly: cannot fill interleaving holes", cd.Name)
+		}
+	}
+	return enc[0], nil
 }
 
 func (ir *interleaveReceiver) group(key int64) *openGroup {
@@ -136,6 +185,17 @@ func (ir *interleaveReceiver) newGroup() *openGroup {
 	return oldest
 }
 
+// resync hands on every open group as it stands and forgets which groups
+// were handed on, so that groups with any key are taken again.
+func (ir *interleaveReceiver) resync() {
+	ir.deint.Close(math.MaxInt64, ir.emit)
+	ir.deint.Reset()
+	for i := range ir.groups {
+		ir.groups[i].used = false
+	}
+	ir.anyEmitted = false
+}
+
 func (ir *interleaveReceiver) open() bool {
 	for _, g := range ir.groups {
 		if g.used {
@@ -154,23 +214,36 @@ func (r *Receiver) handleInterleaved(seq uint16, ts uint32, marker bool, payload
 		return
 	}
 	key := ir.ts.extend(ts)
-	// A packet of a later group: the groups before it are as complete as
-	// they will be (a group's packets leave together).
-	for _, g := range ir.groups {
-		if g.used && g.key < key {
-			ir.deint.Close(key-1, ir.emit)
-			break
+	groupSeq := seq - uint16(index)
+	if ir.group(key) == nil && ir.anyEmitted && key <= ir.lastEmitted {
+		if int16(groupSeq-ir.lastEmittedSeq) <= 0 {
+			r.lateInterleaved(recovered) // its group has been played, or handed on without it
+			return
 		}
+		// Later in sequence than the newest group handed on, yet not later
+		// in time: the timestamps went back (a sender that restarted them,
+		// or a bogus packet that ran ahead). Start reassembling afresh
+		// rather than take the rest of the stream as late.
+		ir.resync()
+	}
+	// A packet of a later group: the open groups before it are as complete
+	// as they will be (a group's packets leave together). Only the groups
+	// actually open are closed, so that a packet with a wild timestamp cannot
+	// declare every group before it finished.
+	newestOlder, anyOlder := int64(0), false
+	for _, g := range ir.groups {
+		if g.used && g.key < key && (!anyOlder || g.key > newestOlder) {
+			newestOlder, anyOlder = g.key, true
+		}
+	}
+	if anyOlder {
+		ir.deint.Close(newestOlder, ir.emit)
 	}
 	g := ir.group(key)
 	created := g == nil
 	if g == nil {
-		if ir.anyEmitted && key <= ir.lastEmitted {
-			r.lateInterleaved(recovered) // its group has been played, or handed on without it
-			return
-		}
 		g = ir.newGroup()
-		*g = openGroup{used: true, key: key, ts: ts, seq: seq - uint16(index), opened: arrival}
+		*g = openGroup{used: true, key: key, ts: ts, seq: groupSeq, opened: arrival}
 	}
 	g.arrival = max(g.arrival, arrival)
 	if index == 0 && marker {
@@ -232,7 +305,7 @@ func (r *Receiver) emitChunk(c interleave.Chunk) {
 		return // cannot happen: every group Add saw has an entry
 	}
 	if !ir.anyEmitted || c.Group > ir.lastEmitted {
-		ir.lastEmitted, ir.anyEmitted = c.Group, true
+		ir.lastEmitted, ir.lastEmittedSeq, ir.anyEmitted = c.Group, g.seq, true
 	}
 	arrival := max(g.arrival, ir.lastPush)
 	ir.lastPush = arrival
@@ -248,11 +321,14 @@ func (r *Receiver) emitChunk(c interleave.Chunk) {
 	ir.skipObserve = false
 	switch out {
 	case jitter.OutcomeQueued:
+		a := &ir.ahead[int(g.seq+uint16(c.Index))%aheadSlots]
+		*a = aheadChunk{ok: true, seq: g.seq + uint16(c.Index), ts: g.ts + uint32(c.Index*ir.chunk), holes: c.Holes}
+		copy(a.data[:], c.Payload)
 	case jitter.OutcomeLate:
 		r.stats.Late++
-	case jitter.OutcomeDuplicate:
-		r.stats.Duplicates++
 	default:
+		// a duplicate too: the deinterleaver takes each packet once, so only
+		// a bogus group can bring a chunk whose place another one holds
 		r.stats.Refused++
 	}
 	if c.Index == ir.depth-1 {
@@ -312,4 +388,25 @@ func (f observeFilter) Observe(media, arrival time.Duration) {
 	if !f.ir.skipObserve {
 		f.Strategy.Observe(media, arrival)
 	}
+}
+
+// audioAfter returns the decoded received units at the start of the chunk
+// that follows the one with sequence number seq and timestamp ts, if that
+// chunk is in the playout buffer; nil otherwise. The slice is valid until the
+// next call.
+func (ir *interleaveReceiver) audioAfter(seq uint16, ts uint32) []int16 {
+	a := &ir.ahead[int(seq+1)%aheadSlots]
+	if !a.ok || a.seq != seq+1 || a.ts != ts+uint32(ir.chunk) {
+		return nil
+	}
+	unit := ir.chunk / ir.depth
+	good := 0
+	for good < ir.depth && a.holes&(1<<good) == 0 {
+		good++
+	}
+	pcm, err := ir.aheadDec.Decode(ir.aheadPCM[:0], a.data[:good*unit])
+	if err != nil {
+		return nil
+	}
+	return pcm
 }

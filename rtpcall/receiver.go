@@ -184,7 +184,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 			return nil, err
 		}
 		var err error
-		if il, err = newInterleaveReceiver(cfg.Interleave); err != nil {
+		if il, err = newInterleaveReceiver(cfg.Interleave, cfg.Codec); err != nil {
 			return nil, err
 		}
 		strategy = observeFilter{Strategy: strategy, ir: il}
@@ -426,7 +426,7 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 				continue
 			}
 			if r.conceal != nil {
-				r.passChunk(pcm, holes, depth, chunk.SpurtStart)
+				r.passChunk(pcm, holes, depth, chunk)
 			}
 			r.out.place(chunk.PlayAt, pcm)
 		}

@@ -62,6 +62,7 @@ type Sender struct {
 	xor        *fec.XOREncoder         // nil: no parity
 	il         *interleave.Interleaver // nil: one chunk per packet
 	ilDepth    int
+	ilFill     byte   // the codec's silence, to complete the last group at the end of the input
 	ilPending  int    // chunks of the current group added so far
 	groupTS    uint32 // timestamp of the current group's first chunk
 	groupStart bool   // the current group begins a talk spurt
@@ -100,7 +101,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 		pt = red.pt
 	}
 	var il *interleave.Interleaver
-	ilDepth := 0
+	ilDepth, ilFill := 0, byte(0)
 	if cfg.Interleave != nil && cfg.Interleave.Depth > 0 {
 		if red != nil {
 			return nil, errors.New("rtpcall: interleaving and redundant audio cannot be combined")
@@ -117,6 +118,9 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 		}
 		if il, err = interleave.NewInterleaver(cfg.Interleave.Depth, interleaveChunkBytes); err != nil {
 			return nil, fmt.Errorf("rtpcall: %w", err)
+		}
+		if ilFill, err = silenceByte(cfg.Codec); err != nil {
+			return nil, err
 		}
 		ilDepth, pt = cfg.Interleave.Depth, cfg.Interleave.PayloadType
 	}
@@ -138,6 +142,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 		xor:     xor,
 		il:      il,
 		ilDepth: ilDepth,
+		ilFill:  ilFill,
 		enc:     cfg.Codec.NewEncoder(),
 		vad:     cfg.VAD,
 		header: rtp.Header{
@@ -263,6 +268,30 @@ func (s *Sender) emit(payload []byte, primary int, ts uint32, marker bool, send 
 	}
 	if ok {
 		s.sendParity(parity, send)
+	}
+	return nil
+}
+
+// Flush sends what the sender holds back, for the end of the input: with
+// interleaving, a group of fewer than Depth chunks is completed with whole
+// chunks of the codec's silence (timestamped after the last real chunk; the
+// timestamp of the next frame moves past them) and its packets are sent;
+// with XOR parity, a group of fewer than GroupSize packets gets its parity
+// packet. It calls send as FramePackets does, and sends nothing when nothing
+// is held back. Frames may follow: they start a new group.
+func (s *Sender) Flush(send func(pkt []byte)) error {
+	if s.il != nil && s.ilPending > 0 {
+		packets, real := s.il.Flush(s.ilFill)
+		s.clock += uint32((s.ilDepth - real) * s.frame)
+		s.ilPending = 0
+		for j, p := range packets {
+			if err := s.emit(p, len(p)-1, s.groupTS, s.groupStart && j == 0, send); err != nil {
+				return err
+			}
+		}
+	}
+	if s.xor != nil {
+		s.flushParity(send)
 	}
 	return nil
 }

@@ -1,9 +1,7 @@
 package rtpcall
 
 import (
-	"encoding/binary"
 	"fmt"
-	"math/bits"
 	"time"
 
 	"github.com/spurtvoip/spurt/fec"
@@ -16,7 +14,8 @@ import (
 // interleaved) are followed by one ULPFEC packet in its own payload type
 // whose payload is their XOR (package fec). The group of the last packets of
 // a talk spurt is protected as it stands when the spurt ends, so no packet
-// waits for the next spurt. The FEC packets share the media SSRC but number
+// waits for the next spurt, and so is the last group at the end of the input
+// (Sender.Flush). The FEC packets share the media SSRC but number
 // themselves in a sequence of their own, so they never disturb the media
 // stream's loss statistics.
 //
@@ -27,18 +26,25 @@ import (
 // arriving now: at the arrival of the packet that made the recovery possible.
 // So the playout strategy sees the true cost of a recovery (the rest of the
 // group had to arrive), and a rebuilt packet whose playout time has passed is
-// late like any other (counted in fec_late, not in fec_recovered). A rebuilt
-// packet is counted as recovered when it is played and its own packet did
-// not come in time after all. Malformed FEC packets are counted
-// (fec_malformed) and dropped.
+// late like any other: a loss, not a recovery. It is counted in fec_late and
+// stays in residual_lost, through network_lost if its own packet never came
+// or through late_lost if that came late too; late_lost counts packets from
+// the network only, so the packet is never counted twice, and fec_late is a
+// part of residual_lost (= network_lost + late_lost - fec_recovered). A
+// rebuilt packet is counted as recovered when it is played and its own packet
+// did not come in time after all. Malformed FEC packets are counted
+// (fec_malformed) and dropped: among them every parity packet whose mask
+// reaches past the group size the peer announced in its SDP (group=N), and
+// every parity packet of a peer that announced none.
 //
 // Playout delay. The first packet of a group can only be rebuilt once the
 // rest of the group and its parity are in, up to n-1 chunks after it would
-// have arrived. As with redundant audio, the receiver adds that span (the
-// widest of the peer's parity packets' masks, at least what its SDP
-// announced) to an adaptive strategy's offset at each talk spurt, so that
-// rebuilt packets can still play; the extra delay shows in the playout delay
-// figures.
+// have arrived. As with redundant audio, the receiver adds that span, n-1
+// chunks for the group size n the peer announced, to an adaptive strategy's
+// offset at each talk spurt, so that rebuilt packets can still play; the
+// extra delay shows in the playout delay figures. Since no parity packet
+// reaching past the announced group is taken, no packet can make the span
+// wider.
 
 // XORConfig turns on RFC 5109 XOR parity FEC for a call.
 type XORConfig struct {
@@ -48,8 +54,10 @@ type XORConfig struct {
 	// fec.MinGroupSize to fec.MaxGroupSize. Zero sends no FEC while still
 	// using the peer's.
 	GroupSize int
-	// PeerGroupSize is the group size the peer announced (from its SDP),
-	// used for the playout delay until its parity packets show their span.
+	// PeerGroupSize is the group size the peer announced (from its SDP):
+	// the widest parity mask taken from it, and the span added to the
+	// playout delay. Zero: the peer sends no parity, and any it sends is
+	// malformed.
 	PeerGroupSize int
 }
 
@@ -88,45 +96,30 @@ const tagRecovered byte = 1 << 3
 
 // xorReceiver is the XOR state of the receive pipeline.
 type xorReceiver struct {
-	pt   uint8
-	dec  *fec.XORDecoder
-	seen []seenRecord  // seenCopyQueued: a rebuilt packet was queued; seenPrimary: then its own came in time
-	span time.Duration // the group span added to the adaptive playout offset
-	rate int
+	pt    uint8
+	group int // the peer's group size; 0: it sends no parity
+	dec   *fec.XORDecoder
+	seen  []seenRecord  // seenCopyQueued: a rebuilt packet was queued; seenPrimary: then its own came in time
+	span  time.Duration // the group span added to the adaptive playout offset
+	rate  int
 
 	arrival time.Duration // of the datagram being handled, for rebuilt packets
 	recover func([]byte)  // bound to Receiver.handleRecovered once
 }
 
 func newXORReceiver(cfg *XORConfig, rate int) *xorReceiver {
-	xr := &xorReceiver{pt: cfg.PayloadType, dec: fec.NewXORDecoder(cfg.PayloadType, xorWindow), seen: make([]seenRecord, seenSlots), rate: rate}
-	if cfg.PeerGroupSize > 1 {
-		xr.span = time.Duration(cfg.PeerGroupSize-1) * 20 * time.Millisecond
-	}
+	xr := &xorReceiver{pt: cfg.PayloadType, group: cfg.PeerGroupSize, dec: fec.NewXORDecoder(cfg.PayloadType, cfg.PeerGroupSize, xorWindow),
+		seen: make([]seenRecord, seenSlots), rate: rate}
+	xr.setChunk(rate / 50)
 	return xr
 }
 
-// noteSpan follows the span of the peer's parity packets: the largest offset
-// of the last packet a parity packet protects from its first, in chunks of
-// the latest media packet's length. pkt has been added to the decoder, so it is
-// a well-formed ULPFEC packet after an RTP header of headerLen bytes.
-func (xr *xorReceiver) noteSpan(pkt []byte, headerLen, chunkSamples int) {
-	const fecHeader, longMask = 10, 0x40
-	at := headerLen + fecHeader
-	if len(pkt) < at+4 || chunkSamples <= 0 {
-		return
+// setChunk sets the span added to the playout delay from the length of the
+// peer's chunks: the group's last packet comes group-1 chunks after its first.
+func (xr *xorReceiver) setChunk(samples int) {
+	if xr.group > 1 && samples > 0 {
+		xr.span = time.Duration((xr.group-1)*samples) * time.Second / time.Duration(xr.rate)
 	}
-	mask := uint64(binary.BigEndian.Uint16(pkt[at+2:at+4])) << 32
-	if pkt[headerLen]&longMask != 0 && len(pkt) >= at+8 {
-		mask |= uint64(binary.BigEndian.Uint32(pkt[at+4 : at+8]))
-	}
-	if mask == 0 {
-		return
-	}
-	last := 47 - bits.TrailingZeros64(mask) // offset of the last protected packet
-	// The widest group so far: the group cut short at the end of a talk
-	// spurt must not shrink the span the next spurt's full groups need.
-	xr.span = max(xr.span, time.Duration(last*chunkSamples)*time.Second/time.Duration(xr.rate))
 }
 
 // xorSpanStrategy adds the group span to an adaptive strategy's offset.
@@ -151,12 +144,16 @@ func (r *Receiver) handleFEC(datagram []byte, arrival time.Duration) {
 		r.stats.RejectedSource++
 		return
 	}
+	if r.xor.group == 0 {
+		r.stats.FECMalformed++ // the peer said it sends no parity
+		return
+	}
 	if err := r.xor.dec.AddFEC(datagram); err != nil {
 		r.stats.FECMalformed++
 		return
 	}
 	r.stats.FECPackets++
-	r.xor.noteSpan(datagram, r.packet.Header.MarshalSize(), r.chunkSamples)
+	r.xor.setChunk(r.chunkSamples)
 	r.recoverXOR(arrival)
 }
 

@@ -71,9 +71,18 @@ func (s fecSchemeFlag) Set(v string) error {
 	return nil
 }
 
+// interleaveChunkBytes is the 20 ms G.711 chunk a depth must divide into units.
+const interleaveChunkBytes = 160
+
+// validDepth reports whether d is an interleaving depth a call can use (2, 4,
+// 5 or 8); 0, no interleaving, is not one.
+func validDepth(d int) bool {
+	return d >= interleave.MinDepth && d <= interleave.MaxDepth && interleaveChunkBytes%d == 0
+}
+
 // checkCombinations refuses the flag combinations that cannot work.
 func (f *callFlags) checkCombinations() error {
-	if f.interleave != 0 && (f.interleave < interleave.MinDepth || f.interleave > interleave.MaxDepth || 160%f.interleave != 0) {
+	if f.interleave != 0 && !validDepth(f.interleave) {
 		return fmt.Errorf("--interleave %d: want 0 (off) or a depth from %d to %d that divides 160 (2, 4, 5 or 8)",
 			f.interleave, interleave.MinDepth, interleave.MaxDepth)
 	}
@@ -137,6 +146,17 @@ func findULPFEC(s signaling.Session, chosen signaling.Format) (signaling.Format,
 	return signaling.Format{}, false
 }
 
+// peerDepth reads the depth an interleave format announces: 0 (the peer only
+// receives) or a valid depth, with ok; ok is false for anything else (a
+// depth such as 3 that does not divide the chunk, or none at all).
+func peerDepth(f signaling.Format) (depth int, ok bool) {
+	d, err := strconv.Atoi(fmtpParams(f.Fmtp)["depth"])
+	if err != nil || (d != 0 && !validDepth(d)) {
+		return 0, false
+	}
+	return d, true
+}
+
 // findInterleave returns s's interleave format for the chosen codec.
 func findInterleave(s signaling.Session, chosen signaling.Format) (signaling.Format, bool) {
 	for _, f := range s.Formats {
@@ -153,13 +173,16 @@ func findInterleave(s signaling.Session, chosen signaling.Format) (signaling.For
 // answerXORInterleave adds to a trimmed answer the ulpfec format and the
 // interleave format for the chosen codec that full (the answer AnswerWith
 // made) kept from the offer, with our own group size and depth in their fmtp.
+// An interleave format whose offered depth we could not receive (one that
+// does not divide the chunk) is declined, so that the offerer sends plain
+// audio rather than packets we would have to drop.
 func answerXORInterleave(full, trimmed signaling.Session, group, depth int) signaling.Session {
 	chosen := trimmed.Formats[0]
 	if f, ok := findULPFEC(full, chosen); ok {
 		f.Fmtp = fmt.Sprintf("group=%d", group)
 		trimmed.Formats = append(trimmed.Formats, f)
 	}
-	if f, ok := findInterleave(full, chosen); ok && isG711(chosen.Name) {
+	if f, ok := findInterleave(full, chosen); ok && isG711(chosen.Name) && validPeerDepth(f) {
 		f.Fmtp = interleaveFmtp(depth, chosen.PayloadType)
 		trimmed.Formats = append(trimmed.Formats, f)
 	}
@@ -174,7 +197,12 @@ func xorInterleaveOptions(chosen signaling.Format, agreed, peer signaling.Sessio
 	if f, ok := findULPFEC(agreed, chosen); ok {
 		peerGroup := 0
 		if pf, ok := findULPFEC(peer, chosen); ok {
-			peerGroup, _ = fmtpInt(pf.Fmtp, "group", fec.MinGroupSize, fec.MaxGroupSize)
+			if g, ok := fmtpInt(pf.Fmtp, "group", 0, fec.MaxGroupSize); ok && g != 1 {
+				peerGroup = g
+			} else {
+				notes = append(notes, fmt.Sprintf("the peer announced ulpfec with %q, not a group of 0 or %d to %d: its parity packets are dropped (fec_malformed)",
+					pf.Fmtp, fec.MinGroupSize, fec.MaxGroupSize))
+			}
 		}
 		if group > 0 || peerGroup > 0 { // both 0: agreed, but neither side sends parity
 			cfg := &rtpcall.XORConfig{PayloadType: f.PayloadType, GroupSize: group, PeerGroupSize: peerGroup}
@@ -183,17 +211,37 @@ func xorInterleaveOptions(chosen signaling.Format, agreed, peer signaling.Sessio
 	} else if group > 0 {
 		notes = append(notes, "the peer does not take ulpfec: sending no XOR parity")
 	}
-	if f, ok := findInterleave(agreed, chosen); ok && isG711(chosen.Name) {
-		peerDepth := 0
-		if pf, ok := findInterleave(peer, chosen); ok {
-			peerDepth, _ = fmtpInt(pf.Fmtp, "depth", interleave.MinDepth, interleave.MaxDepth)
+	pf, peerHas := findInterleave(peer, chosen)
+	badDepth := peerHas && !validPeerDepth(pf)
+	f, agreedIL := findInterleave(agreed, chosen)
+	switch {
+	case agreedIL && isG711(chosen.Name):
+		theirs := 0
+		if peerHas {
+			theirs, _ = peerDepth(pf)
 		}
-		if depth > 0 || peerDepth > 0 {
-			cfg := &rtpcall.InterleaveConfig{PayloadType: f.PayloadType, Depth: depth, PeerDepth: peerDepth}
+		if badDepth {
+			// we offered, and the answer announces a depth we cannot take
+			notes = append(notes, fmt.Sprintf("the peer answered interleaving with %q, not a depth of 0 or one dividing the %d-byte chunk (2, 4, 5, 8): its interleaved packets cannot be played and are dropped (wrong_payload_type)",
+				pf.Fmtp, interleaveChunkBytes))
+		}
+		if depth > 0 || theirs > 0 {
+			cfg := &rtpcall.InterleaveConfig{PayloadType: f.PayloadType, Depth: depth, PeerDepth: theirs}
 			options = append(options, func(c *rtpcall.Config) { c.Session.Interleave = cfg })
 		}
-	} else if depth > 0 {
+	case badDepth:
+		// we answered, declining it (answerXORInterleave)
+		notes = append(notes, fmt.Sprintf("declined the peer's interleaving with %q, not a depth of 0 or one dividing the %d-byte chunk (2, 4, 5, 8): plain audio both ways",
+			pf.Fmtp, interleaveChunkBytes))
+	case depth > 0:
 		notes = append(notes, fmt.Sprintf("the peer does not take interleaving for %s: sending plain audio", chosen.Name))
 	}
 	return options, notes
+}
+
+// validPeerDepth reports whether an interleave format's depth is one we can
+// receive (0 included: the peer only receives).
+func validPeerDepth(f signaling.Format) bool {
+	_, ok := peerDepth(f)
+	return ok
 }
