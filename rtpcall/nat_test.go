@@ -1139,7 +1139,10 @@ func TestOpenPathCountsEarlyDatagrams(t *testing.T) {
 	var pa *OpenedPath
 	var errA error
 	opened := make(chan struct{})
-	go func() { defer close(opened); pa, errA = OpenPath(ctx, a, checkerConfig(ia, ib, true, 3*time.Second), nil) }()
+	go func() {
+		defer close(opened)
+		pa, errA = OpenPath(ctx, a, checkerConfig(ia, ib, true, 3*time.Second), nil)
+	}()
 	const early = 3
 	junk := rtpPackets(t, 0xE, 1, 1, toneFrames(t, 440, 8000, early))
 	send(t, stranger, addrOf(a), junk...)
