@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pion/stun/v3"
 
 	"github.com/spurtvoip/spurt/audio"
 	"github.com/spurtvoip/spurt/internal/audiotest"
@@ -33,7 +38,7 @@ func serveAt(t *testing.T, port int) *proc {
 }
 
 // TestStunAgainstServeAndCoturn: `call stun` learns its address from our
-// own `call serve` and from coturn, and both agree (no NAT on 127.0.0.1).
+// own `call serve` and from coturn, and both agree: no NAT on 127.0.0.1.
 func TestStunAgainstServeAndCoturn(t *testing.T) {
 	serveAt(t, freePort(t))
 	ours := freePort(t)
@@ -49,16 +54,123 @@ func TestStunAgainstServeAndCoturn(t *testing.T) {
 	if n := strings.Count(string(out), want); n != 2 {
 		t.Errorf("want %q from both servers, got:\n%s", want, out)
 	}
-	if !strings.Contains(string(out), "endpoint-independent") {
-		t.Errorf("one mapping for both servers should be called endpoint-independent:\n%s", out)
+	if !strings.Contains(string(out), "NAT: none: both servers see our own address") {
+		t.Errorf("our own address seen by both servers should be called no NAT:\n%s", out)
 	}
 }
 
-func TestStunNoServer(t *testing.T) {
+// TestStunReports: what `call stun` says about a server that answers from
+// loopback (no NAT: loopback is no host candidate, but it is the address
+// the server sees), one that refuses, and one that does not answer.
+func TestStunReports(t *testing.T) {
+	serving := freePort(t)
+	serveAt(t, serving)
+	refusing := listenUDP(t)
+	go refuseSTUN(t, refusing)
 	silent := freePort(t) // nothing listens
-	out, err := exec.Command(callBinary(t), "stun", "--server", fmt.Sprintf("127.0.0.1:%d", silent), "--timeout", "1200ms").CombinedOutput()
-	if err == nil || !strings.Contains(string(out), "no response") {
-		t.Errorf("want a failure saying no response, got %v:\n%s", err, out)
+	tests := []struct {
+		name   string
+		server string
+		wantOK bool
+		want   []string
+	}{
+		{"loopback, socket on all addresses", fmt.Sprintf("127.0.0.1:%d", serving), true,
+			[]string{"server-reflexive address: 127.0.0.1:", "NAT: none: the server sees our own address and port"}},
+		{"error response", refusing.LocalAddr().String(), false,
+			[]string{"refused the binding request", "error response 401"}},
+		{"no answer", fmt.Sprintf("127.0.0.1:%d", silent), false,
+			[]string{"no response from STUN server 127.0.0.1:", "within 1.2s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := exec.Command(callBinary(t), "stun", "--server", tt.server, "--timeout", "1200ms").CombinedOutput()
+			if (err == nil) != tt.wantOK {
+				t.Errorf("call stun: %v, want success %v", err, tt.wantOK)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+			if !tt.wantOK && strings.Contains(string(out), "no response") != (tt.name == "no answer") {
+				t.Errorf("only a silent server is reported as not responding:\n%s", out)
+			}
+		})
+	}
+}
+
+func listenUDP(t *testing.T) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// refuseSTUN answers every binding request on conn with a 401 error
+// response, until conn is closed.
+func refuseSTUN(t *testing.T, conn *net.UDPConn) {
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			return
+		}
+		req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+		if req.Decode() != nil || req.Type != stun.BindingRequest {
+			continue
+		}
+		resp, err := stun.Build(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingError, stun.CodeUnauthorized, stun.Fingerprint)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		_, _ = conn.WriteToUDPAddrPort(resp.Raw, from)
+	}
+}
+
+func TestNATBehaviour(t *testing.T) {
+	a := netip.MustParseAddrPort("10.0.0.2:5000")
+	b := netip.MustParseAddrPort("203.0.113.1:5000")
+	c := netip.MustParseAddrPort("203.0.113.1:6000")
+	tests := []struct {
+		own, mapped []netip.AddrPort
+		want        string
+	}{
+		{[]netip.AddrPort{a}, []netip.AddrPort{a}, "none: the server"},
+		{[]netip.AddrPort{a, a}, []netip.AddrPort{a, a}, "none: both servers"},
+		{[]netip.AddrPort{a}, []netip.AddrPort{b}, "present"},
+		{[]netip.AddrPort{a, a}, []netip.AddrPort{b, b}, "endpoint-independent"},
+		{[]netip.AddrPort{a, a}, []netip.AddrPort{b, c}, "symmetric"},
+		{[]netip.AddrPort{a, a}, []netip.AddrPort{a, b}, "symmetric"},
+	}
+	for _, tt := range tests {
+		if got := natBehaviour(tt.own, tt.mapped); !strings.HasPrefix(got, tt.want) && !strings.Contains(got, tt.want) {
+			t.Errorf("natBehaviour(%v, %v) = %q, want %q", tt.own, tt.mapped, got, tt.want)
+		}
+	}
+}
+
+func TestCallCode(t *testing.T) {
+	valid := regexp.MustCompile(`^[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}-[0-9a-hjkmnp-tv-z]{4}$`)
+	seen := map[string]bool{}
+	for range 1000 {
+		code := newCallCode()
+		if !valid.MatchString(code) || seen[code] {
+			t.Fatalf("call code %q: malformed or repeated", code)
+		}
+		seen[code] = true
+	}
+	// Only listen makes one up; dial must be told.
+	listener := viaFlags{listener: true, server: "192.0.2.1:7000", checkTimeout: time.Second}
+	if err := listener.check(); err != nil || !listener.codeMade || !valid.MatchString(listener.room) {
+		t.Errorf("listen --via without --room: %v, room %q (made up %v)", err, listener.room, listener.codeMade)
+	}
+	dialer := viaFlags{server: "192.0.2.1:7000", checkTimeout: time.Second}
+	if err := dialer.check(); err == nil || !strings.Contains(err.Error(), "call code") {
+		t.Errorf("dial --via without --room: %v, want an error asking for the call code", err)
 	}
 }
 
@@ -90,17 +202,28 @@ func startCoturn(t *testing.T) int {
 }
 
 // TestCallVia: two calls meet in a room of `call serve` on 127.0.0.1, open
-// the path with connectivity checks and exchange speech. Both send XOR
-// parity: calls through the server negotiate loss recovery as direct ones do.
+// the path with connectivity checks and exchange speech. The room is the
+// call code the listener made up and printed. Both send XOR parity: calls
+// through the server negotiate loss recovery as direct ones do.
 func TestCallVia(t *testing.T) {
 	dir := t.TempDir()
 	port := freePort(t)
 	serveAt(t, port)
 	via := fmt.Sprintf("127.0.0.1:%d", port)
-	l := start(t, "listen", "--via", via, "--room", "kitchen", "--in", speechWAV, "--out", filepath.Join(dir, "l.wav"),
+	// The listener makes up a call code and prints it for the dialer.
+	l := start(t, "listen", "--via", via, "--in", speechWAV, "--out", filepath.Join(dir, "l.wav"),
 		"--stats-json", filepath.Join(dir, "l.json"), "--quiet", "--fec", "xor:4", "--plc=false")
-	time.Sleep(300 * time.Millisecond) // first in the room
-	d := start(t, "dial", "--via", via, "--room", "kitchen", "--in", speechWAV, "--out", filepath.Join(dir, "d.wav"),
+	code := regexp.MustCompile(`call code: (\S+)\non the other machine: call dial --via ` + regexp.QuoteMeta(via) + ` --room (\S+)\n`)
+	var room string
+	for deadline := time.Now().Add(10 * time.Second); room == ""; time.Sleep(20 * time.Millisecond) {
+		if m := code.FindStringSubmatch(l.stdout.String()); m != nil && m[1] == m[2] {
+			room = m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("listen --via without --room printed no call code:\n%s", l.stdout.String())
+		}
+	}
+	d := start(t, "dial", "--via", via, "--room", room, "--in", speechWAV, "--out", filepath.Join(dir, "d.wav"),
 		"--stats-json", filepath.Join(dir, "d.json"), "--quiet", "--fec", "xor:4", "--plc=false")
 	if code := d.wait(t, 40*time.Second); code != 0 {
 		t.Fatalf("dial exit code %d", code)
@@ -194,7 +317,7 @@ func TestViaUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"dial", "--via", "127.0.0.1:1"}, "--room"},
+		{[]string{"dial", "--via", "127.0.0.1:1"}, "--room: the call code"},
 		{[]string{"dial", "--room", "x", "127.0.0.1:1"}, "need --via"},
 		{[]string{"dial", "--via", "127.0.0.1:1", "--room", "x", "127.0.0.1:2"}, "takes no HOST:PORT"},
 		{[]string{"stun"}, "--server"},
