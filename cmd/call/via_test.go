@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -335,12 +336,105 @@ func TestViaUsageErrors(t *testing.T) {
 // network behind its own masquerading NAT (network namespaces), the server
 // on the "public" one. The speech must pass both ways on a server-reflexive
 // pair, and the server must see only STUN, no media.
+//
+// With a rebinding (--rebind), natA drops the call's mappings mid-call and
+// makes new ones on other ports; natB filters the new one. The call must
+// re-open its path (fresh candidates over the signaling channel, new
+// checks) within a few seconds and carry the rest of the speech intact: the
+// speech is sent twice, the rebinding falls in the first copy, and the
+// second must be heard whole.
 func TestCallThroughTwoNATs(t *testing.T) {
 	requireNetns(t)
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Run("plain", func(t *testing.T) {
+		dir := t.TempDir()
+		runNATTest(t, dir, speechWAV)
+		checkHeard(t, dir, "a", "b")
+		checkTwoNATStats(t, dir)
+	})
+	t.Run("rebinding", func(t *testing.T) {
+		dir := t.TempDir()
+		twice := filepath.Join(dir, "speech-twice.wav")
+		speech, err := audio.ReadWAVFile(speechWAV)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent := append(slices.Clone(speech), speech...)
+		writeWAV(t, twice, sent)
+		runNATTest(t, dir, twice, "--rebind")
+		checkTwoNATStats(t, dir)
+
+		// The rebinding: its times, and how each side got back.
+		b, err := os.ReadFile(filepath.Join(dir, "rebind"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var startMs, endMs int64
+		if _, err := fmt.Sscan(string(b), &startMs, &endMs); err != nil {
+			t.Fatalf("rebind times %q: %v", b, err)
+		}
+		blackout := time.UnixMilli(startMs)
+		for _, side := range []string{"a", "b"} {
+			log, err := os.ReadFile(filepath.Join(dir, side+".log"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			back := reopened.FindSubmatch(log)
+			if back == nil {
+				t.Fatalf("%s never re-opened its path:\n%s", side, log)
+			}
+			at, err := time.Parse(time.RFC3339Nano, string(back[1]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			outage := at.Sub(blackout)
+			t.Logf("%s: path re-opened %v after the blackout began (%v after it ended): %s", side,
+				outage.Round(time.Millisecond), at.Sub(time.UnixMilli(endMs)).Round(time.Millisecond), back[2])
+			// The blackout lasts 3 s; the renewal starts 5 s into the
+			// silence and takes well under a second unloaded.
+			if outage > 9*time.Second {
+				t.Errorf("%s: the path came back %v after the blackout began, want under 9 s", side, outage)
+			}
+		}
+		if log, _ := os.ReadFile(filepath.Join(dir, "a.log")); !natANewPort.Match(log) {
+			t.Errorf("A never learnt its new public port (40000-40100) from STUN:\n%s", log)
+		}
+		// The second copy of the speech, sent after the path was back,
+		// is heard whole (and the second before it).
+		for _, side := range []string{"a", "b"} {
+			heard, err := audio.ReadWAVFile(filepath.Join(dir, side+".wav"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// What was sent from 1 s before the second copy on, against
+			// what was heard from there: the heard file's timeline may
+			// start a little before or after the sent one.
+			from := len(speech) - audio.SampleRate
+			r := audiotest.Compare(sent[from:], heard[min(from, len(heard)):], 3*audio.SampleRate, 800)
+			st := readStats(t, filepath.Join(dir, side+".json"))
+			t.Logf("%s heard the second copy at SNR %.1f dB, coverage %.3f; lost %v packets in all, checks_sent %v",
+				side, r.SNR, r.Coverage, st["network_lost"], st["checks_sent"])
+			if r.SNR < 30 || r.Coverage < 0.9 {
+				t.Errorf("%s: second copy at SNR %.1f dB, coverage %.3f; want > 30 dB and > 0.9", side, r.SNR, r.Coverage)
+			}
+		}
+	})
+}
+
+var (
+	// reopened finds when a side's path came back, in its log.
+	reopened = regexp.MustCompile(`time=(\S+) level=INFO msg="path re-opened" (.*)`)
+	// natANewPort is A's server-reflexive address after the rebinding.
+	natANewPort = regexp.MustCompile(`msg="public address" srflx=172\.31\.71\.1:40(0\d\d|100)\b`)
+)
+
+// runNATTest runs scripts/nat-test.sh with args before its own, writing to
+// dir, and fails the test with the logs if it fails.
+func runNATTest(t *testing.T, dir, wav string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "../../scripts/nat-test.sh", callBinary(t), speechWAV, dir)
+	args = append(args, callBinary(t), wav, dir)
+	cmd := exec.CommandContext(ctx, "../../scripts/nat-test.sh", args...)
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) } // lets its trap clean up
 	cmd.WaitDelay = 10 * time.Second
 	out, err := cmd.CombinedOutput()
@@ -349,9 +443,14 @@ func TestCallThroughTwoNATs(t *testing.T) {
 			b, _ := os.ReadFile(filepath.Join(dir, f))
 			t.Logf("%s:\n%s", f, b)
 		}
-		t.Fatalf("nat-test.sh: %v\n%s", err, out)
+		t.Fatalf("nat-test.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
-	checkHeard(t, dir, "a", "b")
+}
+
+// checkTwoNATStats checks that both sides ended on a server-reflexive
+// pair and that the server saw no media.
+func checkTwoNATStats(t *testing.T, dir string) {
+	t.Helper()
 	var sent float64
 	for _, side := range []string{"a", "b"} {
 		st := readStats(t, filepath.Join(dir, side+".json"))
@@ -369,8 +468,24 @@ func TestCallThroughTwoNATs(t *testing.T) {
 		t.Fatalf("server's UDP packet count %q: %v", b, err)
 	}
 	t.Logf("server received %d UDP datagrams; the call sent %v RTP packets", atServer, sent)
-	// STUN: one binding request each, a few retransmissions at most.
+	// STUN: a binding request from each side, and one more each after a
+	// rebinding; a few retransmissions at most.
 	if atServer > 20 || sent < 400 {
 		t.Errorf("server saw %d UDP datagrams for %v RTP packets sent: media went through it?", atServer, sent)
+	}
+}
+
+// writeWAV writes pcm to path as a WAV file.
+func writeWAV(t *testing.T, path string, pcm []int16) {
+	t.Helper()
+	w, err := audio.CreateWAV(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.WriteSamples(pcm); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
