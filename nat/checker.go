@@ -59,6 +59,12 @@ type CheckerConfig struct {
 	// Timeout is how long Failed waits for a pair that works both ways;
 	// zero means DefaultCheckTimeout.
 	Timeout time.Duration
+	// Hold keeps our own checks back until the peer's first authenticated
+	// check arrives, or Hold has passed: for the answerer, which primed
+	// its NAT before answering (Prime), so that its checks do not reach
+	// the peer's NAT before the peer's first check has left it. Zero
+	// holds nothing. Checks are answered meanwhile.
+	Hold time.Duration
 }
 
 // NewCredentials returns a fresh ICE username fragment (8 ice-chars, 48
@@ -142,6 +148,8 @@ type Checker struct {
 	controlling             bool
 	tiebreaker              uint64
 	timeout                 time.Duration
+	hold                    time.Duration
+	peerHeard               bool // an authenticated check from the peer arrived
 
 	locals    []Candidate // usable local bases, best first
 	pairs     []*pair     // by priority, highest first
@@ -198,6 +206,7 @@ func NewChecker(cfg CheckerConfig) (*Checker, error) {
 		controlling: cfg.Controlling,
 		tiebreaker:  binary.BigEndian.Uint64(tb[:]),
 		timeout:     timeout,
+		hold:        max(cfg.Hold, 0),
 		raw:         make([]byte, 0, maxMessageSize+64),
 		in:          stun.Message{Attributes: make([]stun.RawAttribute, 0, maxAttributes)},
 		out:         stun.Message{Raw: make([]byte, 0, 256), Attributes: make([]stun.RawAttribute, 0, 8)},
@@ -417,11 +426,12 @@ func (c *Checker) expire(now time.Duration) {
 // nothing waiting or in progress. Checks leave at most one every 50 ms (Ta);
 // the caller should call Next at least that often (a 20 ms media tick will
 // do). Once a pair is selected Next returns nothing more; replies to the
-// peer's checks still come from Handle.
+// peer's checks still come from Handle. With CheckerConfig.Hold, Next
+// returns nothing until the peer's first check or the end of the hold.
 func (c *Checker) Next(now time.Duration) (to netip.AddrPort, req []byte, ok bool) {
 	c.begin(now)
 	c.expire(now)
-	if c.selected != nil || (c.sentAny && now-c.lastSent < pacing) {
+	if c.selected != nil || (c.sentAny && now-c.lastSent < pacing) || (!c.peerHeard && now-c.start < c.hold) {
 		return netip.AddrPort{}, nil, false
 	}
 	if p := c.dueRetransmission(now); p != nil {
@@ -673,6 +683,7 @@ func (c *Checker) switchRole() {
 // peerChecked records an authenticated check from the peer that came from
 // from, and queues the triggered check back.
 func (c *Checker) peerChecked(from netip.AddrPort, priority uint32) {
+	c.peerHeard = true
 	i := slices.IndexFunc(c.pairs, func(p *pair) bool { return p.remote.Addr == from })
 	var p *pair
 	if i >= 0 {

@@ -951,3 +951,54 @@ func TestCheckerRestartRejectsUnusableCandidates(t *testing.T) {
 		t.Errorf("a failed Restart changed the pairs: %q, was %q", after, before)
 	}
 }
+
+// TestCheckerHold: a Checker with Hold sends nothing until the peer's first
+// authenticated check has arrived (then its triggered check goes at once),
+// or until the hold is over if none comes; it answers meanwhile.
+func TestCheckerHold(t *testing.T) {
+	const hold = 2 * time.Second
+	tests := []struct {
+		name      string
+		wrongPwd  bool // B's checks do not authenticate at A
+		wantFirst func(time.Duration) bool
+	}{
+		{"the peer's check comes", false, func(at time.Duration) bool { return at >= 30*time.Millisecond && at < 100*time.Millisecond }},
+		{"no authentic check comes", true, func(at time.Duration) bool { return at >= hold && at < hold+100*time.Millisecond }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newSimAgent(t, "A", "192.0.2.1:5000", "192.0.2.1:5000", "")
+			b := newSimAgent(t, "B", "192.0.2.2:5000", "192.0.2.2:5000", "")
+			n := &simNet{agents: []*simAgent{a, b}, latency: 30 * time.Millisecond}
+			var err error
+			a.c, err = NewChecker(CheckerConfig{
+				LocalUfrag: ufragA, LocalPwd: pwdA, RemoteUfrag: ufragB, RemotePwd: pwdB,
+				Local: a.candidates(false), Remote: b.candidates(false), Hold: hold,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pwdForA := pwdA
+			if tt.wrongPwd {
+				pwdForA = strings.Repeat("w", 24)
+			}
+			b.c, err = NewChecker(CheckerConfig{
+				LocalUfrag: ufragB, LocalPwd: pwdB, RemoteUfrag: ufragA, RemotePwd: pwdForA,
+				Controlling: true, Local: b.candidates(false), Remote: a.candidates(false),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.run(t, 3*time.Second, true)
+			if len(a.sends) == 0 || !tt.wantFirst(a.sends[0]) {
+				t.Fatalf("A's first check at %v (of %d)", a.sends, len(a.sends))
+			}
+			t.Logf("A's first check at %v", a.sends[0])
+			if !tt.wrongPwd {
+				if _, ok := a.c.Selected(); !ok {
+					t.Errorf("A selected nothing; tried %q", a.c.Tried())
+				}
+			}
+		})
+	}
+}
