@@ -3,9 +3,12 @@
 # behind its own masquerading NAT router, built from network namespaces and
 # veth pairs. Nothing leaves the namespaces; every address is private.
 #
-#   hostA 10.71.1.2 -- natA 10.71.1.1 | 172.31.71.1 --+
-#                                                      +-- bridge (ns pub) -- srv 172.31.71.10 (call serve)
-#   hostB 10.71.2.2 -- natB 10.71.2.1 | 172.31.71.2 --+
+#   hostA 10.71.1.2 -- natA 10.71.1.1 | 172.31.72.1 --+
+#                                                      +-- router (ns pub) -- srv 172.31.71.10 (call serve)
+#   hostB 10.71.2.2 -- natB 10.71.2.1 | 172.31.73.1 --+
+#
+# The "internet" is a router, not a switch, as between real homes: a
+# datagram from hostA reaches natB on its third hop (see nat.Prime).
 #
 # Usage (as root): scripts/nat-test.sh [--rebind] [--open-routers] CALL_BINARY SPEECH.wav OUTDIR
 # Writes OUTDIR/{a,b}.wav (what each side heard), {a,b}.json (stats),
@@ -57,22 +60,22 @@ for n in "${all[@]}"; do
 	ip netns add "$n"
 	nsx "$n" ip link set lo up
 done
-# The "public" network: a bridge in ns pub, one veth to each of srv, natA, natB.
-nsx "$ns_pub" ip link add br0 type bridge
-nsx "$ns_pub" ip link set br0 up
+# The "public" network: a router in ns pub, one veth and subnet to each of
+# srv, natA, natB.
+nsx "$ns_pub" sysctl -qw net.ipv4.ip_forward=1
 link() { # link NS_A IF_A NS_B IF_B: a veth pair between two namespaces
 	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
 	nsx "$1" ip link set "$2" up
 	nsx "$3" ip link set "$4" up
 }
-for side in srv natA natB; do
-	ns_var="ns_$side"
-	link "${!ns_var}" pub0 "$ns_pub" "p-$side"
-	nsx "$ns_pub" ip link set "p-$side" master br0
+for side in srv:71:10 natA:72:1 natB:73:1; do
+	IFS=: read -r name net host <<<"$side"
+	ns_var="ns_$name"
+	link "${!ns_var}" pub0 "$ns_pub" "p-$name"
+	nsx "$ns_pub" ip addr add "172.31.$net.254/24" dev "p-$name"
+	nsx "${!ns_var}" ip addr add "172.31.$net.$host/24" dev pub0
+	nsx "${!ns_var}" ip route add default via "172.31.$net.254"
 done
-nsx "$ns_srv" ip addr add 172.31.71.10/24 dev pub0
-nsx "$ns_natA" ip addr add 172.31.71.1/24 dev pub0
-nsx "$ns_natB" ip addr add 172.31.71.2/24 dev pub0
 # Private networks behind each NAT.
 link "$ns_a" eth0 "$ns_natA" lan0
 link "$ns_b" eth0 "$ns_natB" lan0

@@ -129,6 +129,7 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 
 	var remote, agreed, ours signaling.Session // what the peer wrote; the answer; what we wrote
 	var format signaling.Format
+	primed := false // our NAT has the mappings to the offerer's candidates
 	switch role {
 	case signaling.RoleOfferer:
 		offer := signaling.Session{RTPAddr: defaultAddr, PTime: 20 * time.Millisecond, SessionID: rand.Uint64() >> 2, Extra: ice}
@@ -152,6 +153,9 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 		remote, answer, err = conn.AnswerOffer(ctx, func(offer signaling.Session) (signaling.Session, error) {
 			a, err := answerSchemes(offer, codecs, defaultAddr, reg, f)
 			a.Extra = ice
+			if err == nil {
+				primed = primeNAT(udp, offer, log)
+			}
 			return a, err
 		})
 		if err == nil {
@@ -173,6 +177,7 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 		Local:       local,
 		Remote:      peerCands,
 		Timeout:     v.checkTimeout,
+		Hold:        primeHold(primed),
 	}, log)
 	if err != nil {
 		_ = conn.Bye()
@@ -283,6 +288,40 @@ func (l *renewalLink) received(m signaling.Message) {
 	default:
 		l.log.Warn("the peer's fresh candidates dropped: earlier ones are still queued")
 	}
+}
+
+// primeNAT opens our NAT's mapping to each of the offerer's candidates
+// before we answer (nat.Prime): the offerer starts its checks when our
+// answer arrives, and they must find the mapping. Best effort: a failure is
+// logged, and the checks run as they would without it. It reports whether
+// it primed.
+func primeNAT(udp *net.UDPConn, offer signaling.Session, log *slog.Logger) bool {
+	_, _, cands, err := parseICE(offer)
+	if err != nil {
+		return false // the answer's caller reports it
+	}
+	n, err := nat.Prime(udp, cands, nat.PrimeTTL)
+	if err != nil {
+		log.Info("priming our NAT for the peer's checks failed; checking without", "err", err)
+		return false
+	}
+	log.Debug("primed our NAT for the peer's checks", "datagrams", n, "ttl", nat.PrimeTTL)
+	return n > 0
+}
+
+// checkHold is how long the answerer, once it primed its NAT, keeps its own
+// checks back waiting for the offerer's first one (nat.CheckerConfig.Hold):
+// sent earlier they could reach the offerer's NAT before the offerer's
+// first check has left it, and spoil its mapping on a router that does not
+// drop unsolicited datagrams. The offerer starts checking as soon as our
+// answer arrives, one signaling hop after we send it.
+const checkHold = 2 * time.Second
+
+func primeHold(primed bool) time.Duration {
+	if primed {
+		return checkHold
+	}
+	return 0
 }
 
 // resolveUDP resolves addr, or fallback when addr is empty, to one IPv4
