@@ -745,9 +745,12 @@ func TestCheckerHandleAllocations(t *testing.T) {
 		}
 		c.Handle(keepalive, from, 0)
 		IsSTUN(req)
+		if c.Awaits(req) || c.Awaits(keepalive) {
+			t.Fatal("awaits an answer to a request")
+		}
 	})
 	if allocs != 0 {
-		t.Errorf("Handle/Verify allocate %v times per packet, want 0", allocs)
+		t.Errorf("Handle/Verify/Awaits allocate %v times per packet, want 0", allocs)
 	}
 }
 
