@@ -59,6 +59,12 @@ type CheckerConfig struct {
 	// Timeout is how long Failed waits for a pair that works both ways;
 	// zero means DefaultCheckTimeout.
 	Timeout time.Duration
+	// Hold keeps our own checks back until the peer's first authenticated
+	// check arrives, or Hold has passed: for the answerer, which primed
+	// its NAT before answering (Prime), so that its checks do not reach
+	// the peer's NAT before the peer's first check has left it. Zero
+	// holds nothing. Checks are answered meanwhile.
+	Hold time.Duration
 }
 
 // NewCredentials returns a fresh ICE username fragment (8 ice-chars, 48
@@ -142,6 +148,8 @@ type Checker struct {
 	controlling             bool
 	tiebreaker              uint64
 	timeout                 time.Duration
+	hold                    time.Duration
+	peerHeard               bool // an authenticated check from the peer arrived
 
 	locals    []Candidate // usable local bases, best first
 	pairs     []*pair     // by priority, highest first
@@ -198,37 +206,51 @@ func NewChecker(cfg CheckerConfig) (*Checker, error) {
 		controlling: cfg.Controlling,
 		tiebreaker:  binary.BigEndian.Uint64(tb[:]),
 		timeout:     timeout,
+		hold:        max(cfg.Hold, 0),
 		raw:         make([]byte, 0, maxMessageSize+64),
 		in:          stun.Message{Attributes: make([]stun.RawAttribute, 0, maxAttributes)},
 		out:         stun.Message{Raw: make([]byte, 0, 256), Attributes: make([]stun.RawAttribute, 0, 8)},
 	}
 	stun.WithStrict(true)(&c.in)
-
-	c.locals = localBases(cfg.Local)
-	if len(c.locals) == 0 {
-		return nil, errors.New("nat: no usable local candidate (UDP, component 1, valid address and port)")
+	if err := c.form(cfg.Local, cfg.Remote); err != nil {
+		return nil, err
 	}
-	for _, r := range cfg.Remote {
-		if len(c.pairs) == maxPairs {
+	return c, nil
+}
+
+// form makes the pairs from local and remote candidates, in their initial
+// states. On error the Checker is left as it was.
+func (c *Checker) form(local, remote []Candidate) error {
+	locals := localBases(local)
+	if len(locals) == 0 {
+		return errors.New("nat: no usable local candidate (UDP, component 1, valid address and port)")
+	}
+	old := c.locals
+	c.locals = locals // newPair pairs with these
+	var pairs []*pair
+	for _, r := range remote {
+		if len(pairs) == maxPairs {
 			break
 		}
 		r.Addr = netip.AddrPortFrom(r.Addr.Addr().Unmap(), r.Addr.Port())
 		if r.Transport != TransportUDP || r.Component != 1 || !validPeer(r.Addr) || r.Addr.Addr().Zone() != "" {
 			continue
 		}
-		if i := slices.IndexFunc(c.pairs, func(p *pair) bool { return p.remote.Addr == r.Addr }); i >= 0 {
-			if r.Priority > c.pairs[i].remote.Priority {
-				c.pairs[i].remote = r
+		if i := slices.IndexFunc(pairs, func(p *pair) bool { return p.remote.Addr == r.Addr }); i >= 0 {
+			if r.Priority > pairs[i].remote.Priority {
+				pairs[i].remote = r
 			}
 			continue
 		}
 		if p := c.newPair(r); p != nil {
-			c.pairs = append(c.pairs, p)
+			pairs = append(pairs, p)
 		}
 	}
-	if len(c.pairs) == 0 {
-		return nil, fmt.Errorf("nat: none of the %d remote candidates is a UDP address we can reach from our local candidates", len(cfg.Remote))
+	if len(pairs) == 0 {
+		c.locals = old
+		return fmt.Errorf("nat: none of the %d remote candidates is a UDP address we can reach from our local candidates", len(remote))
 	}
+	c.pairs = pairs
 	c.reprioritise()
 	// Initial states (RFC 8445 section 6.1.2.6): per foundation, the
 	// highest-priority pair waits and the others stay frozen.
@@ -237,7 +259,46 @@ func NewChecker(cfg CheckerConfig) (*Checker, error) {
 			p.state = pairWaiting
 		}
 	}
-	return c, nil
+	return nil
+}
+
+// Restart checks again from the start with new candidate lists, as a call
+// does when its path stops carrying anything (a NAT dropped or changed a
+// mapping) and both sides have exchanged fresh candidates. It is RFC 8445
+// section 9's ICE restart except that the credentials stay: the role and
+// its tiebreaker, and the record of checks seen from the peer, carry over.
+// The pairs are formed afresh, Selected reports nothing until one works
+// both ways again, Failed counts the timeout from now, and responses to
+// checks sent before are ignored. On error (no pair can be formed) the
+// Checker is left as it was.
+func (c *Checker) Restart(local, remote []Candidate, now time.Duration) error {
+	if err := c.form(local, remote); err != nil {
+		return err
+	}
+	c.triggered = c.triggered[:0]
+	c.started, c.start = true, now
+	c.sentAny = false
+	c.selected = nil
+	return nil
+}
+
+// Awaits reports whether pkt is a STUN response with the transaction ID of
+// a check still waiting for its answer. It does not authenticate (Handle
+// does): it tells the caller that a datagram from an address the media
+// does not come from is an answer to its own check, not a stranger's.
+func (c *Checker) Awaits(pkt []byte) bool {
+	// A response class has the C1 bit, the type's 0x0100, set (RFC 8489
+	// section 5).
+	if !IsSTUN(pkt) || pkt[0]&0x01 == 0 {
+		return false
+	}
+	id := [stun.TransactionIDSize]byte(pkt[8:headerSize])
+	for _, p := range c.pairs {
+		if p.cur.live && p.cur.id == id || p.old.live && p.old.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 func checkCredential(s string, minLen int) error {
@@ -365,11 +426,12 @@ func (c *Checker) expire(now time.Duration) {
 // nothing waiting or in progress. Checks leave at most one every 50 ms (Ta);
 // the caller should call Next at least that often (a 20 ms media tick will
 // do). Once a pair is selected Next returns nothing more; replies to the
-// peer's checks still come from Handle.
+// peer's checks still come from Handle. With CheckerConfig.Hold, Next
+// returns nothing until the peer's first check or the end of the hold.
 func (c *Checker) Next(now time.Duration) (to netip.AddrPort, req []byte, ok bool) {
 	c.begin(now)
 	c.expire(now)
-	if c.selected != nil || (c.sentAny && now-c.lastSent < pacing) {
+	if c.selected != nil || (c.sentAny && now-c.lastSent < pacing) || (!c.peerHeard && now-c.start < c.hold) {
 		return netip.AddrPort{}, nil, false
 	}
 	if p := c.dueRetransmission(now); p != nil {
@@ -621,6 +683,7 @@ func (c *Checker) switchRole() {
 // peerChecked records an authenticated check from the peer that came from
 // from, and queues the triggered check back.
 func (c *Checker) peerChecked(from netip.AddrPort, priority uint32) {
+	c.peerHeard = true
 	i := slices.IndexFunc(c.pairs, func(p *pair) bool { return p.remote.Addr == from })
 	var p *pair
 	if i >= 0 {

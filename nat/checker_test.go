@@ -745,9 +745,12 @@ func TestCheckerHandleAllocations(t *testing.T) {
 		}
 		c.Handle(keepalive, from, 0)
 		IsSTUN(req)
+		if c.Awaits(req) || c.Awaits(keepalive) {
+			t.Fatal("awaits an answer to a request")
+		}
 	})
 	if allocs != 0 {
-		t.Errorf("Handle/Verify allocate %v times per packet, want 0", allocs)
+		t.Errorf("Handle/Verify/Awaits allocate %v times per packet, want 0", allocs)
 	}
 }
 
@@ -859,5 +862,146 @@ func TestTriggeredCheckFirst(t *testing.T) {
 	tried := strings.Join(c.Tried(), "\n")
 	if !strings.Contains(tried, "prflx 203.0.113.4:7000") {
 		t.Errorf("Tried lacks the peer-reflexive pair:\n%s", tried)
+	}
+}
+
+// TestCheckerRestartAfterRebinding: both sides behind port-restricted NATs
+// have a path; then A's NAT drops its mapping and makes a new one (another
+// public port, no permissions). B's NAT filters A's new address, and A's
+// old one is gone: no check gets through, and the selection stays on the
+// dead pair. After both restart with fresh candidates (A's new
+// server-reflexive address) they select the new pair; answers to checks
+// sent before the restart are no longer awaited.
+func TestCheckerRestartAfterRebinding(t *testing.T) {
+	for seed := range uint64(3) {
+		a := newSimAgent(t, "A", "10.0.0.2:5000", "203.0.113.1:6000", "")
+		b := newSimAgent(t, "B", "10.1.0.2:5000", "198.51.100.9:7000", "")
+		n := &simNet{agents: []*simAgent{a, b}, latency: 30 * time.Millisecond}
+		if seed > 0 {
+			rng := rand.New(rand.NewPCG(seed, 7))
+			n.drop = func(_, _ *simAgent) bool { return rng.IntN(100) < 20 }
+		}
+		startCheckers(t, a, b, simSetup{aCands: a.candidates(true), bCands: b.candidates(true), aControlling: true})
+		took := n.run(t, 12*time.Second, true)
+		if _, ok := a.c.Selected(); !ok {
+			t.Fatalf("seed %d: no first path", seed)
+		}
+
+		// The rebinding, then a check in flight from before it.
+		a.public = netip.MustParseAddrPort("203.0.113.1:40017")
+		clear(a.sentTo)
+		b.c.Restart(b.candidates(true), a.candidates(true), n.now) // B first, with A's stale candidates
+		_, stale, _ := b.c.Next(n.now)
+		n.run(t, n.now+time.Second, false)
+		if got, ok := b.c.Selected(); ok {
+			t.Fatalf("seed %d: B selected %v with only A's stale candidates", seed, got)
+		}
+
+		// The fresh candidates arrive (over signaling): both check again.
+		start := n.now
+		if err := a.c.Restart(a.candidates(true), b.candidates(true), n.now); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.c.Restart(b.candidates(true), a.candidates(true), n.now); err != nil {
+			t.Fatal(err)
+		}
+		if b.c.Awaits(answerTo(t, stale)) {
+			t.Errorf("seed %d: B still awaits an answer to a check from before its restart", seed)
+		}
+		_, fresh, ok := b.c.Next(n.now)
+		if !ok || !b.c.Awaits(answerTo(t, fresh)) || b.c.Awaits(fresh) {
+			t.Errorf("seed %d: Awaits does not tell the answer to B's fresh check (sent %v) from the check itself", seed, ok)
+		}
+		took = n.run(t, n.now+12*time.Second, true) - start
+		gotA, okA := a.c.Selected()
+		gotB, okB := b.c.Selected()
+		if !okA || !okB || gotA != b.public || gotB != a.public {
+			t.Fatalf("seed %d: after the restart A selected %v (%v), B %v (%v); want %v and %v\nA tried:\n%s\nB tried:\n%s",
+				seed, gotA, okA, gotB, okB, b.public, a.public, strings.Join(a.c.Tried(), "\n"), strings.Join(b.c.Tried(), "\n"))
+		}
+		t.Logf("seed %d: new path after %v", seed, took)
+		if seed == 0 && took > time.Second {
+			t.Errorf("took %v without loss", took)
+		}
+	}
+}
+
+// answerTo is a binding success response to the request req, as far as
+// Awaits looks: the class and the transaction ID.
+func answerTo(t *testing.T, req []byte) []byte {
+	t.Helper()
+	var m stun.Message
+	m.Raw = append([]byte(nil), req...)
+	if err := m.Decode(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := stun.Build(stun.NewTransactionIDSetter(m.TransactionID), stun.BindingSuccess, stun.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.Raw
+}
+
+func TestCheckerRestartRejectsUnusableCandidates(t *testing.T) {
+	c := newTestChecker(t)
+	before := c.Tried()
+	err := c.Restart([]Candidate{HostCandidate(netip.MustParseAddrPort("192.0.2.1:5000"), 65535)},
+		[]Candidate{HostCandidate(netip.MustParseAddrPort("[2001:db8::1]:5000"), 65535)}, time.Second)
+	if err == nil {
+		t.Fatal("Restart accepted remote candidates no local one can reach")
+	}
+	if after := c.Tried(); !slices.Equal(before, after) {
+		t.Errorf("a failed Restart changed the pairs: %q, was %q", after, before)
+	}
+}
+
+// TestCheckerHold: a Checker with Hold sends nothing until the peer's first
+// authenticated check has arrived (then its triggered check goes at once),
+// or until the hold is over if none comes; it answers meanwhile.
+func TestCheckerHold(t *testing.T) {
+	const hold = 2 * time.Second
+	tests := []struct {
+		name      string
+		wrongPwd  bool // B's checks do not authenticate at A
+		wantFirst func(time.Duration) bool
+	}{
+		{"the peer's check comes", false, func(at time.Duration) bool { return at >= 30*time.Millisecond && at < 100*time.Millisecond }},
+		{"no authentic check comes", true, func(at time.Duration) bool { return at >= hold && at < hold+100*time.Millisecond }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a := newSimAgent(t, "A", "192.0.2.1:5000", "192.0.2.1:5000", "")
+			b := newSimAgent(t, "B", "192.0.2.2:5000", "192.0.2.2:5000", "")
+			n := &simNet{agents: []*simAgent{a, b}, latency: 30 * time.Millisecond}
+			var err error
+			a.c, err = NewChecker(CheckerConfig{
+				LocalUfrag: ufragA, LocalPwd: pwdA, RemoteUfrag: ufragB, RemotePwd: pwdB,
+				Local: a.candidates(false), Remote: b.candidates(false), Hold: hold,
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pwdForA := pwdA
+			if tt.wrongPwd {
+				pwdForA = strings.Repeat("w", 24)
+			}
+			b.c, err = NewChecker(CheckerConfig{
+				LocalUfrag: ufragB, LocalPwd: pwdB, RemoteUfrag: ufragA, RemotePwd: pwdForA,
+				Controlling: true, Local: b.candidates(false), Remote: a.candidates(false),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.run(t, 3*time.Second, true)
+			if len(a.sends) == 0 || !tt.wantFirst(a.sends[0]) {
+				t.Fatalf("A's first check at %v (of %d)", a.sends, len(a.sends))
+			}
+			t.Logf("A's first check at %v", a.sends[0])
+			if !tt.wrongPwd {
+				if _, ok := a.c.Selected(); !ok {
+					t.Errorf("A selected nothing; tried %q", a.c.Tried())
+				}
+			}
+		})
 	}
 }

@@ -25,6 +25,10 @@ const (
 // went unanswered.
 var ErrNoResponse = errors.New("no response")
 
+// ErrErrorResponse is wrapped by Discover's error when the server answered
+// with an error response; the error's text gives its code and reason.
+var ErrErrorResponse = errors.New("error response")
+
 // Discover asks the STUN server at server which address it sees conn's
 // packets come from, and returns that server-reflexive address (see
 // ServerReflexive). It sends a binding request with FINGERPRINT and
@@ -127,7 +131,7 @@ func parseBindingResponse(m *stun.Message, pkt []byte, txID [stun.TransactionIDS
 		if err := code.GetFrom(m); err != nil {
 			return netip.AddrPort{}, true, fmt.Errorf("error response without a valid ERROR-CODE: %w", err)
 		}
-		return netip.AddrPort{}, true, fmt.Errorf("error response %d %s", code.Code, printable(string(code.Reason)))
+		return netip.AddrPort{}, true, fmt.Errorf("%w %d %s", ErrErrorResponse, code.Code, printable(string(code.Reason)))
 	}
 	var (
 		xor    stun.XORMappedAddress

@@ -169,6 +169,9 @@ func TestDiscoverSkipsStraysAndReportsErrors(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Discover = %v, %v; want error containing %q", got, err, tt.wantErr)
 				}
+				if isErrorResponse := strings.HasPrefix(tt.wantErr, "error response"); errors.Is(err, ErrErrorResponse) != isErrorResponse {
+					t.Errorf("errors.Is(%v, ErrErrorResponse) = %v, want %v", err, !isErrorResponse, isErrorResponse)
+				}
 				return
 			}
 			if err != nil || got != mapped {

@@ -3,6 +3,7 @@ package rtpcall
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math"
 	"net"
 	"net/netip"
@@ -745,6 +746,10 @@ type natRelay struct {
 	mu          sync.Mutex
 	firstChecks [][]byte
 	firstNew    atomic.Int64 // unix nanoseconds A's first RTP reached a rebound outside socket
+	// filtering makes a rebound outside socket pass B's datagrams only
+	// once A has sent it something, as a filtering NAT on A's side would:
+	// A hears nothing from the new address until A sends there.
+	filtering, opened atomic.Bool
 }
 
 func newNATRelay(t *testing.T, ctx context.Context, a, b netip.AddrPort) *natRelay {
@@ -771,6 +776,9 @@ func (r *natRelay) forwardOut(ctx context.Context) {
 			}
 			r.mu.Unlock()
 		}
+		if r.filtering.Load() && !r.opened.Load() {
+			continue // filtered on A's side
+		}
 		_, _ = r.outside.Load().WriteToUDPAddrPort(buf[:n], r.a)
 	}
 }
@@ -788,8 +796,11 @@ func (r *natRelay) forwardIn(ctx context.Context, out *net.UDPConn, rebound bool
 			}
 			return
 		}
-		if rebound && isRTP(buf[:n]) {
-			r.firstNew.CompareAndSwap(0, time.Now().UnixNano())
+		if rebound {
+			r.opened.Store(true)
+			if isRTP(buf[:n]) {
+				r.firstNew.CompareAndSwap(0, time.Now().UnixNano())
+			}
 		}
 		_, _ = r.inside.WriteToUDPAddrPort(buf[:n], r.b)
 	}
@@ -951,5 +962,207 @@ func TestRunFollowsRebindingPeer(t *testing.T) {
 		if ratio > 1e-4 {
 			t.Errorf("%s: injected 2 kHz heard (power %.2g of the call's tone)", side.name, ratio)
 		}
+	}
+}
+
+// fakeSTUN answers binding requests with the address mapped returns, as a
+// STUN server behind whose NAT the client sits would see it.
+func fakeSTUN(ctx context.Context, conn *net.UDPConn, mapped func() netip.AddrPort) {
+	buf := make([]byte, maxPacketSize)
+	for ctx.Err() == nil {
+		_ = conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			continue
+		}
+		req := &stun.Message{Raw: append([]byte(nil), buf[:n]...)}
+		if req.Decode() != nil || req.Type != stun.BindingRequest {
+			continue
+		}
+		m := mapped()
+		resp, err := stun.Build(stun.NewTransactionIDSetter(req.TransactionID), stun.BindingSuccess,
+			&stun.XORMappedAddress{IP: m.Addr().AsSlice(), Port: int(m.Port())}, stun.Fingerprint)
+		if err == nil {
+			_, _ = conn.WriteToUDPAddrPort(resp.Raw, from)
+		}
+	}
+}
+
+// TestRunRenewsPathAfterRebinding runs a call between two Run endpoints on
+// 127.0.0.1, B behind a simulated NAT, A behind a filter: one second in,
+// B's NAT rebinds and A's side drops what comes from the new address until
+// A sends there, while what A sends to the old one is lost. Neither side
+// hears the other, so following media cannot help. With a Renewal, both
+// fall silent for After, B learns its new address from STUN, the fresh
+// candidates cross a stand-in for the signaling channel, the checks find
+// the new pair and the audio goes on both ways. The control, without a
+// Renewal, shows that the harness does cut the call: nothing of A's ever
+// reaches the new address.
+func TestRunRenewsPathAfterRebinding(t *testing.T) {
+	for _, renew := range []bool{true, false} {
+		t.Run(map[bool]string{true: "renewal", false: "control without renewal"}[renew], func(t *testing.T) {
+			t.Parallel()
+			a, b := listenUDP(t, "127.0.0.1"), listenUDP(t, "127.0.0.1")
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			defer cancel()
+			relay := newNATRelay(t, ctx, addrOf(a), addrOf(b))
+			stunConn := listenUDP(t, "127.0.0.1")
+			go fakeSTUN(ctx, stunConn, func() netip.AddrPort { return addrOf(relay.outside.Load()) })
+			// B's host address is one nobody reaches (a closed port), as a
+			// private address behind a NAT; A is known to B as the
+			// relay's inside.
+			closed := listenUDP(t, "127.0.0.1")
+			unreachable := addrOf(closed)
+			closed.Close()
+			ia, ib := newICESide(a), newICESide(b)
+			ia.cand = nat.HostCandidate(addrOf(relay.inside), 65535)
+			bHost := nat.HostCandidate(unreachable, 65535)
+			ib.cand = bHost
+			bCands := []nat.Candidate{bHost, nat.ServerReflexive(bHost, addrOf(relay.outside.Load()), addrOf(stunConn).Addr())}
+			cfgA, cfgB := checkerConfig(ia, ib, true, 3*time.Second), checkerConfig(ib, ia, false, 3*time.Second)
+			cfgA.Remote, cfgB.Local = bCands, bCands
+			var pa, pb *OpenedPath
+			var errA, errB error
+			opened := make(chan struct{})
+			go func() { defer close(opened); pb, errB = OpenPath(ctx, b, cfgB, nil) }()
+			pa, errA = OpenPath(ctx, a, cfgA, nil)
+			<-opened
+			if errA != nil || errB != nil {
+				t.Fatalf("opening the path: %v; %v", errA, errB)
+			}
+			t.Logf("path opened: A %s to %v, B %s to %v", pa.Kind, pa.Remote, pb.Kind, pb.Remote)
+
+			const after = time.Second
+			var logA, logB lockedLog
+			toA, toB := make(chan PeerCandidates, 4), make(chan PeerCandidates, 4)
+			relayTo := func(ch chan PeerCandidates) func([]nat.Candidate, bool) {
+				return func(cands []nat.Candidate, answer bool) {
+					select {
+					case ch <- PeerCandidates{Candidates: cands, Offer: !answer}:
+					default:
+						t.Error("fresh candidates piled up")
+					}
+				}
+			}
+			if renew {
+				pa.Renewal = &Renewal{After: after, Send: relayTo(toB), Peer: toA}
+				pb.Renewal = &Renewal{After: after, STUN: addrOf(stunConn), Send: relayTo(toA), Peer: toB}
+			}
+			const talk = 5 * time.Second
+			sinkA, sinkB := audio.NewMemorySink(), audio.NewMemorySink()
+			doneA := startRun(ctx, Config{
+				Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA},
+				Conn:    a, NAT: pa, Sink: sinkA, Source: audio.NewTone(600, 8000, talk), PeerTimeout: 8 * time.Second,
+				Logger: logA.logger(),
+			})
+			doneB := startRun(ctx, Config{
+				Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xB},
+				Conn:    b, NAT: pb, Sink: sinkB, Source: audio.NewTone(440, 8000, talk), PeerTimeout: 8 * time.Second,
+				Logger: logB.logger(),
+			})
+			time.Sleep(time.Second)
+			relay.filtering.Store(true)
+			rebound := time.Now()
+			newAddr := relay.rebind(t, ctx)
+
+			stA, stB := wait(t, doneA, "A"), wait(t, doneB, "B")
+			back, when := time.Duration(-1), "never"
+			if ns := relay.firstNew.Load(); ns != 0 {
+				back = time.Unix(0, ns).Sub(rebound)
+				when = back.Round(time.Millisecond).String() + " after the rebinding"
+			}
+			t.Logf("A's media reached B's new address %v: %s; A: received %d, lost %d, checks %d, path %s; B: received %d, lost %d, checks %d, path %s",
+				newAddr, when, stA.PacketsReceived, stA.NetworkLost, stA.ChecksSent, stA.Path,
+				stB.PacketsReceived, stB.NetworkLost, stB.ChecksSent, stB.Path)
+			if !renew {
+				if back >= 0 {
+					t.Fatalf("without a renewal A's media still reached B's new address (%v): the harness does not cut the path", back)
+				}
+				return
+			}
+			if back < 0 || back > after+2*time.Second {
+				t.Fatalf("A's media did not reach B's new address within %v of the rebinding (%v)\nA:\n%s\nB:\n%s",
+					after+2*time.Second, back, logA.String(), logB.String())
+			}
+			for _, l := range []*lockedLog{&logA, &logB} {
+				if !strings.Contains(l.String(), "path re-opened") {
+					t.Errorf("no \"path re-opened\" in the log:\n%s", l.String())
+				}
+			}
+			if stB.Path != "srflx->host" || stA.Path != "host->srflx" {
+				t.Errorf("paths after the renewal: A %s, B %s; want host->srflx and srflx->host", stA.Path, stB.Path)
+			}
+			// The audio goes on: losses only around the rebinding.
+			for _, side := range []struct {
+				name  string
+				heard []int16
+				freq  float64
+			}{{"A hearing B", sinkA.Samples(), 440}, {"B hearing A", sinkB.Samples(), 600}} {
+				tail := side.heard[max(0, len(side.heard)-audio.SampleRate):] // the last second
+				if p := goertzel(tail, side.freq) / float64(len(tail)); p < 1e5 {
+					t.Errorf("%s: the last second holds no %v Hz tone (power %.3g): the audio did not come back", side.name, side.freq, p)
+				}
+			}
+		})
+	}
+}
+
+// lockedLog collects a Run's log lines.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func (l *lockedLog) logger() *slog.Logger { return slog.New(slog.NewTextHandler(l, nil)) }
+
+// TestOpenPathCountsEarlyDatagrams: datagrams other than STUN that reach
+// the socket while the checks run are dropped (no source is trusted yet)
+// but counted, and the call reports them in rejected_source.
+func TestOpenPathCountsEarlyDatagrams(t *testing.T) {
+	a, b := listenUDP(t, "127.0.0.1"), listenUDP(t, "127.0.0.1")
+	stranger := listenUDP(t, "127.0.0.2")
+	ia, ib := newICESide(a), newICESide(b)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var pa *OpenedPath
+	var errA error
+	opened := make(chan struct{})
+	go func() {
+		defer close(opened)
+		pa, errA = OpenPath(ctx, a, checkerConfig(ia, ib, true, 3*time.Second), nil)
+	}()
+	const early = 3
+	junk := rtpPackets(t, 0xE, 1, 1, toneFrames(t, 440, 8000, early))
+	send(t, stranger, addrOf(a), junk...)
+	time.Sleep(100 * time.Millisecond) // A is checking; B has not started
+	pb, errB := OpenPath(ctx, b, checkerConfig(ib, ia, false, 3*time.Second), nil)
+	<-opened
+	if errA != nil || errB != nil {
+		t.Fatalf("opening the path: %v; %v", errA, errB)
+	}
+	st, _, err := Run(ctx, Config{
+		Session:  SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 1},
+		Conn:     a,
+		NAT:      pa,
+		Duration: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pa.dropped != early || st.RejectedSource != early || pb.dropped != 0 {
+		t.Errorf("A dropped %d while checking and reports rejected_source %d, B dropped %d; want %d, %d, 0",
+			pa.dropped, st.RejectedSource, pb.dropped, early, early)
 	}
 }

@@ -38,9 +38,20 @@ type OpenedPath struct {
 	// proves a changed peer address (nat.Checker.Verify); Run probes new
 	// peer addresses with its credentials (nat.Prober).
 	Checker *nat.Checker
+	// Renewal, if set, lets Run re-open the path when nothing comes from
+	// the peer for a while (see Renewal); the caller sets it after
+	// OpenPath.
+	Renewal *Renewal
+
+	local, remote []nat.Candidate // both sides' candidates, the latest
+	renewal       renewState      // Run's re-opening of the path (nat.go)
 
 	probes     *nat.Prober // made on first use by the call
 	probesSent uint64      // checks the call sent to new peer addresses
+	// dropped counts datagrams other than STUN that arrived while the
+	// checks ran: no source is trusted with media before a pair is
+	// selected. The call adds them to its rejected_source.
+	dropped uint64
 }
 
 // prober returns the call's Prober, made from the Checker on first use.
@@ -56,7 +67,8 @@ func (p *OpenedPath) prober() *nat.Prober {
 // ways, and returns it. It gives up when cfg.Timeout (nat.DefaultCheckTimeout
 // when zero) passes with an error listing every pair tried, or when ctx
 // ends. Non-STUN datagrams that arrive meanwhile (early media from a peer
-// that finished first) are dropped. OpenPath reads from conn, so nothing
+// that finished first, or anyone's) are dropped and counted: the call
+// reports them in rejected_source. OpenPath reads from conn, so nothing
 // else may; it clears conn's read deadline before returning.
 func OpenPath(ctx context.Context, conn net.PacketConn, cfg nat.CheckerConfig, log *slog.Logger) (*OpenedPath, error) {
 	if log == nil {
@@ -69,14 +81,13 @@ func OpenPath(ctx context.Context, conn net.PacketConn, cfg nat.CheckerConfig, l
 	defer func() { _ = conn.SetReadDeadline(time.Time{}) }()
 
 	var (
-		opened = &OpenedPath{Checker: checker}
+		opened = &OpenedPath{Checker: checker, local: cfg.Local, remote: cfg.Remote}
 		epoch  = time.Now()
 		buf    = make([]byte, maxPacketSize)
 		// mapped holds what each remote address said our address is, from
 		// the XOR-MAPPED-ADDRESS of its answers to our checks.
-		mapped  = make(map[netip.AddrPort]netip.AddrPort)
-		resp    = new(stun.Message)
-		dropped int
+		mapped = make(map[netip.AddrPort]netip.AddrPort)
+		resp   = new(stun.Message)
 	)
 	for {
 		now := time.Since(epoch)
@@ -85,8 +96,8 @@ func OpenPath(ctx context.Context, conn net.PacketConn, cfg nat.CheckerConfig, l
 			opened.Kind = pathKind(mapped[remote], remote, cfg.Local, cfg.Remote)
 			log.Info("direct path open", "remote", remote, "path", opened.Kind,
 				"checks_sent", opened.ChecksSent, "took", now.Round(time.Millisecond))
-			if dropped > 0 {
-				log.Debug("non-STUN datagrams dropped while checking", "count", dropped)
+			if opened.dropped > 0 {
+				log.Info("datagrams other than STUN dropped while checking (counted in rejected_source)", "count", opened.dropped)
 			}
 			return opened, nil
 		}
@@ -119,7 +130,7 @@ func OpenPath(ctx context.Context, conn net.PacketConn, cfg nat.CheckerConfig, l
 		}
 		pkt := buf[:n]
 		if !nat.IsSTUN(pkt) {
-			dropped++
+			opened.dropped++
 			continue
 		}
 		if addr, ok := mappedAddress(resp, pkt); ok {

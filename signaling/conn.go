@@ -60,6 +60,10 @@ func longAgo() time.Time { return time.Unix(1, 0) }
 type Conn struct {
 	nc           net.Conn
 	stallTimeout time.Duration
+	// keepOpenOnBadInput leaves the connection open when Receive gives up
+	// on the incoming stream (garbage, a stall), so that the owner can
+	// still send an ERROR saying why before it closes it (the rendezvous).
+	keepOpenOnBadInput bool
 
 	readMu  sync.Mutex
 	br      *bufio.Reader
@@ -228,7 +232,9 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 			err = fmt.Errorf("%w (peer stalled mid-message for %v)", err, c.stallTimeout)
 		}
 		c.readErr = err
-		_ = c.Close()
+		if !c.keepOpenOnBadInput {
+			_ = c.Close()
+		}
 		return Message{}, fmt.Errorf("signaling: %w", err)
 	}
 	return m, nil

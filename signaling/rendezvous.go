@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/netip"
+	"os"
 	"sync"
 	"time"
 )
@@ -24,11 +27,22 @@ const (
 const (
 	DefaultRoomTimeout        = 5 * time.Minute
 	DefaultMaxConnTime        = 4 * time.Hour
-	DefaultJoinTimeout        = 10 * time.Second
+	DefaultJoinTimeout        = 5 * time.Second
 	DefaultRelayMessageSize   = 16 << 10
 	DefaultMessagesPerSecond  = 5
 	DefaultMessageBurst       = 20
 	DefaultMaxRendezvousConns = 256
+	DefaultMaxConnsPerSource  = 16
+	DefaultMaxRoomsPerSource  = 4
+)
+
+// Warnings about refused connections and bad input, and notes of
+// connections closed without a join, are rate-limited together (a
+// flood must not flood the log too): a burst of warnLogBurst, then
+// warnLogRate per second; the next one logged says how many were left out.
+const (
+	warnLogRate  = 5
+	warnLogBurst = 20
 )
 
 // maxRoomName bounds a room name.
@@ -42,7 +56,8 @@ type RendezvousConfig struct {
 	// MaxConnTime caps a connection's life, call included: it is closed
 	// with an ERROR when it is reached.
 	MaxConnTime time.Duration
-	// JoinTimeout is how long a new connection has to send its join.
+	// JoinTimeout is how long a new connection has to send its join, all
+	// of it: a join trickling in byte by byte is cut off too.
 	JoinTimeout time.Duration
 	// MaxMessageSize caps the body of a relayed message (at most
 	// MaxMessageSize, the framing's own limit); a larger one ends the room.
@@ -54,6 +69,14 @@ type RendezvousConfig struct {
 	MessageBurst      int
 	// MaxConns caps simultaneous connections; further ones get an ERROR.
 	MaxConns int
+	// MaxConnsPerSource caps simultaneous connections from one source, an
+	// IPv4 address or an IPv6 /64 (what one client can easily hold), so
+	// that one client cannot take every connection; further ones get an
+	// ERROR at once.
+	MaxConnsPerSource int
+	// MaxRoomsPerSource caps the rooms one source holds waiting for a
+	// second member; a join that would open another gets an ERROR.
+	MaxRoomsPerSource int
 	// Logger receives joins, leaves and refusals; nil discards them.
 	Logger *slog.Logger
 }
@@ -79,6 +102,12 @@ func (cfg RendezvousConfig) withDefaults() RendezvousConfig {
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxRendezvousConns
+	}
+	if cfg.MaxConnsPerSource <= 0 {
+		cfg.MaxConnsPerSource = DefaultMaxConnsPerSource
+	}
+	if cfg.MaxRoomsPerSource <= 0 {
+		cfg.MaxRoomsPerSource = DefaultMaxRoomsPerSource
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -109,22 +138,37 @@ func (cfg RendezvousConfig) withDefaults() RendezvousConfig {
 //     connections are closed.
 //   - A member left alone for RoomTimeout gets an ERROR ("room expired"),
 //     and a connection reaching MaxConnTime one saying so.
+//   - Input that does not follow the framing (another protocol, binary
+//     junk, an oversized length), a join not complete within JoinTimeout,
+//     and a source over its connection or room limit get an ERROR saying
+//     so before the connection is closed, and a warning in the log naming
+//     the remote address.
 //
 // JoinRoom is the client side.
 type Rendezvous struct {
 	cfg   RendezvousConfig
 	slots chan struct{} // one token per open connection
+	warns logLimiter
 
-	mu    sync.Mutex
-	rooms map[string]*room // guarded by mu
+	mu      sync.Mutex
+	rooms   map[string]*room            // guarded by mu
+	sources map[netip.Prefix]*sourceUse // guarded by mu; entries in use only
+}
+
+// sourceUse is what one source holds: open connections, and rooms whose
+// only member it is.
+type sourceUse struct {
+	conns, waiting int
 }
 
 // room is up to two members; members[0] is the listener.
 type room struct {
 	name    string
 	members [2]*member
-	expiry  *time.Timer // while the listener waits alone
-	closed  bool        // guarded by Rendezvous.mu
+	expiry  *time.Timer  // while the listener waits alone
+	source  netip.Prefix // the listener's
+	waiting bool         // counted in its source's waiting rooms; guarded by Rendezvous.mu
+	closed  bool         // guarded by Rendezvous.mu
 }
 
 type member struct {
@@ -140,10 +184,87 @@ type member struct {
 func NewRendezvous(cfg RendezvousConfig) *Rendezvous {
 	cfg = cfg.withDefaults()
 	return &Rendezvous{
-		cfg:   cfg,
-		slots: make(chan struct{}, cfg.MaxConns),
-		rooms: make(map[string]*room),
+		cfg:     cfg,
+		slots:   make(chan struct{}, cfg.MaxConns),
+		rooms:   make(map[string]*room),
+		sources: make(map[netip.Prefix]*sourceUse),
 	}
+}
+
+// sourceOf is the source a connection from addr counts against: its IPv4
+// address, or the /64 of its IPv6 one. Addresses that are not IP (a Unix
+// socket) all count as one source.
+func sourceOf(addr net.Addr) netip.Prefix {
+	var ip netip.Addr
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		ip = a.AddrPort().Addr().Unmap()
+	default:
+		return netip.Prefix{}
+	}
+	bits := 32
+	if ip.Is6() {
+		bits = 64
+	}
+	p, err := ip.WithZone("").Prefix(bits)
+	if err != nil {
+		return netip.Prefix{}
+	}
+	return p
+}
+
+// admit counts a new connection from src, unless src holds its limit.
+func (r *Rendezvous) admit(src netip.Prefix) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	u := r.sources[src]
+	if u == nil {
+		u = new(sourceUse)
+		r.sources[src] = u
+	}
+	if u.conns >= r.cfg.MaxConnsPerSource {
+		return fmt.Errorf("rendezvous refuses more than %d connections from one address", r.cfg.MaxConnsPerSource)
+	}
+	u.conns++
+	return nil
+}
+
+// release uncounts a connection from src.
+func (r *Rendezvous) release(src netip.Prefix) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if u := r.sources[src]; u != nil {
+		u.conns--
+		r.forgetIdle(src, u)
+	}
+}
+
+// forgetIdle drops the entry of a source that holds nothing. r.mu is held.
+func (r *Rendezvous) forgetIdle(src netip.Prefix, u *sourceUse) {
+	if u.conns <= 0 && u.waiting <= 0 {
+		delete(r.sources, src)
+	}
+}
+
+// stopWaiting uncounts rm from its source's waiting rooms, once. r.mu is
+// held.
+func (r *Rendezvous) stopWaiting(rm *room) {
+	if !rm.waiting {
+		return
+	}
+	rm.waiting = false
+	if u := r.sources[rm.source]; u != nil {
+		u.waiting--
+		r.forgetIdle(rm.source, u)
+	}
+}
+
+// refuse tells a connection the server will not serve it, and closes it.
+func (r *Rendezvous) refuse(c *Conn, why error) {
+	r.warns.warn(r.cfg.Logger, "rendezvous: connection refused", "remote", c.RemoteAddr(), "err", why)
+	// A fresh socket's send buffer takes the short ERROR at once.
+	c.sendError(why)
+	_ = c.Close()
 }
 
 // Serve accepts connections on ln until ctx is done, then closes ln and
@@ -181,28 +302,36 @@ func (r *Rendezvous) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		pause = 0
 		c := newConn(nc)
+		c.keepOpenOnBadInput = true // serveConn says why before closing
+		src := sourceOf(nc.RemoteAddr())
+		// The source's own limit first: a flood from one address is refused
+		// before it can take the slots everyone shares.
+		if err := r.admit(src); err != nil {
+			r.refuse(c, err)
+			continue
+		}
 		select {
 		case r.slots <- struct{}{}:
 		default:
-			r.cfg.Logger.Warn("rendezvous: connection refused, server busy", "remote", nc.RemoteAddr())
-			// A fresh socket's send buffer takes the short ERROR at once.
-			c.sendError(errors.New("rendezvous server busy"))
-			_ = c.Close()
+			r.release(src)
+			r.refuse(c, errors.New("rendezvous server busy"))
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			defer func() { <-r.slots }()
-			r.serveConn(connCtx, c)
+			defer r.release(src)
+			r.serveConn(connCtx, c, src)
 		}()
 	}
 }
 
-// serveConn runs one client connection: join, then relay.
-func (r *Rendezvous) serveConn(ctx context.Context, c *Conn) {
+// serveConn runs one client connection from src: join, then relay.
+func (r *Rendezvous) serveConn(ctx context.Context, c *Conn, src netip.Prefix) {
 	defer c.Close()
 	log := r.cfg.Logger.With("remote", c.RemoteAddr())
+	serverCtx := ctx
 	// Every wait below ends with ctx: the time limit, or the server's end.
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.MaxConnTime)
 	defer cancel()
@@ -211,21 +340,30 @@ func (r *Rendezvous) serveConn(ctx context.Context, c *Conn) {
 	m, err := c.Receive(joinCtx)
 	cancelJoin()
 	if err != nil {
-		log.Debug("rendezvous: no join", "err", err)
-		if errors.Is(err, context.DeadlineExceeded) {
-			c.sendError(fmt.Errorf("no join within %v", r.cfg.JoinTimeout))
+		if serverCtx.Err() != nil {
+			return // the server is shutting down
 		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isConnReset(err) {
+			r.warns.log(log, slog.LevelInfo, "rendezvous: connection closed without a join", "err", err)
+			return
+		}
+		why := badInput(err)
+		if errors.Is(err, context.DeadlineExceeded) {
+			why = fmt.Errorf("no complete join within %v: %w", r.cfg.JoinTimeout, err)
+		}
+		r.warns.warn(log, "rendezvous: no valid join", "err", why)
+		c.sendError(why)
 		return
 	}
 	name, err := parseJoin(m)
 	if err != nil {
-		log.Debug("rendezvous: bad join", "err", err)
+		r.warns.warn(log, "rendezvous: bad join", "err", err)
 		c.sendError(err)
 		return
 	}
-	mem, err := r.join(name, c)
+	mem, err := r.join(name, c, src)
 	if err != nil {
-		log.Info("rendezvous: join refused", "room", name, "err", err)
+		r.warns.warn(log, "rendezvous: join refused", "room", name, "err", err)
 		c.sendError(err)
 		return
 	}
@@ -241,13 +379,36 @@ func (r *Rendezvous) serveConn(ctx context.Context, c *Conn) {
 	r.relay(ctx, mem, log)
 }
 
-// join adds c to the named room.
-func (r *Rendezvous) join(name string, c *Conn) (*member, error) {
+// badInput is the ERROR for input the framing cannot read.
+func badInput(err error) error {
+	if errors.Is(err, ErrMalformed) {
+		return fmt.Errorf("not Spurt signaling (a rendezvous expects frames such as \"SPURT/1 OFFER <length>\\n\" carrying the join {\"join\":\"<room>\"}): %w", err)
+	}
+	return fmt.Errorf("bad input: %w", err)
+}
+
+// isConnReset reports a connection the peer reset or that broke under us.
+func isConnReset(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && !errors.Is(err, os.ErrDeadlineExceeded)
+}
+
+// join adds c, from src, to the named room.
+func (r *Rendezvous) join(name string, c *Conn, src netip.Prefix) (*member, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	rm := r.rooms[name]
 	if rm == nil {
-		rm = &room{name: name}
+		u := r.sources[src]
+		if u == nil { // admit counted the connection; this is a guard
+			u = new(sourceUse)
+			r.sources[src] = u
+		}
+		if u.waiting >= r.cfg.MaxRoomsPerSource {
+			return nil, fmt.Errorf("rendezvous refuses more than %d rooms waiting for a peer from one address", r.cfg.MaxRoomsPerSource)
+		}
+		u.waiting++
+		rm = &room{name: name, source: src, waiting: true}
 		mem := &member{conn: c, room: rm, role: RoleListener, ready: make(chan struct{})}
 		rm.members[0] = mem
 		rm.expiry = time.AfterFunc(r.cfg.RoomTimeout, func() { r.expire(rm) })
@@ -258,6 +419,7 @@ func (r *Rendezvous) join(name string, c *Conn) (*member, error) {
 		return nil, errors.New("room full")
 	}
 	rm.expiry.Stop()
+	r.stopWaiting(rm)
 	mem := &member{conn: c, room: rm, role: RoleOfferer, ready: make(chan struct{})}
 	rm.members[1] = mem
 	return mem, nil
@@ -284,9 +446,16 @@ func (r *Rendezvous) relay(ctx context.Context, mem *member, log *slog.Logger) {
 	for {
 		m, err := mem.conn.Receive(ctx)
 		if err != nil {
-			log.Debug("rendezvous: member gone", "room", mem.room.name, "err", err)
-			if errors.Is(err, context.DeadlineExceeded) {
+			switch {
+			case errors.Is(err, context.DeadlineExceeded):
+				log.Info("rendezvous: connection time limit reached", "room", mem.room.name)
 				mem.conn.sendError(fmt.Errorf("connection time limit of %v reached", r.cfg.MaxConnTime))
+			case errors.Is(err, ErrMalformed) || errors.Is(err, os.ErrDeadlineExceeded):
+				// Garbage, or a message stalled mid-way.
+				r.warns.warn(log, "rendezvous: bad input from a member", "room", mem.room.name, "err", err)
+				mem.conn.sendError(badInput(err))
+			default:
+				log.Debug("rendezvous: member gone", "room", mem.room.name, "err", err)
 			}
 			r.leave(mem, false)
 			return
@@ -303,7 +472,7 @@ func (r *Rendezvous) relay(ctx context.Context, mem *member, log *slog.Logger) {
 			refuse = errors.New("no peer in the room yet; wait for the OFFER")
 		}
 		if refuse != nil {
-			log.Info("rendezvous: member refused", "room", mem.room.name, "err", refuse)
+			r.warns.warn(log, "rendezvous: member refused", "room", mem.room.name, "err", refuse)
 			mem.conn.sendError(refuse)
 			r.leave(mem, false)
 			return
@@ -340,6 +509,7 @@ func (r *Rendezvous) leave(mem *member, saidBye bool) {
 	}
 	rm.closed = true
 	rm.expiry.Stop()
+	r.stopWaiting(rm)
 	if r.rooms[rm.name] == rm {
 		delete(r.rooms, rm.name)
 	}
@@ -368,6 +538,7 @@ func (r *Rendezvous) expire(rm *room) {
 		return
 	}
 	rm.closed = true
+	r.stopWaiting(rm)
 	if r.rooms[rm.name] == rm {
 		delete(r.rooms, rm.name)
 	}
@@ -378,6 +549,44 @@ func (r *Rendezvous) expire(rm *room) {
 	mem.conn.sendError(fmt.Errorf("room expired: nobody joined within %v", r.cfg.RoomTimeout))
 	_ = mem.conn.Close()
 	r.cfg.Logger.Info("rendezvous: room expired", "room", rm.name)
+}
+
+// logLimiter rate-limits warnings (see warnLogRate) and counts the ones it
+// leaves out. It is safe for concurrent use.
+type logLimiter struct {
+	mu         sync.Mutex
+	started    bool
+	bucket     tokenBucket
+	suppressed int
+}
+
+// warn logs msg at WARN level unless over the rate.
+func (l *logLimiter) warn(log *slog.Logger, msg string, args ...any) {
+	l.log(log, slog.LevelWarn, msg, args...)
+}
+
+// log logs msg at level unless over the rate.
+func (l *logLimiter) log(log *slog.Logger, level slog.Level, msg string, args ...any) {
+	now := time.Now()
+	l.mu.Lock()
+	if !l.started {
+		l.started, l.bucket = true, tokenBucket{tokens: warnLogBurst, last: now}
+	}
+	ok := l.bucket.take(now, warnLogRate, warnLogBurst)
+	left := l.suppressed
+	if ok {
+		l.suppressed = 0
+	} else {
+		l.suppressed++
+	}
+	l.mu.Unlock()
+	if !ok {
+		return
+	}
+	if left > 0 {
+		args = append(args, "warnings_left_out", left)
+	}
+	log.Log(context.Background(), level, msg, args...)
 }
 
 // tokenBucket limits a member's message rate.

@@ -1,12 +1,17 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
 	"net"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -280,8 +285,30 @@ func TestRendezvousListenerAloneMaySayBye(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a log sink safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
 func TestRendezvousBadJoins(t *testing.T) {
-	addr := startRendezvous(t, RendezvousConfig{JoinTimeout: 300 * time.Millisecond})
+	var logs lockedBuffer
+	addr := startRendezvous(t, RendezvousConfig{
+		JoinTimeout: 600 * time.Millisecond,
+		Logger:      slog.New(slog.NewTextHandler(&logs, nil)),
+	})
 	frame := func(kind, body string) func(net.Conn) {
 		return func(nc net.Conn) {
 			_, _ = io.WriteString(nc, "SPURT/1 "+kind+" "+strconv.Itoa(len(body))+"\n"+body)
@@ -290,7 +317,7 @@ func TestRendezvousBadJoins(t *testing.T) {
 	tests := []struct {
 		name string
 		send func(nc net.Conn) // on a raw TCP connection
-		want string            // in the ERROR; "" when the server just closes
+		want string            // in the ERROR
 	}{
 		{"not JSON", frame("OFFER", "hello"), "JSON"},
 		{"bad room name", frame("OFFER", `{"join":"a b/c"}`), "room name"},
@@ -298,22 +325,34 @@ func TestRendezvousBadJoins(t *testing.T) {
 		{"long room name", frame("OFFER", `{"join":"`+strings.Repeat("x", 65)+`"}`), "room name"},
 		{"room name not a string", frame("OFFER", `{"join":42}`), "JSON"},
 		{"ANSWER first", frame("ANSWER", "{}"), "expected a join"},
-		{"nothing at all", func(net.Conn) {}, "no join within"},
-		{"garbage framing", func(nc net.Conn) { _, _ = io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") }, ""},
-		{"binary junk", func(nc net.Conn) { _, _ = nc.Write([]byte{0, 1, 2, 0xff, '\n', 0x80}) }, ""},
+		{"nothing at all", func(net.Conn) {}, "no complete join within 600ms"},
+		{"HTTP", func(nc net.Conn) { _, _ = io.WriteString(nc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") }, "not Spurt signaling"},
+		{"binary junk", func(nc net.Conn) { _, _ = nc.Write([]byte{0, 1, 2, 0xff, '\n', 0x80}) }, "not Spurt signaling"},
+		{"oversized length", func(nc net.Conn) { _, _ = io.WriteString(nc, "SPURT/1 OFFER 999999\n") }, "exceeds"},
+		{"endless header", func(nc net.Conn) { _, _ = io.WriteString(nc, strings.Repeat("SPURT", 100)) }, "header line longer"},
+		{"join cut short", func(nc net.Conn) { _, _ = io.WriteString(nc, "SPURT/1 OFFER 40\n{\"join\"") }, "no complete join within 600ms"},
+		{"join trickling in", func(nc net.Conn) {
+			// One byte every 100 ms: it would take 2.5 s, over the limit.
+			for _, b := range []byte("SPURT/1 OFFER 15\n{\"join\":\"r\"}") {
+				if _, err := nc.Write([]byte{b}); err != nil {
+					return
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}, "no complete join within 600ms"},
 	}
 	for _, tt := range tests {
-		nc, err := net.DialTimeout("tcp", addr, testTimeout)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := newConn(nc)
-		tt.send(nc)
-		if tt.want != "" {
+		t.Run(tt.name, func(t *testing.T) {
+			nc, err := net.DialTimeout("tcp", addr, testTimeout)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := newConn(nc)
+			defer c.Close()
+			go tt.send(nc)
 			expectError(t, c, tt.want)
-		}
-		expectClosed(t, c)
-		_ = c.Close()
+			expectClosed(t, c)
+		})
 	}
 	// The server still works.
 	joinRoom(t, addr, "after-garbage", RoleListener)
@@ -322,6 +361,175 @@ func TestRendezvousBadJoins(t *testing.T) {
 	if _, _, err := JoinRoom(testContext(t), addr, "no spaces"); err == nil {
 		t.Error("JoinRoom accepted a room name with a space")
 	}
+	// Each refusal is in the log at WARN, naming the remote address.
+	out := logs.String()
+	for _, want := range []string{"not Spurt signaling", "no complete join", "room name"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log lacks %q:\n%s", want, out)
+		}
+	}
+	for line := range strings.Lines(out) {
+		if strings.Contains(line, "not Spurt signaling") && (!strings.Contains(line, "level=WARN") || !strings.Contains(line, "remote=127.0.0.1:")) {
+			t.Errorf("bad input logged as %q, want WARN with the remote address", line)
+		}
+	}
+}
+
+// TestRendezvousBadInputFromMember: garbage from a member of a room gets
+// it an ERROR, and its peer hears that it left.
+func TestRendezvousBadInputFromMember(t *testing.T) {
+	addr := startRendezvous(t, RendezvousConfig{})
+	listener := joinRoom(t, addr, "r", RoleListener)
+	nc, err := net.DialTimeout("tcp", addr, testTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offerer := newConn(nc)
+	defer offerer.Close()
+	if role, err := join(testContext(t), offerer, "r"); err != nil || role != RoleOfferer {
+		t.Fatalf("join: %q, %v", role, err)
+	}
+	_, _ = io.WriteString(nc, "HELLO THERE\n")
+	expectError(t, offerer, "not Spurt signaling")
+	expectError(t, listener, "peer left")
+}
+
+// dialFrom connects to addr from the local IP from (any 127.0.0.0/8
+// address works on Linux loopback).
+func dialFrom(t *testing.T, from, addr string) *Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: testTimeout}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatalf("dialing %s from %s: %v", addr, from, err)
+	}
+	c := newConn(nc)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// TestRendezvousFloodFromOneAddress: one address opening more connections
+// than the whole server holds, half of them opening rooms and half sending
+// nothing, neither takes every slot nor locks another address out.
+func TestRendezvousFloodFromOneAddress(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs 127.0.0.2 on the loopback interface (Linux)")
+	}
+	addr := startRendezvous(t, RendezvousConfig{}) // the default limits
+	var (
+		rooms    int
+		refusals = map[string]int{}
+	)
+	for i := range DefaultMaxRendezvousConns + 44 {
+		c := dialFrom(t, "127.0.0.1", addr)
+		if i%2 == 1 {
+			continue // holds its connection without a word
+		}
+		role, err := join(testContext(t), c, fmt.Sprintf("flood-%d", i))
+		var remote *RemoteError
+		switch {
+		case err == nil && role == RoleListener:
+			rooms++
+		case errors.As(err, &remote) && strings.Contains(remote.Text, "connections from one address"):
+			refusals["connections"]++
+		case errors.As(err, &remote) && strings.Contains(remote.Text, "rooms waiting"):
+			refusals["rooms"]++
+		default:
+			t.Fatalf("flood join %d: role %q, %v", i, role, err)
+		}
+	}
+	t.Logf("flood from 127.0.0.1: %d rooms opened, refusals %v", rooms, refusals)
+	if rooms != DefaultMaxRoomsPerSource || refusals["rooms"] == 0 || refusals["connections"] == 0 {
+		t.Errorf("flood opened %d rooms (want %d), refusals %v (want both kinds)", rooms, DefaultMaxRoomsPerSource, refusals)
+	}
+
+	// Meanwhile another address calls as if nothing happened.
+	listener := dialFrom(t, "127.0.0.2", addr)
+	if role, err := join(testContext(t), listener, "kitchen"); err != nil || role != RoleListener {
+		t.Fatalf("127.0.0.2 joining: %q, %v", role, err)
+	}
+	offerer := dialFrom(t, "127.0.0.2", addr)
+	if role, err := join(testContext(t), offerer, "kitchen"); err != nil || role != RoleOfferer {
+		t.Fatalf("127.0.0.2 joining second: %q, %v", role, err)
+	}
+	if err := offerer.Send(Message{Kind: KindOffer, Body: []byte("v=0")}); err != nil {
+		t.Fatal(err)
+	}
+	if m, _, err := receiveBounded(t, testContext(t), listener); err != nil || m.Kind != KindOffer {
+		t.Fatalf("relayed offer: %v %v", m.Kind, err)
+	}
+}
+
+// eventually retries try every 20 ms until it succeeds or testTimeout
+// passes: the server frees a refused connection's place just after the
+// refusal reaches the client.
+func eventually(t *testing.T, what string, try func() error) {
+	t.Helper()
+	deadline := time.Now().Add(testTimeout)
+	for {
+		err := try()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestRendezvousSourceLimits: the per-source limits are counted per
+// address, and freed when connections and rooms go.
+func TestRendezvousSourceLimits(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs 127.0.0.2 on the loopback interface (Linux)")
+	}
+	addr := startRendezvous(t, RendezvousConfig{MaxConnsPerSource: 4, MaxRoomsPerSource: 2})
+	one := joinRoom(t, addr, "one", RoleListener)
+	joinRoom(t, addr, "two", RoleListener)
+	_, _, err := JoinRoom(testContext(t), addr, "three")
+	var remote *RemoteError
+	if !errors.As(err, &remote) || !strings.Contains(remote.Text, "more than 2 rooms") {
+		t.Fatalf("third room: %v, want a refusal naming the limit of 2 rooms", err)
+	}
+	// A peer may still join a waiting room; then it no longer counts as
+	// waiting, and the source may open another.
+	joinRoom(t, addr, "one", RoleOfferer)
+	var three *Conn
+	eventually(t, "opening a room after one filled", func() error {
+		c, role, err := JoinRoom(testContext(t), addr, "three")
+		if err == nil && role != RoleListener {
+			t.Fatalf("three: role %q", role)
+		}
+		three = c
+		return err
+	})
+	t.Cleanup(func() { _ = three.Close() })
+	// Four connections are open: a fifth is refused at once.
+	idle := dialFrom(t, "127.0.0.1", addr)
+	if m, _, err := receiveBounded(t, testContext(t), idle); err != nil || m.Kind != KindError || !strings.Contains(string(m.Body), "more than 4 connections") {
+		t.Fatalf("fifth connection: %v %q %v, want an ERROR naming the limit of 4", m.Kind, m.Body, err)
+	}
+	// Another address is not affected.
+	for _, room := range []string{"four", "five"} {
+		other := dialFrom(t, "127.0.0.2", addr)
+		if role, err := join(testContext(t), other, room); err != nil || role != RoleListener {
+			t.Fatalf("127.0.0.2 opening %s: %q, %v", room, role, err)
+		}
+	}
+	// Closing a connection frees its place (and ends its room, whose
+	// other member goes too).
+	_ = one.Close()
+	eventually(t, "a place after closing a connection", func() error {
+		c, role, err := JoinRoom(testContext(t), addr, "two")
+		if err == nil {
+			_ = c.Close()
+			if role != RoleOfferer {
+				t.Fatalf("joining two: role %q", role)
+			}
+		}
+		return err
+	})
 }
 
 func TestRendezvousBusy(t *testing.T) {

@@ -36,7 +36,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	addr := fs.String("addr", "0.0.0.0:7000", "TCP address to take calls on; media uses the same UDP port unless --rtp-port says otherwise")
 	rtpPort := fs.Int("rtp-port", -1, "UDP port for media (default: the --addr port; 0 picks one)")
 	codecs := fs.String("codecs", "pcmu,pcma", "codecs this side accepts, most preferred first")
-	var via viaFlags
+	via := viaFlags{listener: true}
 	via.register(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -96,7 +96,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	answer, offer := caller.answer, caller.offer
 	log.Info("incoming call", "from", caller.conn.RemoteAddr().String(), "codec", answer.Formats[0].Name)
 	options := schemeOptions(reg, answer.Formats[0], answer, offer, &f, log)
-	return talk(ctx, &f, reg, caller.conn, udp, answer.Formats[0], offer.RTPAddr, stdout, stderr, log, options...)
+	return talk(ctx, &f, reg, caller.conn, udp, answer.Formats[0], offer.RTPAddr, nil, stdout, stderr, log, options...)
 }
 
 // maxOfferingCallers bounds the callers whose offers are read at once.
@@ -341,12 +341,14 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	log.Info("call connected", "peer", conn.RemoteAddr().String(), "media", answer.RTPAddr.String())
 	options := schemeOptions(reg, answer.Formats[0], answer, answer, &f, log)
-	return talk(ctx, &f, reg, conn, udp, answer.Formats[0], answer.RTPAddr, stdout, stderr, log, options...)
+	return talk(ctx, &f, reg, conn, udp, answer.Formats[0], answer.RTPAddr, nil, stdout, stderr, log, options...)
 }
 
 // talk runs the media of a negotiated call until either side hangs up.
+// onMessage, if set, gets what else the peer sends on the signaling
+// channel meanwhile (BYE ends the call).
 func talk(ctx context.Context, f *callFlags, reg *codec.Registry, sig *signaling.Conn, udp *net.UDPConn,
-	format signaling.Format, remote netip.AddrPort, stdout, stderr io.Writer, log *slog.Logger,
+	format signaling.Format, remote netip.AddrPort, onMessage func(signaling.Message), stdout, stderr io.Writer, log *slog.Logger,
 	options ...func(*rtpcall.Config)) error {
 	cd, err := reg.ByName(format.Name)
 	if err != nil {
@@ -365,6 +367,9 @@ func talk(ctx context.Context, f *callFlags, reg *codec.Registry, sig *signaling
 			if err != nil || m.Kind == signaling.KindBye {
 				hangUp(errPeerHungUp)
 				return
+			}
+			if onMessage != nil {
+				onMessage(m) // a --via call's fresh candidates (via.go)
 			}
 		}
 	}()

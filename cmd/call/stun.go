@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/spurtvoip/spurt/nat"
@@ -59,32 +61,60 @@ func stunCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		dctx, cancel := context.WithTimeout(ctx, *timeout)
 		m, err := nat.Discover(dctx, conn, s)
 		cancel()
-		if err != nil && ctx.Err() == nil {
-			return fmt.Errorf("no response from STUN server %s within %v (is it running, and is UDP to it allowed?): %w",
-				servers[i], *timeout, err)
-		}
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			return stunFailure(servers[i], *timeout, err)
 		}
 		mapped = append(mapped, m)
 		fmt.Fprintf(stdout, "server-reflexive address: %v (seen by %s)\n", m, servers[i])
 	}
-	fmt.Fprintf(stdout, "NAT: %s\n", natBehaviour(conn, mapped))
+	own := make([]netip.AddrPort, len(addrs))
+	for i, s := range addrs {
+		own[i] = ownAddress(conn, s)
+	}
+	fmt.Fprintf(stdout, "NAT: %s\n", natBehaviour(own, mapped))
 	return nil
 }
 
-// natBehaviour describes what the mapped addresses say about the NAT.
-func natBehaviour(conn *net.UDPConn, mapped []netip.AddrPort) string {
-	port := conn.LocalAddr().(*net.UDPAddr).AddrPort().Port()
-	if hosts, err := nat.GatherHost(port); err == nil {
-		for _, h := range hosts {
-			if h.Addr == mapped[0] {
-				return "none: the server sees a local address and our own port (direct calls work)"
-			}
+// stunFailure says what went wrong asking server.
+func stunFailure(server string, timeout time.Duration, err error) error {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nat.ErrNoResponse):
+		return fmt.Errorf("no response from STUN server %s within %v (is it running, and is UDP to it allowed?): %w", server, timeout, err)
+	case errors.Is(err, nat.ErrErrorResponse):
+		return fmt.Errorf("STUN server %s refused the binding request: %w", server, err)
+	}
+	return fmt.Errorf("asking STUN server %s: %w", server, err)
+}
+
+// ownAddress is the address conn's datagrams to server leave from: the
+// one it is bound to or, bound to all addresses, the one the routing table
+// picks (a UDP "connect" sends nothing).
+func ownAddress(conn *net.UDPConn, server netip.AddrPort) netip.AddrPort {
+	local := conn.LocalAddr().(*net.UDPAddr).AddrPort()
+	ip := local.Addr().Unmap()
+	if ip.IsUnspecified() {
+		if c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(server)); err == nil {
+			ip = c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+			_ = c.Close()
 		}
 	}
+	return netip.AddrPortFrom(ip, local.Port())
+}
+
+// natBehaviour describes what the mapped addresses say about the NAT, own
+// being where our datagrams to each server left from.
+func natBehaviour(own, mapped []netip.AddrPort) string {
+	if slices.Equal(own, mapped) {
+		if len(mapped) > 1 {
+			return "none: both servers see our own address and port (direct calls work)"
+		}
+		return "none: the server sees our own address and port (direct calls work)"
+	}
 	if len(mapped) < 2 {
-		return "present (give --server2, a server on another address, to test its mapping)"
+		return "present: the server sees another address than ours (give --server2, a server on another address, to test its mapping)"
 	}
 	if mapped[0] == mapped[1] {
 		return "endpoint-independent mapping: one public address for both servers (--via calls should connect directly)"

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	crand "crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/spurtvoip/spurt/codec"
@@ -25,15 +28,21 @@ const stunTimeout = 4 * time.Second
 // viaFlags are listen's and dial's options for meeting through a rendezvous
 // server (`call serve`) and opening a direct path through NATs.
 type viaFlags struct {
+	listener     bool   // listen's flags: --room may be left out
 	server       string // rendezvous HOST:PORT; "" for a direct call
 	room         string
+	codeMade     bool   // room is a call code made up here, to be shown
 	stun         string // STUN HOST:PORT; default the --via host and port
 	checkTimeout time.Duration
 }
 
 func (v *viaFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&v.server, "via", "", "meet the peer through the rendezvous server at `HOST:PORT` (see call serve), then talk directly")
-	fs.StringVar(&v.room, "room", "", "with --via: the room both sides name (letters, digits, '.', '_', '-')")
+	room := "with --via: the room both sides name (letters, digits, '.', '_', '-')"
+	if v.listener {
+		room += "; without it a random call code is made up and printed for the dialer"
+	}
+	fs.StringVar(&v.room, "room", "", room)
 	fs.StringVar(&v.stun, "stun", "", "with --via: STUN server `HOST:PORT` for our public address (default: the --via server)")
 	fs.DurationVar(&v.checkTimeout, "check-timeout", nat.DefaultCheckTimeout, "with --via: give up when no direct path works within this long")
 }
@@ -48,13 +57,37 @@ func (v *viaFlags) check() error {
 		}
 		return nil
 	}
-	if v.room == "" {
-		return errors.New("--via needs --room, the name both sides use to meet")
-	}
 	if v.checkTimeout <= 0 {
 		return errors.New("--check-timeout must be positive")
 	}
+	if v.room == "" {
+		if !v.listener {
+			return errors.New("dial --via needs --room: the call code the listener printed, or the room name both sides agreed on")
+		}
+		v.room, v.codeMade = newCallCode(), true
+	}
 	return nil
+}
+
+// callCodeAlphabet is Crockford's base 32: digits and lower-case letters
+// without i, l, o and u, so that a code read out loud or retyped is not
+// mistaken.
+const callCodeAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// newCallCode makes up a room name nobody can guess: 12 symbols of base 32
+// (60 random bits) in groups of four, such as "7kq2-m9xd-4rtf". The room
+// name is all that keeps a stranger from joining a call's room first.
+func newCallCode() string {
+	var b [12]byte
+	_, _ = crand.Read(b[:]) // never fails (crypto/rand)
+	code := make([]byte, 0, 14)
+	for i, x := range b {
+		if i > 0 && i%4 == 0 {
+			code = append(code, '-')
+		}
+		code = append(code, callCodeAlphabet[x&31])
+	}
+	return string(code)
 }
 
 // callVia meets the peer in a room of the rendezvous server, exchanges
@@ -90,9 +123,13 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 	}
 	defer conn.Close()
 	log.Info("joined the room", "server", v.server, "room", v.room, "role", role)
+	if v.codeMade {
+		fmt.Fprintf(stdout, "call code: %s\non the other machine: call dial --via %s --room %s\n", v.room, v.server, v.room)
+	}
 
-	var remote, agreed signaling.Session // what the peer wrote; the answer
+	var remote, agreed, ours signaling.Session // what the peer wrote; the answer; what we wrote
 	var format signaling.Format
+	primed := false // our NAT has the mappings to the offerer's candidates
 	switch role {
 	case signaling.RoleOfferer:
 		offer := signaling.Session{RTPAddr: defaultAddr, PTime: 20 * time.Millisecond, SessionID: rand.Uint64() >> 2, Extra: ice}
@@ -108,7 +145,7 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 			err = errors.New("the answer accepts no codec")
 		}
 		if err == nil {
-			format, agreed = remote.Formats[0], remote
+			format, agreed, ours = remote.Formats[0], remote, offer
 		}
 	default:
 		// The first in the room waits for the offer as long as the room lasts.
@@ -116,10 +153,13 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 		remote, answer, err = conn.AnswerOffer(ctx, func(offer signaling.Session) (signaling.Session, error) {
 			a, err := answerSchemes(offer, codecs, defaultAddr, reg, f)
 			a.Extra = ice
+			if err == nil {
+				primed = primeNAT(udp, offer, log)
+			}
 			return a, err
 		})
 		if err == nil {
-			format, agreed = answer.Formats[0], answer
+			format, agreed, ours = answer.Formats[0], answer, answer
 		}
 	}
 	if err != nil {
@@ -137,13 +177,151 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 		Local:       local,
 		Remote:      peerCands,
 		Timeout:     v.checkTimeout,
+		Hold:        primeHold(primed),
 	}, log)
 	if err != nil {
 		_ = conn.Bye()
 		return err
 	}
+	link := newRenewalLink(conn, ours, ufrag, pwd, peerUfrag, peerPwd, log)
+	path.Renewal = &rtpcall.Renewal{STUN: stunServer, Send: link.send, Peer: link.in}
+	linkCtx, stopLink := context.WithCancel(ctx)
+	var linkDone sync.WaitGroup
+	linkDone.Add(1)
+	go func() { defer linkDone.Done(); link.run(linkCtx) }()
+	defer func() { stopLink(); linkDone.Wait() }()
+
 	options := append(schemeOptions(reg, format, agreed, remote, f, log), func(cfg *rtpcall.Config) { cfg.NAT = path })
-	return talk(ctx, f, reg, conn, udp, format, path.Remote, stdout, stderr, log, options...)
+	return talk(ctx, f, reg, conn, udp, format, path.Remote, link.received, stdout, stderr, log, options...)
+}
+
+// renewalLink carries a call's fresh candidates over the signaling channel
+// when the call re-opens its path (rtpcall.Renewal): ours go out as a
+// re-offer (or the answer to the peer's), the same session description
+// with new a=candidate lines and the same credentials; the peer's come in
+// the same way, and go to the call. Nothing here blocks the call's loop.
+type renewalLink struct {
+	conn               *signaling.Conn
+	ours               signaling.Session // what we sent; re-sent with fresh candidates
+	ufrag, pwd         string
+	peerUfrag, peerPwd string
+	out                chan signaling.Message
+	in                 chan rtpcall.PeerCandidates
+	log                *slog.Logger
+}
+
+// renewalQueue bounds the fresh candidate lists waiting either way; the
+// rendezvous relays five messages a second, and a renewal needs one.
+const renewalQueue = 4
+
+func newRenewalLink(conn *signaling.Conn, ours signaling.Session, ufrag, pwd, peerUfrag, peerPwd string, log *slog.Logger) *renewalLink {
+	return &renewalLink{
+		conn: conn, ours: ours, ufrag: ufrag, pwd: pwd, peerUfrag: peerUfrag, peerPwd: peerPwd,
+		out: make(chan signaling.Message, renewalQueue),
+		in:  make(chan rtpcall.PeerCandidates, renewalQueue),
+		log: log,
+	}
+}
+
+// send queues our fresh candidates for the peer (rtpcall.Renewal.Send).
+func (l *renewalLink) send(cands []nat.Candidate, answer bool) {
+	s := l.ours
+	s.RTPAddr = defaultCandidate(cands)
+	s.Extra = append(slices.DeleteFunc(slices.Clone(s.Extra), func(a signaling.Attribute) bool {
+		return a.Key == attrCandidate || a.Key == attrIceUfrag || a.Key == attrIcePwd
+	}), iceAttributes(l.ufrag, l.pwd, cands)...)
+	body, err := s.Marshal()
+	if err != nil {
+		l.log.Warn("fresh candidates not sent", "err", err)
+		return
+	}
+	kind := signaling.KindOffer
+	if answer {
+		kind = signaling.KindAnswer
+	}
+	select {
+	case l.out <- signaling.Message{Kind: kind, Body: body}:
+		l.log.Info("sending fresh candidates to the peer", "kind", kind, "count", len(cands))
+	default:
+		l.log.Warn("fresh candidates not sent: earlier ones are still queued")
+	}
+}
+
+// run sends what send queued until ctx ends.
+func (l *renewalLink) run(ctx context.Context) {
+	for {
+		select {
+		case m := <-l.out:
+			if err := l.conn.Send(m); err != nil {
+				l.log.Warn("fresh candidates not sent", "err", err)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// received takes a message the peer sent during the call: an OFFER or
+// ANSWER carries its fresh candidates. Anything unusable is logged and
+// dropped.
+func (l *renewalLink) received(m signaling.Message) {
+	if m.Kind != signaling.KindOffer && m.Kind != signaling.KindAnswer {
+		l.log.Info("ignoring a message from the peer during the call", "kind", m.Kind)
+		return
+	}
+	s, err := signaling.ParseSession(m.Body)
+	if err != nil {
+		l.log.Warn("the peer's fresh candidates do not parse; ignored", "err", err)
+		return
+	}
+	ufrag, pwd, cands, err := parseICE(s)
+	switch {
+	case err != nil:
+		l.log.Warn("the peer's fresh candidates are unusable; ignored", "err", err)
+		return
+	case ufrag != l.peerUfrag || pwd != l.peerPwd:
+		l.log.Warn("the peer changed its ICE credentials during the call; an ICE restart is not supported, ignored")
+		return
+	}
+	select {
+	case l.in <- rtpcall.PeerCandidates{Candidates: cands, Offer: m.Kind == signaling.KindOffer}:
+	default:
+		l.log.Warn("the peer's fresh candidates dropped: earlier ones are still queued")
+	}
+}
+
+// primeNAT opens our NAT's mapping to each of the offerer's candidates
+// before we answer (nat.Prime): the offerer starts its checks when our
+// answer arrives, and they must find the mapping. Best effort: a failure is
+// logged, and the checks run as they would without it. It reports whether
+// it primed.
+func primeNAT(udp *net.UDPConn, offer signaling.Session, log *slog.Logger) bool {
+	_, _, cands, err := parseICE(offer)
+	if err != nil {
+		return false // the answer's caller reports it
+	}
+	n, err := nat.Prime(udp, cands, nat.PrimeTTL)
+	if err != nil {
+		log.Info("priming our NAT for the peer's checks failed; checking without", "err", err)
+		return false
+	}
+	log.Debug("primed our NAT for the peer's checks", "datagrams", n, "ttl", nat.PrimeTTL)
+	return n > 0
+}
+
+// checkHold is how long the answerer, once it primed its NAT, keeps its own
+// checks back waiting for the offerer's first one (nat.CheckerConfig.Hold):
+// sent earlier they could reach the offerer's NAT before the offerer's
+// first check has left it, and spoil its mapping on a router that does not
+// drop unsolicited datagrams. The offerer starts checking as soon as our
+// answer arrives, one signaling hop after we send it.
+const checkHold = 2 * time.Second
+
+func primeHold(primed bool) time.Duration {
+	if primed {
+		return checkHold
+	}
+	return 0
 }
 
 // resolveUDP resolves addr, or fallback when addr is empty, to one IPv4
@@ -196,33 +374,40 @@ func gatherCandidates(ctx context.Context, udp *net.UDPConn, stunServer netip.Ad
 		log.Warn("no public address from STUN; offering host addresses only", "err", err)
 		return local, nil
 	}
-	base := routeBase(local, stunServer)
-	for _, c := range local {
-		if c.Addr == mapped {
-			log.Info("public address is a local one: no NAT in the way", "addr", mapped)
-			return local, nil
-		}
+	base, ok := routeBase(local, port, stunServer)
+	if !ok {
+		log.Warn("cannot tell which local address reaches the STUN server; assuming the first", "base", base.Addr)
+	}
+	if mapped == base.Addr || slices.ContainsFunc(local, func(c nat.Candidate) bool { return c.Addr == mapped }) {
+		log.Info("the STUN server sees our own address: no NAT in the way", "addr", mapped)
+		return local, nil
 	}
 	log.Info("public address", "srflx", mapped, "base", base.Addr, "stun", stunServer)
 	return append(local, nat.ServerReflexive(base, mapped, stunServer.Addr())), nil
 }
 
-// routeBase is the host candidate packets to server leave from, as the
-// routing table says (a UDP "connect" sends nothing); the first one if that
-// cannot be told.
-func routeBase(local []nat.Candidate, server netip.AddrPort) nat.Candidate {
+// routeBase is the base of our server-reflexive candidate: the address
+// datagrams to server leave from, as the routing table says (a UDP
+// "connect" sends nothing), with the media socket's port. That is one of
+// the host candidates, or an address left out of them such as a loopback
+// one (then it stands alone). ok is false when the route cannot be told;
+// the first host candidate is the guess then.
+func routeBase(local []nat.Candidate, port uint16, server netip.AddrPort) (base nat.Candidate, ok bool) {
 	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(server))
-	if err == nil {
-		src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
-		_ = c.Close()
-		for _, l := range local {
-			if l.Addr.Addr() == src {
-				return l
-			}
-		}
+	if err != nil {
+		return local[0], false
 	}
-	return local[0]
+	src := c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap()
+	_ = c.Close()
+	if i := slices.IndexFunc(local, func(l nat.Candidate) bool { return l.Addr.Addr() == src }); i >= 0 {
+		return local[i], true
+	}
+	return nat.HostCandidate(netip.AddrPortFrom(src, port), 65535-maxHostCandidates), true
 }
+
+// maxHostCandidates is above the number of host candidates nat.GatherHost
+// offers, so that a base made up by routeBase ranks below them all.
+const maxHostCandidates = 16
 
 // defaultCandidate is the address for the c= and m= lines (RFC 8839
 // section 4.2.1.2): the server-reflexive one if there is one, which a peer
