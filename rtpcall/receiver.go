@@ -123,7 +123,6 @@ type Receiver struct {
 	conceal      *concealer          // nil: holes stay silent
 	chunkSamples int                 // samples in the latest media packet (chunk), for the XOR span
 	tagged       []byte              // scratch: a payload with its tag, on its way into the buffer
-	firstSeq     uint16
 	buffer       *jitter.Buffer
 	out          *timeline
 	packet       rtp.Packet
@@ -335,7 +334,6 @@ func (r *Receiver) received(seq uint16, ts uint32, arrival time.Duration) (first
 	first = r.stats.Packets == 0
 	if first {
 		r.playedTS.extend(ts) // played chunks unwrap from the buffer's base
-		r.firstSeq = seq
 	}
 	r.stats.Packets++
 	r.lastArrive = arrival

@@ -371,8 +371,11 @@ func (cd *copyDecoder) notePrimary(seq uint16, payload []byte) {
 // decode runs the continuous decoder over the copy of packet seq, if it has
 // not passed seq already, and keeps the PCM if keep is set.
 func (cd *copyDecoder) decode(seq uint16, payload []byte, keep bool) {
-	if cd.started && int16(seq-cd.next) < 0 {
-		return // decoded already, or arriving out of order
+	if behind := int16(cd.next - seq); cd.started && behind > 0 {
+		if behind <= decodedSlots {
+			return // decoded already, or arriving out of order
+		}
+		cd.started = false // far behind: the sender restarted; start afresh
 	}
 	if cd.started && seq != cd.next {
 		cd.fill(seq)
@@ -532,8 +535,9 @@ func (r *Receiver) pushCopies(seq uint16, ts uint32, samples int, redundant []fe
 			r.stats.FECMalformed++
 			continue
 		}
-		// before the stream as we know it: nothing to stand for
-		inStream := !first && int16(copySeq-r.firstSeq) >= 0
+		// before the stream as we know it (since its first packet, or the
+		// sender's last restart): nothing to stand for
+		inStream := !first && r.src.extend(seq)-int64(back) >= r.src.baseSeq
 		var rec *seenRecord
 		if inStream {
 			rec = r.red.record(copySeq)

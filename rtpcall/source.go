@@ -115,6 +115,12 @@ func (s *sourceState) received(seq uint16, ts uint32, arrival time.Duration, rat
 	return true
 }
 
+// extend returns the extended sequence number of seq, a packet near the
+// highest one seen (within half the sequence space).
+func (s *sourceState) extend(seq uint16) int64 {
+	return s.maxSeq + int64(int16(seq-uint16(s.maxSeq)))
+}
+
 // restartAt begins counting at extended sequence number x: the stream's
 // first packet, or the first after a sender restart. The jitter estimate
 // carries over, but no transit difference is taken across the restart.
