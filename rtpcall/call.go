@@ -202,7 +202,12 @@ func (c *callLoop) run(ctx context.Context) (Stats, Outcome, error) {
 		for range captureQueue + 1 {
 			c.frameBufs <- make([]int16, len(c.frame))
 		}
-		go c.capture(readCtx)
+		captured := make(chan struct{})
+		go func() { defer close(captured); c.capture(readCtx) }()
+		// Run returns only once capture has: the caller closes the source
+		// next. Bounded: the source delivers a frame every 20 ms, or gives
+		// up (a sound card after its read timeout).
+		defer func() { stopReading(); <-captured }()
 	}
 	if c.cfg.Source == nil {
 		c.sourceDone = true
@@ -457,8 +462,11 @@ func (c *callLoop) capture(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		if ctx.Err() != nil {
+			return // the call is over: read no more
+		}
 		if err := c.cfg.Source.ReadFrame(f); err != nil {
-			if !errors.Is(err, io.EOF) {
+			if ctx.Err() == nil && !errors.Is(err, io.EOF) {
 				c.log.Warn("input device stopped", "err", err)
 			}
 			return
