@@ -107,20 +107,18 @@ func saturate(x float32) int16 {
 	return int16(max(math.MinInt16, min(math.MaxInt16, v)))
 }
 
-// mixDown averages interleaved channels in place and returns the mono samples.
-func mixDown(chunk []int16, channels int) []int16 {
-	if channels == 1 {
-		return chunk
-	}
+// mixDownInto averages the interleaved channels of chunk into dst (which
+// must hold chunk's frames) and returns the mono samples.
+func mixDownInto(dst, chunk []int16, channels int) []int16 {
 	frames := len(chunk) / channels
 	for i := range frames {
 		sum := 0
 		for c := range channels {
 			sum += int(chunk[i*channels+c])
 		}
-		chunk[i] = int16(sum / channels)
+		dst[i] = int16(sum / channels)
 	}
-	return chunk[:frames]
+	return dst[:frames]
 }
 
 // spread copies mono samples into every channel of an interleaved chunk.

@@ -157,11 +157,11 @@ func TestResamplerDoesNotAllocate(t *testing.T) {
 
 func TestMixDownAndSpread(t *testing.T) {
 	stereo := []int16{100, 300, -5, -7, math.MaxInt16, math.MaxInt16}
-	if got := mixDown(stereo, 2); !slices.Equal(got, []int16{200, -6, math.MaxInt16}) {
+	if got := mixDownInto(make([]int16, 3), stereo, 2); !slices.Equal(got, []int16{200, -6, math.MaxInt16}) {
 		t.Errorf("mixDown = %v", got)
 	}
 	mono := []int16{1, 2, 3}
-	if got := mixDown(mono, 1); !slices.Equal(got, mono) {
+	if got := mixDownInto(make([]int16, len(mono)), mono, 1); !slices.Equal(got, mono) {
 		t.Errorf("mono mixDown = %v", got)
 	}
 	chunk := make([]int16, 6)

@@ -222,6 +222,8 @@ type stream struct {
 	queue     *sampleQueue // input: 8 kHz mono; output: mono at the device's rate
 	resampler *resampler   // nil when the device runs at 8 kHz
 	scratch   []int16      // the resampler's output, reused
+	mono      []int16      // input: a device buffer mixed down to mono (PortAudio's own buffer is read-only)
+	started   atomic.Bool  // input: the card has delivered samples
 	xruns     atomic.Uint64
 	closed    bool
 }
@@ -270,6 +272,7 @@ func openInitialised(name string, dir direction) (*stream, error) {
 	}
 	s.queue = newSampleQueue(queued)
 	if dir == input {
+		s.mono = make([]int16, format.chunkFrames())
 		s.pa, err = portaudio.OpenStream(format.parameters(d, dir), s.captured)
 	} else {
 		s.pa, err = portaudio.OpenStream(format.parameters(d, dir), s.play)
@@ -293,7 +296,11 @@ func (s *stream) captured(in []int16, _ portaudio.StreamCallbackTimeInfo, flags 
 	if flags&portaudio.InputOverflow != 0 {
 		s.xruns.Add(1)
 	}
-	mono := mixDown(in, s.format.channels)
+	mono := in // only read: PortAudio's buffer is not ours to write
+	if s.format.channels > 1 {
+		mono = mixDownInto(s.mono, in, s.format.channels)
+	}
+	s.started.Store(true)
 	if s.resampler != nil {
 		s.scratch = s.resampler.process(s.scratch[:0], mono)
 		mono = s.scratch
@@ -360,8 +367,13 @@ func check(name string, dir direction) error {
 type inputStream struct{ *stream }
 
 // readTimeout bounds how long ReadFrame waits for a card that has stopped
-// delivering (unplugged, or stalled), so that a call does not hang on it.
-const readTimeout = 2 * time.Second
+// delivering (unplugged, or stalled), so that a call does not hang on it;
+// startTimeout, how long it waits for a card's first samples (through
+// PulseAudio they take about 2 s to come).
+const (
+	readTimeout  = 2 * time.Second
+	startTimeout = 10 * time.Second
+)
 
 // OpenInput opens a microphone: name "" is the system default, otherwise a
 // device name as List reports it or a part of one that matches one input
@@ -385,27 +397,32 @@ func (s inputStream) ReadFrame(pcm []int16) error {
 		return fmt.Errorf("device: read %q: %w", s.name, audio.ErrClosed)
 	}
 	for got := 0; got < len(pcm); {
-		n, open := s.queue.pop(pcm[got:], readTimeout)
+		timeout := readTimeout
+		if !s.started.Load() {
+			timeout = startTimeout
+		}
+		n, open := s.queue.pop(pcm[got:], timeout)
 		if n == 0 {
 			if !open {
 				return fmt.Errorf("device: read %q: %w", s.name, audio.ErrClosed)
 			}
-			return fmt.Errorf("device: read %q: nothing captured for %v", s.name, readTimeout)
+			return fmt.Errorf("device: read %q: nothing captured for %v", s.name, timeout)
 		}
 		got += n
 	}
 	return nil
 }
 
-// Close stops capturing and releases the device.
+// Close stops capturing and releases the device. It first wakes a
+// ReadFrame waiting for samples, which then fails with audio.ErrClosed.
 func (s inputStream) Close() error {
+	s.queue.close()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	s.queue.close()
 	if err := s.release(s.pa.Abort); err != nil {
 		return fmt.Errorf("device: close input %q: %w", s.name, err)
 	}
@@ -470,7 +487,7 @@ func (s outputStream) Close() error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	// and what the card itself still holds
-	time.Sleep(time.Duration(s.pa.Info().OutputLatency))
+	time.Sleep(s.pa.Info().OutputLatency)
 	s.queue.close()
 	if err := s.release(s.pa.Stop); err != nil {
 		return fmt.Errorf("device: close output %q: %w", s.name, err)

@@ -29,6 +29,17 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binaries the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, bin := range []string{binPath, deviceBinPath} {
+		if bin != "" {
+			_ = os.RemoveAll(filepath.Dir(bin))
+		}
+	}
+	os.Exit(code)
+}
+
 // callBinary builds cmd/call once per test run (without sound-card support:
 // no test needs a sound card).
 func callBinary(t *testing.T) string {
