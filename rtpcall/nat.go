@@ -322,13 +322,14 @@ func (c *callLoop) startRenewal(now time.Duration, answer bool) {
 func (c *callLoop) gathered(now time.Duration) {
 	p := c.cfg.NAT
 	rs := &p.renewal
-	var local []nat.Candidate
-	for _, l := range p.local {
-		if l.Type == nat.TypeHost {
-			local = append(local, l)
-		}
-	}
+	local := p.local // with no STUN server to ask, the candidates we had
 	if rs.binding != nil {
+		local = nil
+		for _, l := range p.local {
+			if l.Type == nat.TypeHost {
+				local = append(local, l)
+			}
+		}
 		mapped, err := rs.binding.Result()
 		server := rs.binding.Server()
 		rs.binding = nil

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1164,5 +1165,34 @@ func TestOpenPathCountsEarlyDatagrams(t *testing.T) {
 	if pa.dropped != early || st.RejectedSource != early || pb.dropped != 0 {
 		t.Errorf("A dropped %d while checking and reports rejected_source %d, B dropped %d; want %d, %d, 0",
 			pa.dropped, st.RejectedSource, pb.dropped, early, early)
+	}
+}
+
+// A renewal without a STUN server to ask offers the candidates we had, our
+// server-reflexive one included, and keeps them for the next round.
+func TestRenewalWithoutSTUNKeepsOurCandidates(t *testing.T) {
+	a, b := listenUDP(t, "127.0.0.1"), listenUDP(t, "127.0.0.1")
+	ia, ib := newICESide(a), newICESide(b)
+	cfg := checkerConfig(ia, ib, true, time.Second)
+	srflx := nat.ServerReflexive(ia.cand, netip.MustParseAddrPort("203.0.113.7:40000"), netip.MustParseAddr("198.51.100.1"))
+	cfg.Local = []nat.Candidate{ia.cand, srflx}
+	checker, err := nat.NewChecker(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sent [][]nat.Candidate
+	path := &OpenedPath{Checker: checker, local: cfg.Local, remote: cfg.Remote,
+		Renewal: &Renewal{Send: func(c []nat.Candidate, _ bool) { sent = append(sent, slices.Clone(c)) }}}
+	c := &callLoop{cfg: Config{NAT: path}, log: slog.New(slog.DiscardHandler)}
+	for round := range 2 {
+		c.startRenewal(time.Duration(round)*10*time.Second, false)
+	}
+	if len(sent) != 2 {
+		t.Fatalf("%d re-offers, want 2", len(sent))
+	}
+	for i, s := range sent {
+		if !slices.Equal(s, cfg.Local) {
+			t.Errorf("re-offer %d: %v, want our candidates %v", i, s, cfg.Local)
+		}
 	}
 }
