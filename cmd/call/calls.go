@@ -158,7 +158,7 @@ func takeCall(ctx context.Context, ln *signaling.Listener, supported []string,
 					return c.took
 				})
 				if c.err != nil {
-					if ctx.Err() == nil && handshakes.Err() != nil {
+					if ctx.Err() == nil && handshakes.Err() != nil && taken.held() {
 						refuseBusy(conn) // another caller took the line meanwhile
 					}
 					conn.Close()
@@ -211,6 +211,12 @@ func (l *lineState) take() bool {
 	}
 	l.taken = true
 	return true
+}
+
+func (l *lineState) held() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.taken
 }
 
 func (l *lineState) release() {
