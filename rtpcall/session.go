@@ -40,7 +40,6 @@ type Session struct {
 	receiver *Receiver
 	rep      reporter
 	fec      string // the redundancy scheme we send
-	depth    int    // interleaving depth we send
 	plc      bool
 
 	initialTime  uint32

@@ -183,8 +183,9 @@ func (c *Conn) Send(m Message) error {
 // closes (an error wrapping io.EOF), or ctx is done. Once a message has begun,
 // the rest must arrive within DefaultTimeout or by ctx's deadline, whichever
 // is first. A protocol error, or a message cut short by the peer, a stall or
-// ctx, closes the connection; ctx ending before a message begins leaves it
-// usable.
+// ctx, closes the connection (the rendezvous server's own connections stay
+// open for reading no more, so that it can send an ERROR first); ctx ending
+// before a message begins leaves it usable.
 func (c *Conn) Receive(ctx context.Context) (Message, error) {
 	c.readMu.Lock()
 	defer c.readMu.Unlock()
