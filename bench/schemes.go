@@ -114,7 +114,7 @@ func parseScheme(name string, c codec.Codec) (scheme, error) {
 		}, nil
 	case kind == FECInterleave:
 		d, ok := number(0, 2, 8)
-		if !hasArg || !ok || interleaveChunk%d != 0 {
+		if !hasArg || !ok || !rtpcall.ValidInterleaveDepth(d) {
 			return scheme{}, fmt.Errorf("bench: FEC scheme %q: want interleave:D with D of 2, 4, 5 or 8", name)
 		}
 		if c.Name != "PCMU" && c.Name != "PCMA" {
@@ -127,10 +127,6 @@ func parseScheme(name string, c codec.Codec) (scheme, error) {
 	}
 	return scheme{}, fmt.Errorf("bench: FEC scheme %q: want none, red[:N], xor[:N], interleave:D or interleave:D+xor:N", name)
 }
-
-// interleaveChunk is the bytes (samples) of G.711 in one 20 ms chunk; an
-// interleaving depth must divide it.
-const interleaveChunk = 160
 
 // senderConfig adds the scheme's send side to cfg.
 func (s scheme) senderConfig(cfg rtpcall.SenderConfig) rtpcall.SenderConfig {

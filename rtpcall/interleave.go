@@ -61,10 +61,15 @@ func (c *InterleaveConfig) Scheme() string {
 // interleaveChunkBytes is the chunk interleaving cuts up: 20 ms of G.711.
 const interleaveChunkBytes = 160
 
+// ValidInterleaveDepth reports whether d is an interleaving depth a call can
+// use: from interleave.MinDepth to MaxDepth and dividing a 20 ms G.711 chunk
+// into whole units (2, 4, 5 or 8). 0, no interleaving, is not one.
+func ValidInterleaveDepth(d int) bool {
+	return d >= interleave.MinDepth && d <= interleave.MaxDepth && interleaveChunkBytes%d == 0
+}
+
 func (c *InterleaveConfig) validate(mediaPT uint8, bytesPerChunk int) error {
-	okDepth := func(d int) bool {
-		return d == 0 || (d >= interleave.MinDepth && d <= interleave.MaxDepth && interleaveChunkBytes%d == 0)
-	}
+	okDepth := func(d int) bool { return d == 0 || ValidInterleaveDepth(d) }
 	switch {
 	case c.PayloadType > 127:
 		return fmt.Errorf("rtpcall: interleave payload type %d is not a 7-bit payload type", c.PayloadType)

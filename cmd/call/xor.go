@@ -74,15 +74,9 @@ func (s fecSchemeFlag) Set(v string) error {
 // interleaveChunkBytes is the 20 ms G.711 chunk a depth must divide into units.
 const interleaveChunkBytes = 160
 
-// validDepth reports whether d is an interleaving depth a call can use (2, 4,
-// 5 or 8); 0, no interleaving, is not one.
-func validDepth(d int) bool {
-	return d >= interleave.MinDepth && d <= interleave.MaxDepth && interleaveChunkBytes%d == 0
-}
-
 // checkCombinations refuses the flag combinations that cannot work.
 func (f *callFlags) checkCombinations() error {
-	if f.interleave != 0 && !validDepth(f.interleave) {
+	if f.interleave != 0 && !rtpcall.ValidInterleaveDepth(f.interleave) {
 		return fmt.Errorf("--interleave %d: want 0 (off) or a depth from %d to %d that divides 160 (2, 4, 5 or 8)",
 			f.interleave, interleave.MinDepth, interleave.MaxDepth)
 	}
@@ -151,7 +145,7 @@ func findULPFEC(s signaling.Session, chosen signaling.Format) (signaling.Format,
 // depth such as 3 that does not divide the chunk, or none at all).
 func peerDepth(f signaling.Format) (depth int, ok bool) {
 	d, err := strconv.Atoi(fmtpParams(f.Fmtp)["depth"])
-	if err != nil || (d != 0 && !validDepth(d)) {
+	if err != nil || (d != 0 && !rtpcall.ValidInterleaveDepth(d)) {
 		return 0, false
 	}
 	return d, true
