@@ -4,10 +4,10 @@
 //
 // A run simulates a call of a given length, one way or both ways. For each
 // direction a talker (the synthetic on/off model, or recorded speech looped)
-// feeds 20 ms frames to an rtpcall.Sender, whose voice activity detector
+// feeds 20 ms frames to an media.Sender, whose voice activity detector
 // forms talk spurts; every packet goes through an impair.Path (a scenario, or
 // a recorded trace replayed) and an impair.Releaser, and what comes out is
-// handed at its delivery time to one rtpcall.Receiver per playout strategy
+// handed at its delivery time to one media.Receiver per playout strategy
 // (RTP parsing, the jitter.Buffer, decoding and the output timeline), which is
 // rendered as the virtual clock advances. Every strategy sees exactly the same
 // packets at exactly the same times. Nothing sleeps or touches a socket, and
@@ -33,7 +33,7 @@
 // The harness measures, besides the receivers' own counters, each played
 // chunk's playout delay: its playout instant minus its capture end as read on
 // the receiver's clock (network plus buffering). The receivers report what
-// they play (rtpcall.ReceiverConfig.OnPlay), chunk by chunk, with its
+// they play (media.ReceiverConfig.OnPlay), chunk by chunk, with its
 // sequence number and playout instant; the harness infers nothing from the
 // playout buffer's internals. Under interleaving the harness's unit is the
 // chunk: chunk i is the audio of packet i's sequence number, reassembled from
@@ -61,6 +61,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/spurtvoip/spurt/media"
 	"math"
 	"slices"
 	"sync"
@@ -70,7 +71,6 @@ import (
 	"github.com/spurtvoip/spurt/impair"
 	"github.com/spurtvoip/spurt/jitter"
 	"github.com/spurtvoip/spurt/quality"
-	"github.com/spurtvoip/spurt/rtpcall"
 	"github.com/spurtvoip/spurt/vad"
 )
 
@@ -118,7 +118,7 @@ type Config struct {
 	// and delays for the same media packets) and multiplies the rows.
 	FEC []string
 	// DisablePLC plays holes as silence instead of concealing them, as
-	// rtpcall.ReceiverConfig.DisablePLC; G.711 is then rated without
+	// media.ReceiverConfig.DisablePLC; G.711 is then rated without
 	// concealment.
 	DisablePLC bool
 	// Timeline keeps the first direction's per-packet record of the first
@@ -443,7 +443,7 @@ type pipeline interface {
 	arrive(pkt []byte, at time.Duration)
 	// render plays everything due by now.
 	render(now time.Duration) error
-	stats() rtpcall.ReceiverStats
+	stats() media.ReceiverStats
 }
 
 // index returns the index of the media packet with sequence number seq, -1
@@ -495,7 +495,7 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 			return nil, err
 		}
 	}
-	snd, err := rtpcall.NewSender(send.senderConfig(rtpcall.SenderConfig{
+	snd, err := media.NewSender(send.senderConfig(media.SenderConfig{
 		Codec: sendCodec, SSRC: 0x5e0d0000 + uint32(d), InitialSeq: uint16(seed), InitialTime: uint32(seed >> 16), VAD: det,
 	}))
 	if err != nil {
@@ -673,10 +673,10 @@ func newPipeline(cfg *Config, sch scheme, s Strategy, r *receiver) (pipeline, er
 	if cfg.keepAudio {
 		p.write = func(pcm []int16) error { p.out = append(p.out, pcm...); return nil }
 	}
-	p.rcv, err = rtpcall.NewReceiver(sch.receiverConfig(rtpcall.ReceiverConfig{
+	p.rcv, err = media.NewReceiver(sch.receiverConfig(media.ReceiverConfig{
 		Codec: cfg.Codec, Strategy: strat, DisablePLC: cfg.DisablePLC, NoAudio: cfg.NoAudio,
-		OnPlay: func(c rtpcall.Played) {
-			if c.Kind != rtpcall.PlayHole {
+		OnPlay: func(c media.Played) {
+			if c.Kind != media.PlayHole {
 				r.play(c.Seq, c.PlayAt)
 			}
 		},
@@ -687,17 +687,17 @@ func newPipeline(cfg *Config, sch scheme, s Strategy, r *receiver) (pipeline, er
 	return p, nil
 }
 
-// rtpPipe is Spurt's own receive pipeline, an rtpcall.Receiver, which
+// rtpPipe is Spurt's own receive pipeline, an media.Receiver, which
 // reports what it plays through its OnPlay hook.
 type rtpPipe struct {
-	rcv   *rtpcall.Receiver
+	rcv   *media.Receiver
 	write func([]int16) error
 	out   []int16 // the rendered output, if kept
 }
 
 func (p *rtpPipe) arrive(pkt []byte, at time.Duration) { p.rcv.HandleRTP(pkt, at) }
 func (p *rtpPipe) render(now time.Duration) error      { return p.rcv.Render(now, p.write) }
-func (p *rtpPipe) stats() rtpcall.ReceiverStats        { return p.rcv.Stats() }
+func (p *rtpPipe) stats() media.ReceiverStats          { return p.rcv.Stats() }
 
 // path builds one direction's network.
 func (cfg *Config) path(seed uint64) (*impair.Path, error) {

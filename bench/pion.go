@@ -2,12 +2,11 @@ package bench
 
 import (
 	"errors"
+	"github.com/spurtvoip/spurt/media"
 	"time"
 
 	"github.com/pion/interceptor/pkg/jitterbuffer"
 	"github.com/pion/rtp"
-
-	"github.com/spurtvoip/spurt/rtpcall"
 )
 
 // PionDefaultMinPackets is pion/interceptor's own default start threshold.
@@ -51,7 +50,7 @@ type pionPipe struct {
 	seenOK   [1024]bool
 	firstSeq uint16
 	highest  int64 // extended, relative to firstSeq
-	counts   rtpcall.ReceiverStats
+	counts   media.ReceiverStats
 }
 
 func newPionPipe(minPackets int, r *receiver) *pionPipe {
@@ -119,7 +118,7 @@ func (p *pionPipe) pop(at time.Duration) {
 	}
 }
 
-func (p *pionPipe) stats() rtpcall.ReceiverStats {
+func (p *pionPipe) stats() media.ReceiverStats {
 	s := p.counts
 	if p.started {
 		s.Expected = uint64(p.highest) + 1

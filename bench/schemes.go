@@ -2,13 +2,13 @@ package bench
 
 import (
 	"fmt"
+	"github.com/spurtvoip/spurt/media"
 	"strconv"
 	"strings"
 
 	"github.com/spurtvoip/spurt/codec"
 	"github.com/spurtvoip/spurt/fec"
 	"github.com/spurtvoip/spurt/quality"
-	"github.com/spurtvoip/spurt/rtpcall"
 )
 
 // FEC scheme names, as --fec takes them. This file is the one place where a
@@ -19,10 +19,10 @@ const (
 	// FECNone sends plain audio: holes are concealed or silent (Config.DisablePLC).
 	FECNone = "none"
 	// FECRED is RFC 2198 redundant audio with one copy (red:1); red:N
-	// carries N copies, up to rtpcall.MaxREDDistance.
+	// carries N copies, up to media.MaxREDDistance.
 	FECRED = "red"
 	// FECXOR is RFC 5109 XOR parity over groups of
-	// rtpcall.DefaultXORGroupSize packets (xor:4); xor:N protects groups
+	// media.DefaultXORGroupSize packets (xor:4); xor:N protects groups
 	// of N, fec.MinGroupSize to fec.MaxGroupSize.
 	FECXOR = "xor"
 	// FECInterleave is interleave:D, G.711 spread over groups of D packets
@@ -42,9 +42,9 @@ const (
 // for it.
 type scheme struct {
 	name string
-	red  *rtpcall.REDConfig        // nil: no redundant audio
-	xor  *rtpcall.XORConfig        // nil: no parity
-	il   *rtpcall.InterleaveConfig // nil: one chunk per packet
+	red  *media.REDConfig        // nil: no redundant audio
+	xor  *media.XORConfig        // nil: no parity
+	il   *media.InterleaveConfig // nil: one chunk per packet
 }
 
 // depth is how many chunks the sender holds back and sends together: the
@@ -91,9 +91,9 @@ func parseScheme(name string, c codec.Codec) (scheme, error) {
 	case kind == FECNone && !hasArg:
 		return scheme{name: FECNone}, nil
 	case kind == FECRED:
-		n, ok := number(1, 1, rtpcall.MaxREDDistance)
+		n, ok := number(1, 1, media.MaxREDDistance)
 		if !ok {
-			return scheme{}, fmt.Errorf("bench: FEC scheme %q: want red:N with N from 1 to %d", name, rtpcall.MaxREDDistance)
+			return scheme{}, fmt.Errorf("bench: FEC scheme %q: want red:N with N from 1 to %d", name, media.MaxREDDistance)
 		}
 		gsm, err := codec.Default().ByName("GSM")
 		if err != nil {
@@ -101,20 +101,20 @@ func parseScheme(name string, c codec.Codec) (scheme, error) {
 		}
 		return scheme{
 			name: fmt.Sprintf("red:%d", n),
-			red:  &rtpcall.REDConfig{PayloadType: redPayloadType, Secondary: gsm, Distance: n, PeerDistance: n},
+			red:  &media.REDConfig{PayloadType: redPayloadType, Secondary: gsm, Distance: n, PeerDistance: n},
 		}, nil
 	case kind == FECXOR:
-		n, ok := number(rtpcall.DefaultXORGroupSize, fec.MinGroupSize, fec.MaxGroupSize)
+		n, ok := number(media.DefaultXORGroupSize, fec.MinGroupSize, fec.MaxGroupSize)
 		if !ok {
 			return scheme{}, fmt.Errorf("bench: FEC scheme %q: want xor:N with N from %d to %d", name, fec.MinGroupSize, fec.MaxGroupSize)
 		}
 		return scheme{
 			name: fmt.Sprintf("xor:%d", n),
-			xor:  &rtpcall.XORConfig{PayloadType: xorPayloadType, GroupSize: n, PeerGroupSize: n},
+			xor:  &media.XORConfig{PayloadType: xorPayloadType, GroupSize: n, PeerGroupSize: n},
 		}, nil
 	case kind == FECInterleave:
 		d, ok := number(0, 2, 8)
-		if !hasArg || !ok || !rtpcall.ValidInterleaveDepth(d) {
+		if !hasArg || !ok || !media.ValidInterleaveDepth(d) {
 			return scheme{}, fmt.Errorf("bench: FEC scheme %q: want interleave:D with D of 2, 4, 5 or 8", name)
 		}
 		if c.Name != "PCMU" && c.Name != "PCMA" {
@@ -122,20 +122,20 @@ func parseScheme(name string, c codec.Codec) (scheme, error) {
 		}
 		return scheme{
 			name: fmt.Sprintf("interleave:%d", d),
-			il:   &rtpcall.InterleaveConfig{PayloadType: interleavePayloadType, Depth: d, PeerDepth: d},
+			il:   &media.InterleaveConfig{PayloadType: interleavePayloadType, Depth: d, PeerDepth: d},
 		}, nil
 	}
 	return scheme{}, fmt.Errorf("bench: FEC scheme %q: want none, red[:N], xor[:N], interleave:D or interleave:D+xor:N", name)
 }
 
 // senderConfig adds the scheme's send side to cfg.
-func (s scheme) senderConfig(cfg rtpcall.SenderConfig) rtpcall.SenderConfig {
+func (s scheme) senderConfig(cfg media.SenderConfig) media.SenderConfig {
 	cfg.RED, cfg.XOR, cfg.Interleave = s.red, s.xor, s.il
 	return cfg
 }
 
 // receiverConfig adds the scheme's receive side to cfg.
-func (s scheme) receiverConfig(cfg rtpcall.ReceiverConfig) rtpcall.ReceiverConfig {
+func (s scheme) receiverConfig(cfg media.ReceiverConfig) media.ReceiverConfig {
 	cfg.RED, cfg.XOR, cfg.Interleave = s.red, s.xor, s.il
 	return cfg
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spurtvoip/spurt/media"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -17,7 +18,7 @@ import (
 
 // Config wires a Session to the outside world for one call.
 type Config struct {
-	Session SessionConfig
+	Session media.SessionConfig
 	Conn    net.PacketConn // the call's UDP socket; Run reads and writes it but does not close it
 	Remote  netip.AddrPort // where media and RTCP go
 	// StrictSource drops datagrams from anywhere but Remote (counted as rejected_source).
@@ -60,22 +61,9 @@ type Config struct {
 	Status io.Writer // the live status line; nil for none
 	// Trace, if set, records the arrival of every RTP packet the session
 	// accepts from the peer (see TraceRecorder).
-	Trace  *TraceRecorder
+	Trace  *media.TraceRecorder
 	Logger *slog.Logger
 }
-
-// Outcome says why a call ended.
-type Outcome string
-
-// Why a call ends.
-const (
-	EndedDuration    Outcome = "duration reached"
-	EndedSourceDone  Outcome = "input sent and received audio played out"
-	EndedPeerBye     Outcome = "peer hung up (RTCP BYE)"
-	EndedPeerTimeout Outcome = "peer went silent"
-	EndedCancelled   Outcome = "hung up locally"
-	EndedStreamOver  Outcome = "the peer's stream stopped"
-)
 
 const (
 	// renderPeriod is how often received audio is committed to the sink when
@@ -95,7 +83,7 @@ const (
 
 // datagram is one packet handed from the reader goroutine to the loop.
 type datagram struct {
-	buf     *[maxPacketSize]byte
+	buf     *[media.MaxPacketSize]byte
 	n       int
 	from    netip.AddrPort
 	arrival time.Duration
@@ -104,21 +92,21 @@ type datagram struct {
 // Run holds a call until it ends: by ctx (whose cause is reported), Duration,
 // the source's end, the peer's BYE or the peer going silent. It returns the
 // final stats and why the call ended. A nil error means an orderly end.
-func Run(ctx context.Context, cfg Config) (Stats, Outcome, error) {
+func Run(ctx context.Context, cfg Config) (media.Stats, media.Outcome, error) {
 	if cfg.NAT != nil && !cfg.Remote.IsValid() {
 		cfg.Remote = cfg.NAT.Remote
 	}
 	cfg.Remote = netip.AddrPortFrom(cfg.Remote.Addr().Unmap(), cfg.Remote.Port())
 	if cfg.Conn == nil || !cfg.Remote.IsValid() {
-		return Stats{}, "", errors.New("rtpcall: a call needs a socket and a remote address")
+		return media.Stats{}, "", errors.New("rtpcall: a call needs a socket and a remote address")
 	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sess, err := NewSession(cfg.Session)
+	sess, err := media.NewSession(cfg.Session)
 	if err != nil {
-		return Stats{}, "", err
+		return media.Stats{}, "", err
 	}
 	c := &callLoop{
 		cfg:     cfg,
@@ -129,14 +117,14 @@ func Run(ctx context.Context, cfg Config) (Stats, Outcome, error) {
 		epoch:   time.Now(),
 		frame:   make([]int16, 160),
 		packets: make(chan datagram, readPool),
-		free:    make(chan *[maxPacketSize]byte, readPool),
+		free:    make(chan *[media.MaxPacketSize]byte, readPool),
 	}
 	if cfg.Path != nil || cfg.RTCPPath != nil {
 		limit := cfg.QueueLimit
 		if limit == 0 {
 			limit = 4096
 		}
-		c.delayLine = impair.NewReleaser(limit, maxPacketSize)
+		c.delayLine = impair.NewReleaser(limit, media.MaxPacketSize)
 	}
 	return c.run(ctx)
 }
@@ -144,7 +132,7 @@ func Run(ctx context.Context, cfg Config) (Stats, Outcome, error) {
 type callLoop struct {
 	cfg    Config
 	log    *slog.Logger
-	sess   *Session
+	sess   *media.Session
 	remote *net.UDPAddr
 	epoch  time.Time
 	rng    *rand.Rand // the call's own: RTCP report intervals
@@ -161,7 +149,7 @@ type callLoop struct {
 	queueFull   uint64
 	sendErrors  uint64
 	packets     chan datagram
-	free        chan *[maxPacketSize]byte
+	free        chan *[media.MaxPacketSize]byte
 	readErr     chan error
 	nextReport  time.Duration
 	nextStatus  time.Duration
@@ -181,9 +169,9 @@ func (c *callLoop) now() time.Duration { return time.Since(c.epoch) }
 
 func (c *callLoop) wall(d time.Duration) time.Time { return c.epoch.Add(d) }
 
-func (c *callLoop) run(ctx context.Context) (Stats, Outcome, error) {
+func (c *callLoop) run(ctx context.Context) (media.Stats, media.Outcome, error) {
 	for range readPool {
-		c.free <- new([maxPacketSize]byte)
+		c.free <- new([media.MaxPacketSize]byte)
 	}
 	c.readErr = make(chan error, 1)
 	readCtx, stopReading := context.WithCancel(context.Background())
@@ -236,7 +224,7 @@ func (c *callLoop) run(ctx context.Context) (Stats, Outcome, error) {
 	return st, outcome, err
 }
 
-func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (Outcome, error) {
+func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (media.Outcome, error) {
 	done := ctx.Done()
 	for {
 		select {
@@ -252,9 +240,9 @@ func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (Outcome, error) 
 				continue
 			}
 			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
-				return Outcome(cause.Error()), nil
+				return media.Outcome(cause.Error()), nil
 			}
-			return EndedCancelled, nil
+			return media.EndedCancelled, nil
 		case err := <-c.readErr:
 			return "", fmt.Errorf("rtpcall: reading from the network: %w", err)
 		case d := <-c.packets:
@@ -287,7 +275,7 @@ func (c *callLoop) untilNextWake() time.Duration {
 	now := c.now()
 	next := now + renderPeriod
 	if c.cfg.Source != nil && !c.cfg.SourcePaced && !c.sourceDone {
-		next = min(next, time.Duration(c.framesSent+1)*c.sess.frameDur)
+		next = min(next, time.Duration(c.framesSent+1)*c.sess.FrameDuration())
 	}
 	if c.delayLine != nil {
 		if at, ok := c.delayLine.Next(); ok {
@@ -312,7 +300,7 @@ func (c *callLoop) drainReceived() {
 
 // step does the periodic work: capture from a file, release delayed packets,
 // play what is due, report, refresh the status line, and decide to hang up.
-func (c *callLoop) step() (Outcome, bool, error) {
+func (c *callLoop) step() (media.Outcome, bool, error) {
 	now := c.now()
 	if c.cfg.Source != nil && !c.cfg.SourcePaced && !c.draining {
 		c.captureDue(now)
@@ -327,9 +315,9 @@ func (c *callLoop) step() (Outcome, bool, error) {
 	}
 	// Besides the schedule, a sender report as soon as media has gone out:
 	// the peer needs one to map our media clock to its own.
-	if (now >= c.nextReport || !c.sentSR && c.sess.sender.Stats().Packets > 0) && !c.draining {
+	if (now >= c.nextReport || !c.sentSR && c.sess.MediaSent()) && !c.draining {
 		c.sendReport(now)
-		c.sentSR = c.sess.sender.Stats().Packets > 0
+		c.sentSR = c.sess.MediaSent()
 		c.nextReport = now + c.reportInterval()
 	}
 	if c.cfg.Status != nil && now >= c.nextStatus {
@@ -339,16 +327,16 @@ func (c *callLoop) step() (Outcome, bool, error) {
 	return c.shouldEnd(now)
 }
 
-func (c *callLoop) shouldEnd(now time.Duration) (Outcome, bool, error) {
+func (c *callLoop) shouldEnd(now time.Duration) (media.Outcome, bool, error) {
 	if c.cfg.Duration > 0 && now >= c.cfg.Duration {
-		return EndedDuration, true, nil
+		return media.EndedDuration, true, nil
 	}
 	if c.sess.PeerLeft() {
 		if !c.draining {
 			c.startDrain(now)
 		}
 		if c.sess.Idle() || now >= c.drainUntil {
-			return EndedPeerBye, true, nil
+			return media.EndedPeerBye, true, nil
 		}
 		return "", false, nil
 	}
@@ -362,9 +350,9 @@ func (c *callLoop) shouldEnd(now time.Duration) (Outcome, bool, error) {
 	}
 	if now-heard > timeout {
 		if _, any := c.sess.LastRTP(); any && c.cfg.SilenceEndsStream {
-			return EndedStreamOver, true, nil
+			return media.EndedStreamOver, true, nil
 		}
-		return EndedPeerTimeout, true, fmt.Errorf("rtpcall: nothing heard from the peer for %v", timeout.Round(time.Second))
+		return media.EndedPeerTimeout, true, fmt.Errorf("rtpcall: nothing heard from the peer for %v", timeout.Round(time.Second))
 	}
 	if c.cfg.Source != nil && c.sourceDone && (c.delayLine == nil || c.delayLine.Len() == 0) && c.sess.Idle() {
 		quiet := c.cfg.DrainQuiet
@@ -373,7 +361,7 @@ func (c *callLoop) shouldEnd(now time.Duration) (Outcome, bool, error) {
 		}
 		last, any := c.sess.LastRTP()
 		if !any || now-last > quiet {
-			return EndedSourceDone, true, nil
+			return media.EndedSourceDone, true, nil
 		}
 	}
 	return "", false, nil
@@ -391,7 +379,7 @@ func (c *callLoop) startDrain(now time.Duration) {
 // captureDue reads every file frame whose capture has completed by now: frame
 // n covers [n, n+1) frame durations after the call began.
 func (c *callLoop) captureDue(now time.Duration) {
-	frameDur := c.sess.frameDur
+	frameDur := c.sess.FrameDuration()
 	for !c.sourceDone && time.Duration(c.framesSent+1)*frameDur <= now {
 		if err := c.cfg.Source.ReadFrame(c.frame); err != nil {
 			c.sourceDone = true
@@ -424,7 +412,7 @@ func (c *callLoop) flushSender(at time.Duration) {
 	if c.sendPacket == nil {
 		c.sendPacket = c.transmitMedia
 	}
-	if err := c.sess.sender.Flush(c.sendPacket); err != nil {
+	if err := c.sess.Flush(c.sendPacket); err != nil {
 		c.log.Warn("last packets not sent", "err", err)
 	}
 }
@@ -532,17 +520,25 @@ func (c *callLoop) receive(d datagram) {
 		return
 	}
 	if c.cfg.StrictSource && netip.AddrPortFrom(d.from.Addr().Unmap(), d.from.Port()) != c.cfg.Remote {
-		c.sess.receiver.stats.RejectedSource++
+		c.sess.RejectSource()
 		return
 	}
-	c.handleDatagram(d.buf[:d.n], d.arrival) // trace.go
+	c.handleDatagram(d.buf[:d.n], d.arrival)
+}
+
+// handleDatagram hands a received datagram to the session and, when it was
+// media of the peer's stream, records it in the trace.
+func (c *callLoop) handleDatagram(b []byte, arrival time.Duration) {
+	if c.sess.HandleDatagram(b, arrival, c.wall(arrival)) && c.cfg.Trace != nil {
+		c.cfg.Trace.RecordDatagram(b, arrival)
+	}
 }
 
 // read is the socket reader: it stamps each datagram's arrival on the call's
 // clock and passes it to the loop in a buffer from the free list.
 func (c *callLoop) read(ctx context.Context) {
 	for {
-		var buf *[maxPacketSize]byte
+		var buf *[media.MaxPacketSize]byte
 		select {
 		case buf = <-c.free:
 		case <-ctx.Done():

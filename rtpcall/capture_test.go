@@ -2,6 +2,7 @@ package rtpcall
 
 import (
 	"context"
+	"github.com/spurtvoip/spurt/media"
 	"io"
 	"sync"
 	"testing"
@@ -58,13 +59,13 @@ func TestRunWithPacedSource(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		a, b := listenUDP(t, "127.0.0.1"), listenUDP(t, "127.0.0.1")
 		doneB := startRun(ctx, Config{
-			Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xB},
+			Session: media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xB},
 			Conn:    b, Remote: addrOf(a), Sink: audio.NewMemorySink(),
 		})
 		src := &pacedSource{tone: audio.NewTone(440, 8000, time.Hour), left: tt.frames}
 		started := time.Now()
 		doneA := startRun(ctx, Config{
-			Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA},
+			Session: media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA},
 			Conn:    a, Remote: addrOf(b), Source: src, SourcePaced: true, Duration: tt.limit,
 		})
 		st := wait(t, doneA, "A")

@@ -2,6 +2,7 @@ package rtpcall
 
 import (
 	"context"
+	"github.com/spurtvoip/spurt/media"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -27,12 +28,12 @@ func TestHangUpPlaysOutWhatIsQueued(t *testing.T) {
 	speech := speechSample(t)[:2*8000]
 	sinkB := audio.NewMemorySink()
 	doneB := startRun(ctx, Config{
-		Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 200*time.Millisecond), SSRC: 0xB,
+		Session: media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 200*time.Millisecond), SSRC: 0xB,
 			RED: redConfig(t, 0, 1), DisablePLC: true},
 		Conn: b, Remote: addrOf(a), Sink: sinkB,
 	})
 	doneA := startRun(ctx, Config{
-		Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA,
+		Session: media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA,
 			RED: redConfig(t, 1, 0)},
 		Conn: a, Remote: addrOf(b), Source: audio.NewMemorySource(speech),
 		Path: &impair.Path{Loss: loss},
@@ -53,8 +54,8 @@ func TestHangUpPlaysOutWhatIsQueued(t *testing.T) {
 	t.Logf("A sent %d packets; B: outcome %q after %v, received %d of %d, lost %d, recovered %d, residual %d, late %d, played %d, missing %d; heard %d samples",
 		stA.PacketsSent, resB.outcome, took.Round(time.Millisecond), stB.PacketsReceived, stB.Expected, stB.NetworkLost,
 		stB.FECRecovered, stB.ResidualLost, stB.LateLost, stB.Played, stB.Missing, len(sinkB.Samples()))
-	if resB.outcome != EndedPeerBye {
-		t.Errorf("B ended with %q, want %q", resB.outcome, EndedPeerBye)
+	if resB.outcome != media.EndedPeerBye {
+		t.Errorf("B ended with %q, want %q", resB.outcome, media.EndedPeerBye)
 	}
 	if took > 2*time.Second {
 		t.Errorf("B took %v to end after the hang-up, want under 2 s", took)

@@ -1,7 +1,7 @@
 package rtpcall
 
 import (
-	"encoding/binary"
+	"github.com/spurtvoip/spurt/media"
 	"net"
 	"net/netip"
 	"slices"
@@ -124,8 +124,8 @@ func (c *callLoop) handleNAT(d datagram) bool {
 		if from == c.cfg.Remote {
 			return false
 		}
-		c.sess.receiver.stats.RejectedSource++
-		if c.fromPeerStream(pkt) {
+		c.sess.RejectSource()
+		if c.sess.FromPeerStream(pkt) {
 			c.probe(from, d.arrival)
 		}
 		return true
@@ -154,7 +154,7 @@ func (c *callLoop) handleNAT(d datagram) bool {
 			c.follow(from, "sent an authenticated check")
 		case awaited:
 		default:
-			c.sess.receiver.stats.RejectedSource++
+			c.sess.RejectSource()
 		}
 	}
 	if reply, to, ok := path.Checker.Handle(pkt, from, d.arrival); ok {
@@ -163,21 +163,6 @@ func (c *callLoop) handleNAT(d datagram) bool {
 		}
 	}
 	return true
-}
-
-// fromPeerStream reports whether pkt is RTP or RTCP of the peer's stream:
-// version 2 and, once the receiver has locked onto the peer's SSRC, that
-// SSRC (RTCP's first packet names its sender at the same offset).
-func (c *callLoop) fromPeerStream(pkt []byte) bool {
-	if len(pkt) < 12 || pkt[0]>>6 != 2 {
-		return false
-	}
-	ssrcAt := 8 // RTP: after the sequence number and timestamp
-	if isRTCP(pkt) {
-		ssrcAt = 4 // the sender's SSRC
-	}
-	src := &c.sess.receiver.src
-	return !src.locked || binary.BigEndian.Uint32(pkt[ssrcAt:]) == src.ssrc
 }
 
 // probe sends a check to from, where the peer's media came from, when the
@@ -227,7 +212,7 @@ func (c *callLoop) keepaliveInterval() time.Duration {
 }
 
 // pathStats fills the stats of how the path was opened.
-func (c *callLoop) pathStats(st *Stats) {
+func (c *callLoop) pathStats(st *media.Stats) {
 	st.Path = pathDirect
 	if p := c.cfg.NAT; p != nil {
 		st.Path = p.Kind

@@ -3,6 +3,7 @@ package rtpcall
 import (
 	"context"
 	"errors"
+	"github.com/spurtvoip/spurt/media"
 	"log/slog"
 	"math"
 	"net"
@@ -127,7 +128,7 @@ func toneFrames(t *testing.T, freq float64, amplitude int16, n int) [][]int16 {
 // and initial sequence number and timestamp sends (no VAD: one per frame).
 func rtpPackets(t *testing.T, ssrc uint32, seq uint16, ts uint32, frames [][]int16) [][]byte {
 	t.Helper()
-	s, err := NewSender(SenderConfig{Codec: pcmu(t), SSRC: ssrc, InitialSeq: seq, InitialTime: ts})
+	s, err := media.NewSender(media.SenderConfig{Codec: pcmu(t), SSRC: ssrc, InitialSeq: seq, InitialTime: ts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,8 +153,8 @@ func send(t *testing.T, conn *net.UDPConn, to netip.AddrPort, pkts ...[]byte) {
 }
 
 type runResult struct {
-	stats   Stats
-	outcome Outcome
+	stats   media.Stats
+	outcome media.Outcome
 	err     error
 }
 
@@ -166,7 +167,7 @@ func startRun(ctx context.Context, cfg Config) <-chan runResult {
 	return ch
 }
 
-func wait(t *testing.T, ch <-chan runResult, side string) Stats {
+func wait(t *testing.T, ch <-chan runResult, side string) media.Stats {
 	t.Helper()
 	select {
 	case r := <-ch:
@@ -176,7 +177,7 @@ func wait(t *testing.T, ch <-chan runResult, side string) Stats {
 		return r.stats
 	case <-time.After(15 * time.Second):
 		t.Fatalf("%s: the call did not end", side)
-		return Stats{}
+		return media.Stats{}
 	}
 }
 
@@ -212,7 +213,7 @@ func TestRunRejectsInjectedMedia(t *testing.T) {
 			a, b := listenUDP(t, "127.0.0.1"), listenUDP(t, "127.0.0.1")
 			injectors := []*net.UDPConn{listenUDP(t, "127.0.0.1"), listenUDP(t, "127.0.0.2")}
 			cfgA := Config{
-				Session:      SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: peerSSRC, InitialSeq: peerSeq, InitialTime: peerTS},
+				Session:      media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: peerSSRC, InitialSeq: peerSeq, InitialTime: peerTS},
 				Conn:         a,
 				Remote:       addrOf(b),
 				StrictSource: tt.strict,
@@ -220,7 +221,7 @@ func TestRunRejectsInjectedMedia(t *testing.T) {
 			}
 			sink := audio.NewMemorySink()
 			cfgB := Config{
-				Session:      SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xB0B},
+				Session:      media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xB0B},
 				Conn:         b,
 				Remote:       addrOf(a),
 				StrictSource: tt.strict,
@@ -290,7 +291,7 @@ func TestReceiverLocksOntoFirstSSRC(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			sess, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 40*time.Millisecond), SSRC: 1})
+			sess, err := media.NewSession(media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 40*time.Millisecond), SSRC: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,7 +344,7 @@ type loggedDatagram struct {
 
 // collect reads conn until it is closed or ctx ends.
 func (l *datagramLog) collect(ctx context.Context, conn *net.UDPConn) {
-	buf := make([]byte, maxPacketSize)
+	buf := make([]byte, media.MaxPacketSize)
 	for ctx.Err() == nil {
 		_ = conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
@@ -377,7 +378,7 @@ func (l *datagramLog) count(keep func([]byte) bool) int {
 	return n
 }
 
-func isRTP(b []byte) bool { return len(b) >= 12 && b[0]>>6 == 2 && !isRTCP(b) }
+func isRTP(b []byte) bool { return len(b) >= 12 && b[0]>>6 == 2 && !media.IsRTCP(b) }
 
 // stunType decodes b's STUN message type, if b is STUN.
 func stunType(b []byte) (stun.MessageType, bool) {
@@ -431,7 +432,7 @@ func TestRunFollowsPeerOnlyAfterAuthenticatedCheck(t *testing.T) {
 	go at1.collect(logCtx, b1)
 	go at2.collect(logCtx, b2)
 	done := startRun(ctx, Config{
-		Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA},
+		Session: media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA},
 		Conn:    a,
 		NAT:     pa,
 		Source:  audio.NewTone(600, 8000, 3*time.Second),
@@ -540,7 +541,7 @@ func TestRunSendsKeepalivesDuringSilence(t *testing.T) {
 	var atB datagramLog
 	go atB.collect(ctx, b)
 	st := wait(t, startRun(ctx, Config{
-		Session:           SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 40*time.Millisecond), SSRC: 0xA, VAD: det},
+		Session:           media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 40*time.Millisecond), SSRC: 0xA, VAD: det},
 		Conn:              a,
 		NAT:               pa,
 		KeepaliveInterval: interval,
@@ -763,7 +764,7 @@ func newNATRelay(t *testing.T, ctx context.Context, a, b netip.AddrPort) *natRel
 
 // forwardOut carries B's datagrams to A through the current outside socket.
 func (r *natRelay) forwardOut(ctx context.Context) {
-	buf := make([]byte, maxPacketSize)
+	buf := make([]byte, media.MaxPacketSize)
 	for ctx.Err() == nil {
 		_ = r.inside.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 		n, _, err := r.inside.ReadFromUDPAddrPort(buf)
@@ -786,7 +787,7 @@ func (r *natRelay) forwardOut(ctx context.Context) {
 
 // forwardIn carries what reaches outside socket out to B, until out closes.
 func (r *natRelay) forwardIn(ctx context.Context, out *net.UDPConn, rebound bool) {
-	buf := make([]byte, maxPacketSize)
+	buf := make([]byte, media.MaxPacketSize)
 	for ctx.Err() == nil {
 		_ = out.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 		n, _, err := out.ReadFromUDPAddrPort(buf)
@@ -826,7 +827,7 @@ type attacker struct {
 }
 
 func (at *attacker) serve(ctx context.Context) {
-	buf := make([]byte, maxPacketSize)
+	buf := make([]byte, media.MaxPacketSize)
 	for ctx.Err() == nil {
 		_ = at.conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 		n, from, err := at.conn.ReadFromUDPAddrPort(buf)
@@ -874,11 +875,11 @@ func TestRunFollowsRebindingPeer(t *testing.T) {
 	const talk = 3 * time.Second
 	sinkA, sinkB := audio.NewMemorySink(), audio.NewMemorySink()
 	doneA := startRun(ctx, Config{
-		Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA},
+		Session: media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA},
 		Conn:    a, NAT: pa, Sink: sinkA, Source: audio.NewTone(600, 8000, talk),
 	})
 	doneB := startRun(ctx, Config{
-		Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: peerSSRC, InitialSeq: peerSeq, InitialTime: peerTS},
+		Session: media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: peerSSRC, InitialSeq: peerSeq, InitialTime: peerTS},
 		Conn:    b, NAT: pb, Sink: sinkB, Source: audio.NewTone(440, 8000, talk),
 	})
 
@@ -969,7 +970,7 @@ func TestRunFollowsRebindingPeer(t *testing.T) {
 // fakeSTUN answers binding requests with the address mapped returns, as a
 // STUN server behind whose NAT the client sits would see it.
 func fakeSTUN(ctx context.Context, conn *net.UDPConn, mapped func() netip.AddrPort) {
-	buf := make([]byte, maxPacketSize)
+	buf := make([]byte, media.MaxPacketSize)
 	for ctx.Err() == nil {
 		_ = conn.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
 		n, from, err := conn.ReadFromUDPAddrPort(buf)
@@ -1052,12 +1053,12 @@ func TestRunRenewsPathAfterRebinding(t *testing.T) {
 			const talk = 5 * time.Second
 			sinkA, sinkB := audio.NewMemorySink(), audio.NewMemorySink()
 			doneA := startRun(ctx, Config{
-				Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA},
+				Session: media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xA},
 				Conn:    a, NAT: pa, Sink: sinkA, Source: audio.NewTone(600, 8000, talk), PeerTimeout: 8 * time.Second,
 				Logger: logA.logger(),
 			})
 			doneB := startRun(ctx, Config{
-				Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xB},
+				Session: media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 0xB},
 				Conn:    b, NAT: pb, Sink: sinkB, Source: audio.NewTone(440, 8000, talk), PeerTimeout: 8 * time.Second,
 				Logger: logB.logger(),
 			})
@@ -1154,7 +1155,7 @@ func TestOpenPathCountsEarlyDatagrams(t *testing.T) {
 		t.Fatalf("opening the path: %v; %v", errA, errB)
 	}
 	st, _, err := Run(ctx, Config{
-		Session:  SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 1},
+		Session:  media.SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 60*time.Millisecond), SSRC: 1},
 		Conn:     a,
 		NAT:      pa,
 		Duration: 200 * time.Millisecond,

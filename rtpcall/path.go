@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spurtvoip/spurt/media"
 	"log/slog"
 	"net"
 	"net/netip"
@@ -83,7 +84,7 @@ func OpenPath(ctx context.Context, conn net.PacketConn, cfg nat.CheckerConfig, l
 	var (
 		opened = &OpenedPath{Checker: checker, local: cfg.Local, remote: cfg.Remote}
 		epoch  = time.Now()
-		buf    = make([]byte, maxPacketSize)
+		buf    = make([]byte, media.MaxPacketSize)
 		// mapped holds what each remote address said our address is, from
 		// the XOR-MAPPED-ADDRESS of its answers to our checks.
 		mapped = make(map[netip.AddrPort]netip.AddrPort)

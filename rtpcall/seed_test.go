@@ -1,6 +1,7 @@
 package rtpcall
 
 import (
+	"github.com/spurtvoip/spurt/media"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -39,7 +40,7 @@ func TestSeedReplaysMediaLoss(t *testing.T) {
 	}
 	const frames = 300
 	run := func(reportAt []int) (received []uint16, reports int) {
-		sess, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: ewma(t), SSRC: 5, InitialSeq: 1000})
+		sess, err := media.NewSession(media.SessionConfig{Codec: pcmu(t), Strategy: ewma(t), SSRC: 5, InitialSeq: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -49,7 +50,7 @@ func TestSeedReplaysMediaLoss(t *testing.T) {
 				Path: lossy(1), RTCPPath: lossy(2)},
 			log:       slog.New(slog.DiscardHandler),
 			sess:      sess,
-			delayLine: impair.NewReleaser(4096, maxPacketSize),
+			delayLine: impair.NewReleaser(4096, media.MaxPacketSize),
 		}
 		pcm := make([]int16, 160)
 		for i := range frames {
@@ -62,7 +63,7 @@ func TestSeedReplaysMediaLoss(t *testing.T) {
 		c.delayLine.Due(time.Hour, c.transmitNow)
 		var h rtp.Header
 		for _, p := range conn.written {
-			if isRTCP(p) {
+			if media.IsRTCP(p) {
 				reports++
 				continue
 			}

@@ -2,16 +2,16 @@ package rtpcall
 
 import (
 	"fmt"
+	"github.com/spurtvoip/spurt/media"
 	"io"
 	"os"
-	"strings"
 	"time"
 )
 
 // showStatus refreshes the live status line. On a terminal it is rewritten in
 // place; elsewhere (a log file, a pipe) each refresh is its own line.
 func (c *callLoop) showStatus(now time.Duration) {
-	line := FormatStatus(now, c.sess.Status())
+	line := media.FormatStatus(now, c.sess.Status())
 	if isTerminal(c.cfg.Status) {
 		fmt.Fprintf(c.cfg.Status, "\r\x1b[K%s", line)
 	} else {
@@ -33,91 +33,4 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
-}
-
-// FormatStatus renders one status line: elapsed time, loss, late loss, the
-// current playout delay, the EWMA's d and v with its parameters, and the
-// number of talk spurts. A "~" marks delays still relative to the first
-// packet because no RTCP sender report has arrived to anchor them.
-func FormatStatus(elapsed time.Duration, s Status) string {
-	var b strings.Builder
-	rel := ""
-	if !s.Mapped {
-		rel = "~"
-	}
-	playout := "-" // no spurt begun: no playout delay chosen yet
-	if s.Spurts > 0 {
-		playout = fmt.Sprintf("%s%.0fms", rel, ms(s.PlayoutDelay))
-	}
-	fmt.Fprintf(&b, "%s  rx %d  loss %.1f%%  late %.1f%%  playout %s",
-		fmtElapsed(elapsed), s.Received, pct(s.Lost, s.Expected), pct(s.Late, s.Received), playout)
-	if s.HaveEWMA {
-		d := "-" // nothing received: no estimate yet
-		if s.Received > 0 {
-			d = fmt.Sprintf("%s%.1fms", rel, ms(s.D))
-		}
-		fmt.Fprintf(&b, "  d %s  v %.1fms  K %g  alpha %g  beta %g", d, ms(s.V), s.K, s.Alpha, s.Beta)
-	} else {
-		fmt.Fprintf(&b, "  [%s]", s.Strategy)
-	}
-	fmt.Fprintf(&b, "  spurts %d", s.Spurts)
-	return b.String()
-}
-
-func fmtElapsed(d time.Duration) string {
-	d = d.Truncate(time.Second)
-	return fmt.Sprintf("%02d:%02d", int(d.Minutes()), int(d.Seconds())%60)
-}
-
-func pct(part, whole uint64) float64 {
-	if whole == 0 {
-		return 0
-	}
-	return 100 * float64(part) / float64(whole)
-}
-
-// Summary renders the end-of-call report a person reads.
-func Summary(s Stats, outcome Outcome) string {
-	var b strings.Builder
-	opt := func(p *float64) string {
-		if p == nil {
-			return "n/a"
-		}
-		return fmt.Sprintf("%.1f ms", *p)
-	}
-	fmt.Fprintf(&b, "call ended: %s after %.1f s\n", outcome, s.Duration)
-	fmt.Fprintf(&b, "  codec %s, playout %s", s.Codec, s.Playout)
-	if s.K != 0 || s.Alpha != 0 || s.Beta != 0 { // ewma and spike have them
-		fmt.Fprintf(&b, " (K %g, alpha %g, beta %g)", s.K, s.Alpha, s.Beta)
-	}
-	b.WriteString("\n")
-	fmt.Fprintf(&b, "  sent %d packets; received %d of %d expected\n", s.PacketsSent, s.PacketsReceived, s.Expected)
-	fmt.Fprintf(&b, "  network loss %d (%.1f%%), late loss %d (%.1f%%), duplicates %d, talk spurts %d\n",
-		s.NetworkLost, pct(s.NetworkLost, s.Expected), s.LateLost, pct(s.LateLost, s.PacketsReceived), s.Duplicates, s.Talkspurts)
-	fmt.Fprintf(&b, "  playout delay mean %s, p95 %s; buffer delay mean %s\n",
-		opt(s.PlayoutDelayMean), opt(s.PlayoutDelayP95), opt(s.BufferDelayMean))
-	fmt.Fprintf(&b, "  rtt %s, interarrival jitter %.1f ms", opt(s.RTT), s.Jitter)
-	if s.RemoteLost != nil {
-		fmt.Fprintf(&b, "; the peer lost %d of ours (jitter %s)", *s.RemoteLost, opt(s.RemoteJitter))
-	}
-	b.WriteString("\n")
-	if (s.FEC != "" && s.FEC != "none") || s.FECRecovered > 0 {
-		fmt.Fprintf(&b, "  fec %s (overhead %.0f%%); received: %d chunks recovered, %d lost for good\n",
-			s.FEC, 100*s.OverheadRatio, s.FECRecovered, s.ResidualLost)
-	}
-	if s.Interleave > 0 {
-		fmt.Fprintf(&b, "  interleaving %d chunks over %d packets\n", s.Interleave, s.Interleave)
-	}
-	if s.Concealed > 0 || s.FECLate > 0 || s.FECMalformed > 0 {
-		fmt.Fprintf(&b, "  concealed %d chunks (%.0f ms); fec rebuilt too late %d, malformed %d\n",
-			s.Concealed, s.ConcealedMs, s.FECLate, s.FECMalformed)
-	}
-	if s.RFactor != nil && s.MOS != nil {
-		fmt.Fprintf(&b, "  voice quality (ITU-T G.107 E-model): R %.1f, MOS %.2f\n", *s.RFactor, *s.MOS)
-	}
-	if bad := s.Malformed + s.WrongPayload + s.RejectedSource + s.Refused; bad > 0 {
-		fmt.Fprintf(&b, "  dropped input: %d malformed, %d wrong payload type, %d from other sources, %d refused\n",
-			s.Malformed, s.WrongPayload, s.RejectedSource, s.Refused)
-	}
-	return b.String()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spurtvoip/spurt/media"
 	"io"
 	"log/slog"
 	"math"
@@ -379,13 +380,13 @@ func talk(ctx context.Context, f *callFlags, reg *codec.Registry, sig *signaling
 			}
 		}
 	}()
-	err = media(callCtx, f, cd, udp, remote, true, stdout, stderr, log, options...)
+	err = runMedia(callCtx, f, cd, udp, remote, true, stdout, stderr, log, options...)
 	_ = sig.Bye()
 	return err
 }
 
-// media opens the audio ends, runs the call and reports it.
-func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn, remote netip.AddrPort,
+// runMedia opens the audio ends, runs the call and reports it.
+func runMedia(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn, remote netip.AddrPort,
 	strict bool, stdout, stderr io.Writer, log *slog.Logger, options ...func(*rtpcall.Config)) error {
 	strategy, err := f.strategy()
 	if err != nil {
@@ -416,7 +417,7 @@ func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn,
 	}
 	duration := f.duration
 	cfg := rtpcall.Config{
-		Session: rtpcall.SessionConfig{
+		Session: media.SessionConfig{
 			Codec:       cd,
 			Strategy:    strategy,
 			VAD:         detector,
@@ -458,7 +459,7 @@ func media(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPConn,
 	if outcome == "" {
 		return runErr // the call never started: nothing to summarise
 	}
-	fmt.Fprint(stdout, rtpcall.Summary(stats, outcome))
+	fmt.Fprint(stdout, media.Summary(stats, outcome))
 	if f.statsJSON != "" {
 		if err := writeJSON(f.statsJSON, stats); err != nil && runErr == nil {
 			runErr = err

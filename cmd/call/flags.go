@@ -168,7 +168,7 @@ func (f *callFlags) networkDelay() time.Duration {
 // none was asked for. Each draws from its own generator seeded from --seed,
 // so that the media's loss and jitter depend on the seed alone, not on when
 // the (randomly timed) RTCP reports went.
-func (f *callFlags) path() (media, rtcp *impair.Path, err error) {
+func (f *callFlags) path() (mediaPath, rtcp *impair.Path, err error) {
 	delay := f.networkDelay()
 	if f.loss.value == 0 && delay == 0 && f.jitterAmount == 0 {
 		return nil, nil, nil
@@ -196,13 +196,13 @@ func (f *callFlags) path() (media, rtcp *impair.Path, err error) {
 		}
 		return p, nil
 	}
-	if media, err = build(0x5eed); err != nil {
+	if mediaPath, err = build(0x5eed); err != nil {
 		return nil, nil, err
 	}
 	if rtcp, err = build(0x5eed + 1); err != nil {
 		return nil, nil, err
 	}
-	return media, rtcp, nil
+	return mediaPath, rtcp, nil
 }
 
 func (f *callFlags) detector() (*vad.Detector, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/spurtvoip/spurt/media"
 	"strconv"
 	"strings"
 
@@ -32,7 +33,7 @@ import (
 // claims no copies of our own (writing "0/3" for an offer of "0/3/3" was read
 // as one copy coming back). The layout the peer wrote is therefore only a
 // hint for the playout delay, used while the peer's packets are RED (see
-// rtpcall.REDConfig.PeerDistance).
+// media.REDConfig.PeerDistance).
 
 const (
 	firstREDPayloadType = 96 // the dynamic range (RFC 3551 section 3)
@@ -59,8 +60,8 @@ func (f *fecFlag) Set(s string) error {
 		f.distance = 1
 	case name == "red":
 		n, err := strconv.Atoi(arg)
-		if err != nil || n < 1 || n > rtpcall.MaxREDDistance {
-			return fmt.Errorf("want red:N with N from 1 to %d (copies of earlier chunks per packet)", rtpcall.MaxREDDistance)
+		if err != nil || n < 1 || n > media.MaxREDDistance {
+			return fmt.Errorf("want red:N with N from 1 to %d (copies of earlier chunks per packet)", media.MaxREDDistance)
 		}
 		f.distance = n
 	default:
@@ -84,8 +85,8 @@ func redFmtp(primary, secondary uint8, copies int) string {
 // payload types.
 func parseREDFmtp(fmtp string) (primary uint8, redundant []uint8, err error) {
 	parts := strings.Split(strings.TrimSpace(fmtp), "/")
-	if len(parts) < 2 || len(parts) > 1+rtpcall.MaxREDDistance {
-		return 0, nil, fmt.Errorf("red fmtp %q: want PRIMARY/REDUNDANT[/REDUNDANT...] with at most %d copies", fmtp, rtpcall.MaxREDDistance)
+	if len(parts) < 2 || len(parts) > 1+media.MaxREDDistance {
+		return 0, nil, fmt.Errorf("red fmtp %q: want PRIMARY/REDUNDANT[/REDUNDANT...] with at most %d copies", fmtp, media.MaxREDDistance)
 	}
 	pts := make([]uint8, len(parts))
 	for i, p := range parts {
@@ -199,6 +200,6 @@ func redOption(reg *codec.Registry, chosen signaling.Format, described, peer sig
 		return nil
 	}
 	_, peerCopies, _ := find(peer)
-	cfg := &rtpcall.REDConfig{PayloadType: red.PayloadType, Secondary: gsm, Distance: copies, PeerDistance: peerCopies}
+	cfg := &media.REDConfig{PayloadType: red.PayloadType, Secondary: gsm, Distance: copies, PeerDistance: peerCopies}
 	return func(c *rtpcall.Config) { c.Session.RED = cfg }
 }

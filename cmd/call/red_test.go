@@ -71,13 +71,13 @@ func seededDrops(t *testing.T, seed, n int) []bool {
 	if err := f.resolve(fs); err != nil {
 		t.Fatal(err)
 	}
-	media, _, err := f.path()
+	mediaPath, _, err := f.path()
 	if err != nil {
 		t.Fatal(err)
 	}
 	drops := make([]bool, n)
 	for i := range drops {
-		_, ok := media.Send(time.Duration(i) * 20 * time.Millisecond)
+		_, ok := mediaPath.Send(time.Duration(i) * 20 * time.Millisecond)
 		drops[i] = !ok
 	}
 	return drops

@@ -86,5 +86,5 @@ func rtpMode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		// receive only: the sender going quiet is how its stream ends
 		options = append(options, func(c *rtpcall.Config) { c.SilenceEndsStream = true })
 	}
-	return media(ctx, &f, cd, conn, remote, false, stdout, stderr, log, options...)
+	return runMedia(ctx, &f, cd, conn, remote, false, stdout, stderr, log, options...)
 }

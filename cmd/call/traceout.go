@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/spurtvoip/spurt/media"
 	"os"
 
 	"github.com/spurtvoip/spurt/codec"
@@ -9,7 +10,7 @@ import (
 )
 
 // --trace-out: the received direction of a live call, recorded as a network
-// trace (rtpcall.TraceRecorder says what the columns mean) that `call bench
+// trace (media.TraceRecorder says what the columns mean) that `call bench
 // --trace FILE` replays.
 
 // traceOption returns the option that records the call's received packets,
@@ -19,7 +20,7 @@ func (f *callFlags) traceOption(cd codec.Codec) (func(*rtpcall.Config), func() e
 	if f.traceOut == "" {
 		return func(*rtpcall.Config) {}, func() error { return nil }, nil
 	}
-	rec, err := rtpcall.NewTraceRecorder(cd.ClockRate)
+	rec, err := media.NewTraceRecorder(cd.ClockRate)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--trace-out: %w", err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/spurtvoip/spurt/media"
 	"strconv"
 	"strings"
 
@@ -58,7 +59,7 @@ func (s fecSchemeFlag) Set(v string) error {
 		s.f.xor = 0
 		return nil
 	}
-	n := rtpcall.DefaultXORGroupSize
+	n := media.DefaultXORGroupSize
 	if hasArg {
 		var err error
 		n, err = strconv.Atoi(arg)
@@ -76,7 +77,7 @@ const interleaveChunkBytes = 160
 
 // checkCombinations refuses the flag combinations that cannot work.
 func (f *callFlags) checkCombinations() error {
-	if f.interleave != 0 && !rtpcall.ValidInterleaveDepth(f.interleave) {
+	if f.interleave != 0 && !media.ValidInterleaveDepth(f.interleave) {
 		return fmt.Errorf("--interleave %d: want 0 (off) or a depth from %d to %d that divides 160 (2, 4, 5 or 8)",
 			f.interleave, interleave.MinDepth, interleave.MaxDepth)
 	}
@@ -145,7 +146,7 @@ func findULPFEC(s signaling.Session, chosen signaling.Format) (signaling.Format,
 // depth such as 3 that does not divide the chunk, or none at all).
 func peerDepth(f signaling.Format) (depth int, ok bool) {
 	d, err := strconv.Atoi(fmtpParams(f.Fmtp)["depth"])
-	if err != nil || (d != 0 && !rtpcall.ValidInterleaveDepth(d)) {
+	if err != nil || (d != 0 && !media.ValidInterleaveDepth(d)) {
 		return 0, false
 	}
 	return d, true
@@ -199,7 +200,7 @@ func xorInterleaveOptions(chosen signaling.Format, agreed, peer signaling.Sessio
 			}
 		}
 		if group > 0 || peerGroup > 0 { // both 0: agreed, but neither side sends parity
-			cfg := &rtpcall.XORConfig{PayloadType: f.PayloadType, GroupSize: group, PeerGroupSize: peerGroup}
+			cfg := &media.XORConfig{PayloadType: f.PayloadType, GroupSize: group, PeerGroupSize: peerGroup}
 			options = append(options, func(c *rtpcall.Config) { c.Session.XOR = cfg })
 		}
 	} else if group > 0 {
@@ -220,7 +221,7 @@ func xorInterleaveOptions(chosen signaling.Format, agreed, peer signaling.Sessio
 				pf.Fmtp, interleaveChunkBytes))
 		}
 		if depth > 0 || theirs > 0 {
-			cfg := &rtpcall.InterleaveConfig{PayloadType: f.PayloadType, Depth: depth, PeerDepth: theirs}
+			cfg := &media.InterleaveConfig{PayloadType: f.PayloadType, Depth: depth, PeerDepth: theirs}
 			options = append(options, func(c *rtpcall.Config) { c.Session.Interleave = cfg })
 		}
 	case badDepth:

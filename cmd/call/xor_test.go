@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"github.com/spurtvoip/spurt/media"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -319,7 +320,7 @@ func TestInterleaveDepthThatDoesNotDivideTheChunk(t *testing.T) {
 	addr := netip.MustParseAddrPort("127.0.0.1:4000")
 	reg := codecRegistry(t)
 	pcmu, _ := reg.ByName("pcmu")
-	session := func(opts []func(*rtpcall.Config)) rtpcall.SessionConfig {
+	session := func(opts []func(*rtpcall.Config)) media.SessionConfig {
 		t.Helper()
 		var c rtpcall.Config
 		for _, o := range opts {
@@ -331,7 +332,7 @@ func TestInterleaveDepthThatDoesNotDivideTheChunk(t *testing.T) {
 			t.Fatal(err)
 		}
 		c.Session.Strategy = s
-		if _, err := rtpcall.NewSession(c.Session); err != nil {
+		if _, err := media.NewSession(c.Session); err != nil {
 			t.Errorf("the negotiated configuration does not start: %v", err)
 		}
 		return c.Session

@@ -1,4 +1,4 @@
-package rtpcall
+package media
 
 import (
 	"errors"
@@ -211,10 +211,10 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		xor:          xor,
 		il:           il,
 		conceal:      conceal,
-		tagged:       make([]byte, 0, maxPacketSize+1),
+		tagged:       make([]byte, 0, MaxPacketSize+1),
 		buffer:       buf,
 		out:          newTimeline(cfg.Codec.ClockRate, horizon),
-		pcm:          make([]int16, 0, maxPacketSize*2),
+		pcm:          make([]int16, 0, MaxPacketSize*2),
 		delays:       newDelayStats(),
 		chunkSamples: cfg.Codec.ClockRate / 50,
 		onPlay:       cfg.OnPlay,
@@ -229,35 +229,37 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	return r, nil
 }
 
-// HandleRTP takes one RTP datagram that arrived at the given time. Anything
-// that is not a packet of the call's stream is counted and dropped.
-func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) {
-	r.handleMedia(datagram, arrival, false)
+// HandleRTP takes one RTP datagram that arrived at the given time and reports
+// whether it was a media packet of the call's stream. Anything that is not is
+// counted and dropped.
+func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) (media bool) {
+	return r.handleMedia(datagram, arrival, false)
 }
 
-// handleMedia takes one RTP packet: received, or rebuilt from XOR parity.
-func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered bool) {
+// handleMedia takes one RTP packet: received, or rebuilt from XOR parity. It
+// reports whether a received packet was counted as one of the stream's.
+func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered bool) (counted bool) {
 	if err := r.packet.Unmarshal(datagram); err != nil {
 		r.stats.Malformed++
-		return
+		return false
 	}
 	h := &r.packet.Header
 	if r.xor != nil && h.PayloadType == r.xor.pt && !recovered {
 		r.handleFEC(datagram, arrival)
-		return
+		return false
 	}
 	isRED := r.red != nil && h.PayloadType == r.red.pt
 	isInterleaved := r.il != nil && h.PayloadType == r.il.pt
 	if !isRED && !isInterleaved && h.PayloadType != r.codec.PayloadType {
 		r.stats.WrongPayload++
-		return
+		return false
 	}
 	if !r.src.accept(h.SSRC) {
 		r.stats.RejectedSource++
-		return
+		return false
 	}
 	if recovered && r.stats.Packets == 0 {
-		return // nothing to place it against; cannot happen with a real group
+		return false // nothing to place it against; cannot happen with a real group
 	}
 	if isInterleaved {
 		seq, ts, marker := h.SequenceNumber, h.Timestamp, h.Marker
@@ -266,13 +268,13 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 		}
 		if r.xor != nil && !recovered && r.rebuiltTwinIn(seq, ts, arrival) {
 			r.noteMediaForXOR(seq, datagram, arrival)
-			return
+			return true
 		}
 		r.handleInterleaved(seq, ts, marker, r.packet.Payload, arrival, recovered)
 		if r.xor != nil && !recovered {
 			r.noteMediaForXOR(seq, datagram, arrival)
 		}
-		return
+		return !recovered
 	}
 	primary := r.packet.Payload
 	var redundant []fec.Block
@@ -280,18 +282,18 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 		var ok bool
 		if redundant, primary, ok = r.splitRED(primary); !ok {
 			r.stats.FECMalformed++
-			return
+			return false
 		}
 	}
 	samples, err := r.dec.Samples(primary)
 	if err != nil || samples == 0 {
 		r.stats.Refused++
-		return
+		return false
 	}
 	r.chunkSamples = samples
 	if recovered {
 		r.pushRecovered(h.SequenceNumber, h.Timestamp, h.Marker, samples, primary, arrival)
-		return
+		return false
 	}
 	first := r.received(h.SequenceNumber, h.Timestamp, arrival)
 
@@ -299,7 +301,7 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 	if r.red != nil {
 		var done bool
 		if copyTried, done = r.redPrimaryArrived(isRED, first, h.SequenceNumber, h.Timestamp, samples, redundant, primary, arrival); done {
-			return
+			return true
 		}
 	}
 	rebuiltQueued, rebuiltTried := false, false
@@ -326,6 +328,7 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 	if r.xor != nil {
 		r.noteMediaForXOR(seq, datagram, arrival)
 	}
+	return true
 }
 
 // received counts a packet of the stream that arrived and reports whether it

@@ -1,4 +1,4 @@
-package rtpcall
+package media
 
 import (
 	"math"

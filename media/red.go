@@ -1,4 +1,4 @@
-package rtpcall
+package media
 
 import (
 	"errors"
@@ -115,7 +115,7 @@ func newREDEncoder(cfg *REDConfig, primaryPT uint8) *redEncoder {
 		secPT:     cfg.Secondary.PayloadType,
 		distance:  cfg.Distance,
 		enc:       cfg.Secondary.NewEncoder(),
-		payload:   make([]byte, 0, maxPacketSize),
+		payload:   make([]byte, 0, MaxPacketSize),
 	}
 }
 
@@ -185,7 +185,7 @@ type replacement struct {
 	ok   bool
 	seq  uint16
 	n    int
-	data [maxPacketSize]byte
+	data [MaxPacketSize]byte
 }
 
 // redReceiver is the RED state of the receive pipeline.
@@ -232,9 +232,9 @@ func newREDReceiver(cfg *REDConfig, primary codec.Codec) *redReceiver {
 	for i := range rr.copies.ring {
 		rr.copies.ring[i].pcm = pcm[i*chunk : i*chunk : (i+1)*chunk]
 	}
-	data := make([]byte, primarySlots*maxPacketSize)
+	data := make([]byte, primarySlots*MaxPacketSize)
 	for i := range rr.copies.primaries {
-		rr.copies.primaries[i].data = data[i*maxPacketSize : i*maxPacketSize : (i+1)*maxPacketSize]
+		rr.copies.primaries[i].data = data[i*MaxPacketSize : i*MaxPacketSize : (i+1)*MaxPacketSize]
 	}
 	return rr
 }

@@ -1,6 +1,7 @@
-package rtpcall
+package media
 
 import (
+	"encoding/binary"
 	"math"
 	"time"
 
@@ -114,19 +115,22 @@ func fecScheme(red *REDConfig, xor *XORConfig) string {
 
 // HandleDatagram demultiplexes RTP and RTCP arriving on the one port (RFC 5761
 // section 4: an RTCP packet type occupies the second octet's range 192-223).
-func (s *Session) HandleDatagram(b []byte, arrival time.Duration, wall time.Time) {
-	if isRTCP(b) {
+// It reports whether b was a media packet of the peer's stream.
+func (s *Session) HandleDatagram(b []byte, arrival time.Duration, wall time.Time) (media bool) {
+	if IsRTCP(b) {
 		s.rep.handle(b, arrival, wall)
-		return
+		return false
 	}
-	before := s.receiver.stats.Packets
-	s.receiver.HandleRTP(b, arrival)
-	if s.receiver.stats.Packets != before {
-		s.rtpFrom, s.heardRTP = arrival, true
+	if !s.receiver.HandleRTP(b, arrival) {
+		return false
 	}
+	s.rtpFrom, s.heardRTP = arrival, true
+	return true
 }
 
-func isRTCP(b []byte) bool { return len(b) >= 2 && b[1] >= 192 && b[1] <= 223 }
+// IsRTCP reports whether b, arriving on a port RTP and RTCP share, is RTCP:
+// its packet type lies in 192-223 (RFC 5761 section 4).
+func IsRTCP(b []byte) bool { return len(b) >= 2 && b[1] >= 192 && b[1] <= 223 }
 
 // Render plays everything due by now into write.
 func (s *Session) Render(now time.Duration, write func([]int16) error) error {
@@ -269,4 +273,33 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 	}
 	st.RFactor, st.MOS = st.quality()
 	return st
+}
+
+// FrameDuration is the length of one captured frame (one packet's audio).
+func (s *Session) FrameDuration() time.Duration { return s.frameDur }
+
+// MediaSent reports whether any media packet has gone out.
+func (s *Session) MediaSent() bool { return s.sender.Stats().Packets > 0 }
+
+// Flush sends, at the end of the input, what the sender holds back: the last
+// partial interleaving group and XOR parity group.
+func (s *Session) Flush(send func(pkt []byte)) error { return s.sender.Flush(send) }
+
+// RejectSource counts a datagram the caller dropped for coming from an
+// address other than the peer's (rejected_source).
+func (s *Session) RejectSource() { s.receiver.stats.RejectedSource++ }
+
+// FromPeerStream reports whether pkt is RTP or RTCP of the peer's stream:
+// version 2 and, once the receiver has locked onto the peer's SSRC, that
+// SSRC (RTP's at byte 8, the RTCP sender's at byte 4).
+func (s *Session) FromPeerStream(pkt []byte) bool {
+	if len(pkt) < 12 || pkt[0]>>6 != 2 {
+		return false
+	}
+	ssrcAt := 8 // RTP: after the sequence number and timestamp
+	if IsRTCP(pkt) {
+		ssrcAt = 4 // the sender's SSRC
+	}
+	src := &s.receiver.src
+	return !src.locked || binary.BigEndian.Uint32(pkt[ssrcAt:]) == src.ssrc
 }

@@ -1,4 +1,4 @@
-package rtpcall
+package media
 
 import (
 	"errors"
@@ -12,8 +12,8 @@ import (
 	"github.com/spurtvoip/spurt/vad"
 )
 
-// maxPacketSize bounds every RTP packet Spurt builds or accepts (an Ethernet MTU's worth).
-const maxPacketSize = 1500
+// MaxPacketSize bounds every RTP packet Spurt builds or accepts (an Ethernet MTU's worth).
+const MaxPacketSize = 1500
 
 // SenderConfig configures the send pipeline of one call.
 type SenderConfig struct {
@@ -23,7 +23,7 @@ type SenderConfig struct {
 	InitialTime    uint32        // RTP timestamp of the first frame
 	VAD            *vad.Detector // nil sends every frame (no silence suppression)
 	FrameSamples   int           // samples per chunk; 160 (20 ms at 8 kHz) when zero
-	MaxPayloadSize int           // refuse frames that encode larger; maxPacketSize-12 when zero
+	MaxPayloadSize int           // refuse frames that encode larger; MaxPacketSize-12 when zero
 	// RED sends redundant audio (RFC 2198) when non-nil with a Distance above zero.
 	RED *REDConfig
 	// XOR sends an RFC 5109 parity packet after every GroupSize media
@@ -66,7 +66,7 @@ type Sender struct {
 	ilPending  int    // chunks of the current group added so far
 	groupTS    uint32 // timestamp of the current group's first chunk
 	groupStart bool   // the current group begins a talk spurt
-	packet     [maxPacketSize]byte
+	packet     [MaxPacketSize]byte
 	stats      SenderStats
 }
 
@@ -84,7 +84,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	maxPayload := cfg.MaxPayloadSize
 	if maxPayload == 0 {
-		maxPayload = maxPacketSize - 12
+		maxPayload = MaxPacketSize - 12
 	}
 	var red *redEncoder
 	if cfg.RED != nil && cfg.RED.Distance > 0 {
@@ -155,7 +155,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 		clock:      cfg.InitialTime,
 		frame:      frame,
 		maxPayload: maxPayload,
-		payload:    make([]byte, 0, maxPacketSize),
+		payload:    make([]byte, 0, MaxPacketSize),
 	}, nil
 }
 

@@ -1,4 +1,4 @@
-package rtpcall
+package media
 
 import (
 	"bytes"
@@ -99,11 +99,11 @@ func TestTraceRecorderFiltersDatagrams(t *testing.T) {
 		b[8], b[9], b[10], b[11] = byte(ssrc>>24), byte(ssrc>>16), byte(ssrc>>8), byte(ssrc)
 		return b
 	}
-	rec.datagram(packet(0, 1, 7), ms20(1))
-	rec.datagram(packet(127, 2, 7), ms20(2)) // FEC in its own payload type
-	rec.datagram(packet(0, 3, 8), ms20(3))   // another source
-	rec.datagram([]byte{0x80, 0}, ms20(4))   // too short
-	rec.datagram(packet(0, 4, 7), ms20(4))
+	rec.RecordDatagram(packet(0, 1, 7), ms20(1))
+	rec.RecordDatagram(packet(127, 2, 7), ms20(2)) // FEC in its own payload type
+	rec.RecordDatagram(packet(0, 3, 8), ms20(3))   // another source
+	rec.RecordDatagram([]byte{0x80, 0}, ms20(4))   // too short
+	rec.RecordDatagram(packet(0, 4, 7), ms20(4))
 	rows := rec.Rows()
 	if len(rows) != 4 || rows[1].Lost != true || rows[2].Lost != true || rows[3].Lost {
 		t.Errorf("rows %+v, want packets 1 and 4 with 2 and 3 lost", rows)
@@ -124,7 +124,7 @@ func FuzzTraceRecorder(f *testing.F) {
 		}
 		at := time.Duration(0)
 		for n := 0; len(data) >= 12 && n < 1000; n++ {
-			rec.datagram(data[:12], at)
+			rec.RecordDatagram(data[:12], at)
 			at += time.Duration(step%100_000)*time.Microsecond - time.Duration(jitter%50_000)*time.Microsecond*time.Duration(n%2)
 			data = data[12:]
 		}

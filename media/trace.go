@@ -1,4 +1,4 @@
-package rtpcall
+package media
 
 import (
 	"encoding/binary"
@@ -80,10 +80,10 @@ func (t *TraceRecorder) Record(seq uint16, ts uint32, arrival time.Duration) {
 	t.ticks[x] = int64(int32(ts - t.firstTS))
 }
 
-// datagram records a datagram the session accepted as RTP of the peer's
+// RecordDatagram records a datagram the session accepted as RTP of the peer's
 // stream: the first one fixes the SSRC and payload type it records (so that
 // FEC packets in another payload type are left out).
-func (t *TraceRecorder) datagram(b []byte, arrival time.Duration) {
+func (t *TraceRecorder) RecordDatagram(b []byte, arrival time.Duration) {
 	if len(b) < 12 || b[0]>>6 != 2 {
 		return
 	}
@@ -143,18 +143,4 @@ func (t *TraceRecorder) WriteTrace(w io.Writer) error {
 		return fmt.Errorf("rtpcall: writing the trace: %w", err)
 	}
 	return nil
-}
-
-// handleDatagram hands a received datagram to the session and, when it was
-// RTP the session took, records it in the trace.
-func (c *callLoop) handleDatagram(b []byte, arrival time.Duration) {
-	if c.cfg.Trace == nil || isRTCP(b) {
-		c.sess.HandleDatagram(b, arrival, c.wall(arrival))
-		return
-	}
-	before := c.sess.receiver.stats.Packets
-	c.sess.HandleDatagram(b, arrival, c.wall(arrival))
-	if c.sess.receiver.stats.Packets != before {
-		c.cfg.Trace.datagram(b, arrival)
-	}
 }
