@@ -42,6 +42,36 @@ type Packet struct {
 	Samples int
 	// Payload is copied into the buffer's own storage; the caller may reuse it.
 	Payload []byte
+	// Meta travels with the packet untouched and comes back on its Chunk.
+	Meta Meta
+	// Unobserved keeps the strategy from observing the packet: its timing is
+	// not the network's own (a chunk of an interleaved group after the first
+	// arrives with it, held back by the sender).
+	Unobserved bool
+}
+
+// Origin says where the audio of a packet came from.
+type Origin uint8
+
+// Origins of a packet's audio.
+const (
+	// Received: the packet itself, from the network.
+	Received Origin = iota
+	// Copy: a redundant copy (RFC 2198) carried by a later packet.
+	Copy
+	// Rebuilt: rebuilt from parity (RFC 5109) and the rest of its group.
+	Rebuilt
+)
+
+// Meta is what a repair stage tells the decoder about a packet's payload.
+type Meta struct {
+	Origin Origin
+	// PayloadType is the payload's encoding when it differs from the
+	// stream's (a copy in a secondary codec); zero means the stream's.
+	PayloadType uint8
+	// Holes marks the parts of the chunk that never arrived: bit u, the
+	// u-th of its interleaved units.
+	Holes uint8
 }
 
 // Outcome says what Push did with a packet.
@@ -103,6 +133,7 @@ type Chunk struct {
 	// concealment can fill it; SequenceNumber is the first one missing.
 	Missing bool
 	Payload []byte // valid until the next Push or Pop
+	Meta    Meta   // as pushed
 }
 
 // Stats counts what the buffer did. Every pushed packet is counted once in
@@ -143,6 +174,7 @@ type Buffer struct {
 	scheduled bool          // whether anything was queued, so schedEnd is set
 	emitted   emittedRef    // the last chunk Pop returned
 	cand      candidate     // a packet that did not fit the stream, in case the sender restarted
+	headroom  time.Duration // added to the strategy's offset at each spurt (SetHeadroom)
 	stats     Stats
 }
 
@@ -159,6 +191,7 @@ type slot struct {
 	offset  time.Duration // the spurt's offset
 	playAt  time.Duration
 	arrival time.Duration
+	meta    Meta
 	payload []byte // len is the packet's; cap is the slot's storage
 }
 
@@ -236,6 +269,22 @@ func New(cfg Config) (*Buffer, error) {
 
 // Strategy returns the strategy choosing the playout offsets.
 func (b *Buffer) Strategy() Strategy { return b.strategy }
+
+// SetHeadroom sets extra playout delay added to the strategy's offset at each
+// spurt start from now on: the time a repair stage needs for its help to come
+// (a redundant copy rides a later packet; a parity group ends later).
+func (b *Buffer) SetHeadroom(d time.Duration) { b.headroom = d }
+
+// SpurtOffset is the offset a talk spurt starting now would get: the
+// strategy's, plus the headroom.
+func (b *Buffer) SpurtOffset() time.Duration { return b.strategy.SpurtOffset() + b.headroom }
+
+// observe lets the strategy see a packet, unless the packet says not to.
+func (b *Buffer) observe(p *Packet, media, arrival time.Duration) {
+	if !p.Unobserved {
+		b.strategy.Observe(media, arrival)
+	}
+}
 
 // Len returns the number of packets queued.
 func (b *Buffer) Len() int { return b.queued }
@@ -321,7 +370,7 @@ func (b *Buffer) push(p Packet, arrival time.Duration) Outcome {
 	}
 	if x < b.next {
 		// Pop has passed its place already.
-		b.strategy.Observe(media, arrival)
+		b.observe(&p, media, arrival)
 		*s = slot{state: slotSeen, extSeq: x, payload: s.payload[:0]}
 		return OutcomeLate
 	}
@@ -367,10 +416,10 @@ func (b *Buffer) pushNewest(p Packet, arrival time.Duration, x, extTS int64, sta
 		b.next = x - b.capacity + 1
 	}
 	media := b.mediaTime(extTS)
-	b.strategy.Observe(media, arrival)
+	b.observe(&p, media, arrival)
 	var playAt time.Duration
 	if start {
-		playAt = max(media+b.strategy.SpurtOffset(), arrival)
+		playAt = max(media+b.SpurtOffset(), arrival)
 		if b.scheduled {
 			playAt = max(playAt, b.schedEnd) // never overlap the previous spurt
 		}
@@ -428,7 +477,7 @@ func (b *Buffer) pushOlder(p Packet, arrival time.Duration, x, extTS int64, medi
 	}
 	playAt := media + owner.offset
 	end := playAt + b.duration(int64(p.Samples))
-	b.strategy.Observe(media, arrival)
+	b.observe(&p, media, arrival)
 	late := arrival > playAt ||
 		(owner == before && nextSpurt != nil && end > nextSpurt.playAt) ||
 		(before == nil && b.emitted.ok && playAt < b.emitted.end) ||
@@ -443,7 +492,7 @@ func (b *Buffer) store(p Packet, arrival time.Duration, x, extTS int64, spurt ui
 	*s = slot{
 		state: slotQueued, extSeq: x, extTS: extTS, seq: p.SequenceNumber, ts: p.Timestamp,
 		samples: p.Samples, spurt: spurt, offset: offset, playAt: playAt, arrival: arrival,
-		payload: s.payload[:0],
+		meta: p.Meta, payload: s.payload[:0],
 	}
 	if late {
 		s.state = slotDone
@@ -485,6 +534,7 @@ func (b *Buffer) Pop(now time.Duration) (Chunk, bool) {
 			Arrival:        s.arrival,
 			SpurtStart:     !b.emitted.ok || s.spurt != b.emitted.spurt,
 			Payload:        s.payload,
+			Meta:           s.meta,
 		}
 		s.state = slotDone
 		b.queued--

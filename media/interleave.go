@@ -83,10 +83,6 @@ func (c *InterleaveConfig) validate(mediaPT uint8, bytesPerChunk int) error {
 	return nil
 }
 
-// tagHoles marks a payload in the playout buffer whose next byte is the
-// holes mask of an interleaved chunk (bit u: unit u never arrived).
-const tagHoles byte = 1 << 2
-
 // openGroup is what the receiver knows of a group the deinterleaver holds.
 type openGroup struct {
 	used    bool
@@ -124,7 +120,6 @@ type interleaveReceiver struct {
 	lastEmitted    int64  // key of the newest group handed to the buffer
 	lastEmittedSeq uint16 // and the sequence number of its packet 0
 	anyEmitted     bool
-	skipObserve    bool // the strategy should not observe the chunk being pushed
 	emit           func(interleave.Chunk)
 
 	ahead    []aheadChunk  // chunks handed to the buffer, by sequence number
@@ -314,16 +309,16 @@ func (r *Receiver) emitChunk(c interleave.Chunk) {
 	}
 	arrival := max(g.arrival, ir.lastPush)
 	ir.lastPush = arrival
-	ir.skipObserve = c.Index > 0
-	r.tagged = append(append(r.tagged[:0], tagHoles, c.Holes), c.Payload...)
 	out := r.buffer.Push(jitter.Packet{
 		SequenceNumber: g.seq + uint16(c.Index),
 		Timestamp:      g.ts + uint32(c.Index*ir.chunk),
 		Marker:         g.marker && c.Index == 0,
 		Samples:        ir.chunk,
-		Payload:        r.tagged,
+		Payload:        c.Payload,
+		Meta:           jitter.Meta{Holes: c.Holes},
+		// only the group's first chunk is a sample of the network's timing
+		Unobserved: c.Index > 0,
 	}, arrival)
-	ir.skipObserve = false
 	switch out {
 	case jitter.OutcomeQueued:
 		a := &ir.ahead[int(g.seq+uint16(c.Index))%aheadSlots]
@@ -355,7 +350,7 @@ func (r *Receiver) closeDueGroups(now time.Duration) {
 	}
 	offset := r.buffer.Stats().PlayoutOffset
 	if r.buffer.Stats().Spurts == 0 {
-		offset = r.buffer.Strategy().SpurtOffset()
+		offset = r.buffer.SpurtOffset()
 	}
 	for range len(ir.groups) {
 		var oldest *openGroup
@@ -379,19 +374,6 @@ func (r *Receiver) closeDueGroups(now time.Duration) {
 		}
 		ir.deint.Close(oldest.key, ir.emit)
 		oldest.used = false
-	}
-}
-
-// observeFilter keeps the playout strategy from observing all but the first
-// chunk of an interleaved group (see above).
-type observeFilter struct {
-	jitter.Strategy
-	ir *interleaveReceiver
-}
-
-func (f observeFilter) Observe(media, arrival time.Duration) {
-	if !f.ir.skipObserve {
-		f.Strategy.Observe(media, arrival)
 	}
 }
 

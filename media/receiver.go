@@ -114,22 +114,24 @@ type ReceiverStats struct {
 // receiver's clock; the sender's clock is a different one and appears only
 // through RTP timestamps.
 type Receiver struct {
-	codec        codec.Codec
-	dec          codec.Decoder
-	strategy     jitter.Strategy     // as configured (the buffer may hold it wrapped)
-	red          *redReceiver        // nil: plain audio only
-	xor          *xorReceiver        // nil: no XOR parity
-	il           *interleaveReceiver // nil: no interleaving
-	conceal      *concealer          // nil: holes stay silent
-	chunkSamples int                 // samples in the latest media packet (chunk), for the XOR span
-	tagged       []byte              // scratch: a payload with its tag, on its way into the buffer
-	buffer       *jitter.Buffer
-	out          *timeline
-	packet       rtp.Packet
-	pcm          []int16
-	stats        ReceiverStats
-	src          sourceState
-	delays       delayStats
+	codec    codec.Codec
+	dec      codec.Decoder
+	strategy jitter.Strategy // as configured
+	// repairHeadroom: the buffer leaves an adaptive strategy room for the
+	// repair span (RED copies, XOR groups) at every spurt.
+	repairHeadroom bool
+	red            *redReceiver        // nil: plain audio only
+	xor            *xorReceiver        // nil: no XOR parity
+	il             *interleaveReceiver // nil: no interleaving
+	conceal        *concealer          // nil: holes stay silent
+	chunkSamples   int                 // samples in the latest media packet (chunk), for the XOR span
+	buffer         *jitter.Buffer
+	out            *timeline
+	packet         rtp.Packet
+	pcm            []int16
+	stats          ReceiverStats
+	src            sourceState
+	delays         delayStats
 
 	playedTS   extender // unwraps the timestamps of played chunks
 	lastArrive time.Duration
@@ -145,16 +147,12 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.Strategy == nil {
 		return nil, errors.New("rtpcall: receiver needs a playout strategy")
 	}
-	strategy := cfg.Strategy
 	var red *redReceiver
 	if cfg.RED != nil {
 		if err := cfg.RED.validate(cfg.Codec); err != nil {
 			return nil, err
 		}
 		red = newREDReceiver(cfg.RED, cfg.Codec)
-		if _, fixed := strategy.(*jitter.Fixed); !fixed {
-			strategy = spanStrategy{Strategy: strategy, rr: red}
-		}
 	}
 	var xor *xorReceiver
 	if cfg.XOR != nil {
@@ -165,9 +163,6 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 			return nil, err
 		}
 		xor = newXORReceiver(cfg.XOR, cfg.Codec.ClockRate)
-		if _, fixed := strategy.(*jitter.Fixed); !fixed {
-			strategy = xorSpanStrategy{Strategy: strategy, xr: xor}
-		}
 	}
 	dec := cfg.Codec.NewDecoder()
 	var il *interleaveReceiver
@@ -186,7 +181,6 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		if il, err = newInterleaveReceiver(cfg.Interleave, cfg.Codec); err != nil {
 			return nil, err
 		}
-		strategy = observeFilter{Strategy: strategy, ir: il}
 	}
 	var conceal *concealer
 	if !cfg.DisablePLC {
@@ -195,7 +189,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 			return nil, err
 		}
 	}
-	buf, err := jitter.New(jitter.Config{ClockRate: cfg.Codec.ClockRate, Strategy: strategy, Capacity: seenSlots})
+	buf, err := jitter.New(jitter.Config{ClockRate: cfg.Codec.ClockRate, Strategy: cfg.Strategy, Capacity: seenSlots})
 	if err != nil {
 		return nil, fmt.Errorf("rtpcall: playout buffer: %w", err)
 	}
@@ -211,7 +205,6 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		xor:          xor,
 		il:           il,
 		conceal:      conceal,
-		tagged:       make([]byte, 0, MaxPacketSize+1),
 		buffer:       buf,
 		out:          newTimeline(cfg.Codec.ClockRate, horizon),
 		pcm:          make([]int16, 0, MaxPacketSize*2),
@@ -220,6 +213,10 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		onPlay:       cfg.OnPlay,
 		noAudio:      cfg.NoAudio,
 	}
+	// A fixed playout delay is left as set: choose it above the repair span.
+	_, fixed := cfg.Strategy.(*jitter.Fixed)
+	r.repairHeadroom = !fixed
+	r.syncHeadroom()
 	if xor != nil {
 		xor.recover = r.handleRecovered
 	}
@@ -309,7 +306,7 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 		rebuiltQueued, rebuiltTried = r.xorPrimaryArrived(h.SequenceNumber)
 	}
 	seq := h.SequenceNumber
-	switch r.push(h.SequenceNumber, h.Timestamp, h.Marker, samples, tagPrimary, primary, arrival) {
+	switch r.push(h.SequenceNumber, h.Timestamp, h.Marker, samples, jitter.Meta{}, primary, arrival) {
 	case jitter.OutcomeLate:
 		r.stats.Late++
 	case jitter.OutcomeDuplicate:
@@ -344,17 +341,32 @@ func (r *Receiver) received(seq uint16, ts uint32, arrival time.Duration) (first
 	return first
 }
 
-// push hands one packet (or copy) to the playout buffer, its payload prefixed
-// by the tag that tells Render how to decode it.
-func (r *Receiver) push(seq uint16, ts uint32, marker bool, samples int, tag byte, payload []byte, arrival time.Duration) jitter.Outcome {
-	r.tagged = append(append(r.tagged[:0], tag), payload...)
+// push hands one packet (or copy) to the playout buffer, with what Render
+// needs to know to decode it.
+func (r *Receiver) push(seq uint16, ts uint32, marker bool, samples int, meta jitter.Meta, payload []byte, arrival time.Duration) jitter.Outcome {
 	return r.buffer.Push(jitter.Packet{
 		SequenceNumber: seq,
 		Timestamp:      ts,
 		Marker:         marker,
 		Samples:        samples,
-		Payload:        r.tagged,
+		Payload:        payload,
+		Meta:           meta,
 	}, arrival)
+}
+
+// syncHeadroom gives the playout buffer the current repair span: the time a
+// redundant copy or a parity group's last packet comes after the packet it
+// stands for.
+func (r *Receiver) syncHeadroom() {
+	if !r.repairHeadroom {
+		return
+	}
+	switch {
+	case r.red != nil:
+		r.buffer.SetHeadroom(r.red.span)
+	case r.xor != nil:
+		r.buffer.SetHeadroom(r.xor.span)
+	}
 }
 
 // Render plays everything due by now: it takes due chunks from the playout
@@ -382,23 +394,15 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			r.stats.Refused++
 			continue
 		}
-		tag, payload, dec := chunk.Payload[0], chunk.Payload[1:], r.dec
-		var holes uint8
-		if tag&tagHoles != 0 {
-			if len(payload) == 0 {
-				r.stats.Refused++
-				continue
-			}
-			holes, payload = payload[0], payload[1:]
-		}
+		meta, payload := chunk.Meta, chunk.Payload
 		kind := PlayPacket
-		if tag&tagRecovered != 0 && r.xor != nil && r.xorPlayed(chunk.SequenceNumber) {
+		if meta.Origin == jitter.Rebuilt && r.xor != nil && r.xorPlayed(chunk.SequenceNumber) {
 			r.stats.Recovered++
 			kind = PlayRebuilt
 		}
-		if tag&tagCopy != 0 && r.red != nil {
+		if meta.Origin == jitter.Copy && r.red != nil {
 			if p, ok := r.red.takeReplacement(chunk.SequenceNumber); ok {
-				tag, payload = tagPrimary, p // the packet itself came in time after all
+				meta, payload = jitter.Meta{}, p // the packet itself came in time after all
 			} else {
 				r.stats.Recovered++
 				r.red.markPlayed(chunk.SequenceNumber)
@@ -411,23 +415,23 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 		}
 		if r.noAudio {
 			if r.conceal != nil {
-				r.countConcealed(chunk.Samples, holes, depth)
+				r.countConcealed(chunk.Samples, meta.Holes, depth)
 			}
 			r.out.reserve(chunk.PlayAt, chunk.Samples)
 		} else {
 			var pcm []int16
 			var err error
-			if tag&tagSecondary != 0 && r.red != nil {
+			if meta.PayloadType != 0 && r.red != nil && meta.PayloadType == r.red.secPT {
 				pcm, err = r.red.copies.play(r.pcm[:0], chunk.SequenceNumber, payload)
 			} else {
-				pcm, err = dec.Decode(r.pcm[:0], payload)
+				pcm, err = r.dec.Decode(r.pcm[:0], payload)
 			}
 			if err != nil {
 				r.stats.Refused++
 				continue
 			}
 			if r.conceal != nil {
-				r.passChunk(pcm, holes, depth, chunk)
+				r.passChunk(pcm, meta.Holes, depth, chunk)
 			}
 			r.out.place(chunk.PlayAt, pcm)
 		}
@@ -435,7 +439,7 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 		media := r.mediaTime(chunk.Timestamp)
 		r.delays.record(chunk.PlayAt-media-r.duration(chunk.Samples), chunk.PlayAt-chunk.Arrival)
 		r.played(Played{Seq: chunk.SequenceNumber, PlayAt: chunk.PlayAt, Arrival: chunk.Arrival,
-			Samples: chunk.Samples, Kind: kind, Holes: holes})
+			Samples: chunk.Samples, Kind: kind, Holes: meta.Holes})
 	}
 	r.stats.ClippedSamples = r.out.clipped
 	if r.noAudio {

@@ -150,14 +150,6 @@ func (e *redEncoder) build(pcm []int16, primary []byte, seq uint16, ts uint32, f
 
 // Receive side.
 
-// Tags prefixed to every payload the receiver stores in its playout buffer,
-// so that Render knows how each chunk must be decoded.
-const (
-	tagPrimary   byte = 0
-	tagSecondary byte = 1 << 0 // coded with the secondary codec
-	tagCopy      byte = 1 << 1 // a redundant copy, not the packet itself
-)
-
 // Flags of the per-sequence-number record.
 const (
 	seenPrimary    uint8 = 1 << iota // the packet itself arrived
@@ -490,6 +482,7 @@ func (r *Receiver) splitRED(payload []byte) (redundant []fec.Block, primary []by
 // copyTried that a copy was offered for it earlier but not queued.
 func (r *Receiver) redPrimaryArrived(isRED, first bool, seq uint16, ts uint32, samples int, redundant []fec.Block, primary []byte, arrival time.Duration) (copyTried, done bool) {
 	r.red.noteSpan(isRED, redundant, samples)
+	r.syncHeadroom()
 	r.red.copies.notePrimary(seq, primary)
 	r.pushCopies(seq, ts, samples, redundant, arrival, first)
 	rec := r.red.record(seq)
@@ -527,9 +520,9 @@ func (r *Receiver) pushCopies(seq uint16, ts uint32, samples int, redundant []fe
 		}
 		copySeq := seq - uint16(back)
 		secondary := b.PT != r.codec.PayloadType
-		dec, tag := r.dec, tagCopy
+		dec, meta := r.dec, jitter.Meta{Origin: jitter.Copy}
 		if secondary {
-			dec, tag = r.red.copies.dec, tagCopy|tagSecondary
+			dec, meta.PayloadType = r.red.copies.dec, b.PT
 		}
 		if n, err := dec.Samples(b.Payload); err != nil || n != samples {
 			r.stats.FECMalformed++
@@ -550,18 +543,9 @@ func (r *Receiver) pushCopies(seq uint16, ts uint32, samples int, redundant []fe
 			continue
 		}
 		rec.flags |= seenCopy
-		if r.push(copySeq, ts-uint32(b.TimestampOffset), false, samples, tag, b.Payload, arrival) == jitter.OutcomeQueued {
+		if r.push(copySeq, ts-uint32(b.TimestampOffset), false, samples, meta, b.Payload, arrival) == jitter.OutcomeQueued {
 			rec.flags |= seenCopyQueued
 			r.red.pending++
 		}
 	}
 }
-
-// spanStrategy adds the redundancy span to an adaptive strategy's offset, so
-// that copies arriving with later packets can still play (see above).
-type spanStrategy struct {
-	jitter.Strategy
-	rr *redReceiver
-}
-
-func (s spanStrategy) SpurtOffset() time.Duration { return s.Strategy.SpurtOffset() + s.rr.span }

@@ -90,10 +90,6 @@ func validGroup(n int) bool { return n == 0 || (n >= fec.MinGroupSize && n <= fe
 // remembers: 1.3 s of 20 ms packets, far more than any playout delay.
 const xorWindow = 64
 
-// tagRecovered marks a payload in the playout buffer that was rebuilt from
-// XOR parity rather than received.
-const tagRecovered byte = 1 << 3
-
 // xorReceiver is the XOR state of the receive pipeline.
 type xorReceiver struct {
 	pt    uint8
@@ -122,14 +118,6 @@ func (xr *xorReceiver) setChunk(samples int) {
 	}
 }
 
-// xorSpanStrategy adds the group span to an adaptive strategy's offset.
-type xorSpanStrategy struct {
-	jitter.Strategy
-	xr *xorReceiver
-}
-
-func (s xorSpanStrategy) SpurtOffset() time.Duration { return s.Strategy.SpurtOffset() + s.xr.span }
-
 func (xr *xorReceiver) record(seq uint16) *seenRecord {
 	s := &xr.seen[int(seq)%seenSlots]
 	if s.seq != seq {
@@ -154,6 +142,7 @@ func (r *Receiver) handleFEC(datagram []byte, arrival time.Duration) {
 	}
 	r.stats.FECPackets++
 	r.xor.setChunk(r.chunkSamples)
+	r.syncHeadroom()
 	r.recoverXOR(arrival)
 }
 
@@ -182,7 +171,7 @@ func (r *Receiver) pushRecovered(seq uint16, ts uint32, marker bool, samples int
 		return // its own packet is here after all
 	}
 	rec.flags |= seenCopy
-	switch r.push(seq, ts, marker, samples, tagRecovered, payload, arrival) {
+	switch r.push(seq, ts, marker, samples, jitter.Meta{Origin: jitter.Rebuilt}, payload, arrival) {
 	case jitter.OutcomeQueued:
 		rec.flags |= seenCopyQueued
 	case jitter.OutcomeLate:

@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"github.com/spurtvoip/spurt/jitter"
 	"math"
 	"testing"
 	"time"
@@ -172,10 +173,10 @@ func TestXORRecoveredPacketIsTheSentOne(t *testing.T) {
 			if !ok {
 				break
 			}
-			played = append(played, append([]byte(nil), c.Payload[1:]...))
+			played = append(played, append([]byte(nil), c.Payload...))
 			if c.SequenceNumber == 65534+uint16(lost) {
-				if c.Arrival != 4*time.Millisecond || c.Payload[0]&tagRecovered == 0 {
-					t.Errorf("lost %d: rebuilt chunk arrived at %v (tag %#x), want at the parity's 4ms", lost, c.Arrival, c.Payload[0])
+				if c.Arrival != 4*time.Millisecond || c.Meta.Origin != jitter.Rebuilt {
+					t.Errorf("lost %d: rebuilt chunk arrived at %v (origin %d), want rebuilt, at the parity's 4ms", lost, c.Arrival, c.Meta.Origin)
 				}
 			}
 		}
@@ -251,7 +252,7 @@ func TestXORMalformedParityIsCounted(t *testing.T) {
 func TestXORWideMaskCannotDelayLaterSpurts(t *testing.T) {
 	st := newSchemeStream(t, 8, 4, 0)
 	r := schemeReceiver(t, 4, 0)
-	span := func() time.Duration { return r.buffer.Strategy().SpurtOffset() - r.strategy.SpurtOffset() }
+	span := func() time.Duration { return r.buffer.SpurtOffset() - r.strategy.SpurtOffset() }
 	if got := span(); got != 60*time.Millisecond {
 		t.Fatalf("span %v before any parity, want 60ms (group of 4)", got)
 	}
