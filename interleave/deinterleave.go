@@ -101,33 +101,47 @@ func (d *Deinterleaver) Reset() {
 	d.anyClosed = false
 }
 
-// Add takes one received packet payload of the group with key group. When
-// this completes the oldest open group, emit is called for each of its chunks
-// in order (and then for any newer group that was complete and waiting).
+// Added says what Add did with a packet.
+type Added uint8
+
+// What Add does with a well-formed packet.
+const (
+	// AddedTaken: its units are in their group.
+	AddedTaken Added = iota
+	// AddedLate: its group was emitted or closed already; ignored.
+	AddedLate
+	// AddedDuplicate: its group has its units already; ignored.
+	AddedDuplicate
+)
+
+// Add takes one received packet payload of the group with key group and says
+// what it did with it. When this completes the oldest open group, emit is
+// called for each of its chunks in order (and then for any newer group that
+// was complete and waiting).
 //
 // A payload that does not follow the wire format is refused with an error
 // wrapping ErrMalformed. A duplicate, or a packet of a group already emitted
 // or closed, is counted and ignored: that is the network's doing, not an
 // error.
-func (d *Deinterleaver) Add(group int64, payload []byte, emit func(Chunk)) error {
+func (d *Deinterleaver) Add(group int64, payload []byte, emit func(Chunk)) (Added, error) {
 	j, err := d.parse(payload)
 	if err != nil {
 		d.stats.Malformed++
-		return err
+		return 0, err
 	}
 	if d.anyClosed && group <= d.closed {
 		d.stats.Late++
-		return nil
+		return AddedLate, nil
 	}
 	s := d.slotFor(group, emit)
 	if s == nil {
 		d.stats.Late++
-		return nil
+		return AddedLate, nil
 	}
 	bit := uint8(1) << j
 	if s.received&bit != 0 {
 		d.stats.Duplicates++
-		return nil
+		return AddedDuplicate, nil
 	}
 	s.received |= bit
 	units := payload[1:]
@@ -135,7 +149,7 @@ func (d *Deinterleaver) Add(group int64, payload []byte, emit func(Chunk)) error
 		copy(s.data[c*d.chunk+j*d.unit:c*d.chunk+(j+1)*d.unit], units[c*d.unit:(c+1)*d.unit])
 	}
 	d.emitComplete(emit)
-	return nil
+	return AddedTaken, nil
 }
 
 // Close gives up on every open group with a key up to and including group, as

@@ -94,7 +94,7 @@ func FuzzDeinterleaverAdd(f *testing.F) {
 				pendingKey, pending = unitKey{key, j}, payload
 			}
 			before := d.Stats()
-			err := d.Add(key, payload, emit)
+			added, err := d.Add(key, payload, emit)
 			after := d.Stats()
 			if pending == nil && err == nil {
 				t.Fatalf("Add accepted payload % x with a bad header", payload)
@@ -107,7 +107,18 @@ func FuzzDeinterleaverAdd(f *testing.F) {
 				}
 				continue
 			}
-			if after.Late == before.Late && after.Duplicates == before.Duplicates {
+			// what Add says it did is what it counted
+			wantAdded := interleave.AddedTaken
+			switch {
+			case after.Late != before.Late:
+				wantAdded = interleave.AddedLate
+			case after.Duplicates != before.Duplicates:
+				wantAdded = interleave.AddedDuplicate
+			}
+			if added != wantAdded {
+				t.Fatalf("Add said %d, its counters say %d", added, wantAdded)
+			}
+			if added == interleave.AddedTaken {
 				accepted[payloadKey] = bytes.Clone(payload)
 			}
 		}
@@ -161,7 +172,7 @@ func checkLossyRoundTrip(t *testing.T, audio []byte, depthSel uint8, lost uint64
 		for j, p := range packets {
 			if lost&(1<<(packetNo%64)) != 0 {
 				holes[key] |= 1 << j
-			} else if err := d.Add(key, p, emit); err != nil {
+			} else if _, err := d.Add(key, p, emit); err != nil {
 				t.Fatal(err)
 			}
 			packetNo++

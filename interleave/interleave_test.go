@@ -195,7 +195,7 @@ func TestRoundTripWithoutLoss(t *testing.T) {
 		var r recorder
 		for _, g := range groups {
 			for _, p := range g.packets {
-				if err := d.Add(g.key, p, r.emit); err != nil {
+				if _, err := d.Add(g.key, p, r.emit); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -223,7 +223,7 @@ func receiveWithLoss(t *testing.T, depth, chunkBytes int, groups []sentGroup, lo
 			if lost[gi]&(1<<j) != 0 {
 				continue
 			}
-			if err := d.Add(g.key, p, r.emit); err != nil {
+			if _, err := d.Add(g.key, p, r.emit); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -321,7 +321,7 @@ func TestReordering(t *testing.T) {
 		d := newDeinterleaver(t, depth, chunkBytes)
 		var r recorder
 		for _, a := range arrivals {
-			if err := d.Add(a.key, a.packet, r.emit); err != nil {
+			if _, err := d.Add(a.key, a.packet, r.emit); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -373,7 +373,7 @@ func (b byTime) Swap(i, j int) {
 
 func mustAdd(t *testing.T, d *interleave.Deinterleaver, key int64, p []byte, emit func(interleave.Chunk)) {
 	t.Helper()
-	if err := d.Add(key, p, emit); err != nil {
+	if _, err := d.Add(key, p, emit); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -475,7 +475,7 @@ func TestMalformed(t *testing.T) {
 	d := newDeinterleaver(t, depth, chunkBytes)
 	var r recorder
 	for _, tt := range tests {
-		err := d.Add(1, tt.payload, r.emit)
+		_, err := d.Add(1, tt.payload, r.emit)
 		if !errors.Is(err, interleave.ErrMalformed) {
 			t.Errorf("%s: Add error %v, want ErrMalformed", tt.name, err)
 		}
@@ -484,7 +484,7 @@ func TestMalformed(t *testing.T) {
 		t.Errorf("Malformed = %d, want %d", s.Malformed, len(tests))
 	}
 	// None of them opened a group: a clean group is emitted whole.
-	if err := d.Add(1, good, r.emit); err != nil {
+	if _, err := d.Add(1, good, r.emit); err != nil {
 		t.Fatalf("good payload refused: %v", err)
 	}
 	d.Close(1, r.emit)
@@ -587,7 +587,7 @@ func TestSteadyStateAllocatesNothing(t *testing.T) {
 				if j == 1 {
 					continue // lost: the group is completed by Close
 				}
-				if err := d.Add(key, p, emit); err != nil {
+				if _, err := d.Add(key, p, emit); err != nil {
 					panic(err)
 				}
 			}
@@ -638,7 +638,7 @@ func BenchmarkDeinterleaverAdd(b *testing.B) {
 	var i int
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := d.Add(int64(i/depth), packets[i%depth], emit); err != nil {
+		if _, err := d.Add(int64(i/depth), packets[i%depth], emit); err != nil {
 			b.Fatal(err)
 		}
 		i++

@@ -249,18 +249,16 @@ func (r *Receiver) handleInterleaved(seq uint16, ts uint32, marker bool, payload
 	if index == 0 && marker {
 		g.marker = true
 	}
-	before := ir.deint.Stats()
-	err = ir.deint.Add(key, payload, ir.emit)
-	after := ir.deint.Stats()
-	if created && (err != nil || after.Late != before.Late) {
+	added, err := ir.deint.Add(key, payload, ir.emit)
+	if created && (err != nil || added == interleave.AddedLate) {
 		g.used = false
 	}
 	switch {
 	case err != nil:
 		r.stats.Malformed++
-	case after.Late != before.Late:
+	case added == interleave.AddedLate:
 		r.lateInterleaved(recovered)
-	case after.Duplicates != before.Duplicates:
+	case added == interleave.AddedDuplicate:
 		r.stats.Duplicates++
 	case recovered:
 		r.stats.Recovered++
