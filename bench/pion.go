@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"github.com/spurtvoip/spurt/internal/rtpseq"
 	"github.com/spurtvoip/spurt/media"
 	"time"
 
@@ -90,7 +91,7 @@ func (p *pionPipe) arrive(pkt []byte, at time.Duration) {
 
 // extend unwraps seq against the highest sequence number so far.
 func (p *pionPipe) extend(seq uint16) int64 {
-	return p.highest + int64(int16(seq-p.firstSeq-uint16(p.highest)))
+	return rtpseq.NearSeq(p.highest, seq-p.firstSeq)
 }
 
 func (p *pionPipe) render(now time.Duration) error {

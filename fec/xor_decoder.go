@@ -3,6 +3,7 @@ package fec
 import (
 	"encoding/binary"
 	"fmt"
+	"github.com/spurtvoip/spurt/internal/rtpseq"
 	"math/bits"
 
 	"github.com/pion/rtp"
@@ -11,10 +12,6 @@ import (
 const (
 	minWindow = 32   // enough for the largest group plus some reordering
 	maxWindow = 1024 // 20 s of 20 ms packets; bounds the decoder's memory
-	// maxDropout is how far behind the newest packet a sequence number may
-	// be before it is taken as a sender that restarted its sequence rather
-	// than a very late packet (RFC 3550 appendix A.1 uses the same 3000).
-	maxDropout = 3000
 )
 
 // XORDecoderStats counts what an XORDecoder did with its input.
@@ -345,7 +342,8 @@ func (d *XORDecoder) admit(seq uint16) bool {
 		return true
 	case -ahead < d.window:
 		return true
-	case -ahead > maxDropout:
+	case -ahead > rtpseq.MaxDropout:
+		// too far behind to be a late packet: the sender restarted its sequence
 		d.restart(seq)
 		return true
 	default:

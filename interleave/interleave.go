@@ -35,9 +35,10 @@
 // (D-1) chunks of latency and the receiver waits for the whole group.
 //
 // [Interleaver] builds the payloads of a group; [Deinterleaver] reassembles
-// chunks from received payloads, marking the units whose packet never came.
-// Both are clockless and allocate nothing after construction. RTP sequence
-// numbers, timestamps and markers are the caller's business.
+// chunks from received payloads, marking the units whose packet never came;
+// [Reassembler] is the receive pipeline's repair stage around it, turning RTP
+// packets into chunks for the playout buffer. All are clockless and allocate
+// nothing after construction.
 package interleave
 
 import (

@@ -3,15 +3,11 @@ package jitter
 import (
 	"errors"
 	"fmt"
+	"github.com/spurtvoip/spurt/internal/rtpseq"
 	"time"
 )
 
 const (
-	// maxDropout and maxMisorder are RFC 3550 appendix A.1's limits: a
-	// sequence number further ahead of, or behind, the newest one does not
-	// belong to the stream as it stands.
-	maxDropout  = 3000
-	maxMisorder = 100
 	// maxTransitJump is how far a packet's transit may differ from the newest
 	// packet's before its timestamp is taken not to fit the stream.
 	maxTransitJump = 5 * time.Second
@@ -326,20 +322,23 @@ func (b *Buffer) push(p Packet, arrival time.Duration) Outcome {
 		x := int64(p.SequenceNumber)
 		b.firstTS = int64(p.Timestamp)
 		// Leave room below the first packet for packets overtaken by it.
-		b.next = x - min(maxMisorder, b.capacity-1)
+		b.next = x - min(rtpseq.MaxMisorder, b.capacity-1)
 		return b.pushNewest(p, arrival, x, b.firstTS, true)
 	}
 
-	// Unwrap the sequence number against the newest one (RFC 3550 A.1).
+	// Unwrap the sequence number against the newest one (RFC 3550 A.1): one
+	// further ahead or behind does not belong to the stream as it stands.
 	var x int64
 	switch delta := p.SequenceNumber - b.newest.seq; {
-	case delta < maxDropout:
+	case delta < rtpseq.MaxDropout:
 		x = b.newest.extSeq + int64(delta)
-	case -delta <= maxMisorder:
+	case -delta <= rtpseq.MaxMisorder:
 		x = b.newest.extSeq - int64(-delta)
 	default:
 		return b.misfit(p, arrival)
 	}
+	// From the newest packet's wire timestamp: its extended one is re-anchored
+	// at a sender restart, so its low bits need not be the wire's.
 	extTS := b.newest.extTS + int64(int32(p.Timestamp-b.newest.ts))
 	media := b.mediaTime(extTS)
 	jump := arrival - media - b.newest.transit

@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"github.com/spurtvoip/spurt/internal/rtpseq"
 	"time"
 
 	"github.com/pion/rtp"
@@ -133,7 +134,7 @@ type Receiver struct {
 	src            sourceState
 	delays         delayStats
 
-	playedTS   extender // unwraps the timestamps of played chunks
+	playedTS   rtpseq.Unwrapper // unwraps the timestamps of played chunks
 	lastArrive time.Duration
 	onPlay     func(Played) // nil: nobody listens
 	noAudio    bool
@@ -165,8 +166,8 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		xor = newXORReceiver(cfg.XOR, cfg.Codec.ClockRate)
 	}
 	dec := cfg.Codec.NewDecoder()
-	var il *interleaveReceiver
-	if cfg.Interleave != nil && cfg.Interleave.PeerDepth > 0 {
+	interleaved := cfg.Interleave != nil && cfg.Interleave.PeerDepth > 0
+	if interleaved {
 		if cfg.RED != nil {
 			return nil, errors.New("rtpcall: interleaving and redundant audio cannot be combined")
 		}
@@ -175,10 +176,6 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 			bytesPerChunk = interleaveChunkBytes
 		}
 		if err := cfg.Interleave.validate(cfg.Codec.PayloadType, bytesPerChunk); err != nil {
-			return nil, err
-		}
-		var err error
-		if il, err = newInterleaveReceiver(cfg.Interleave, cfg.Codec); err != nil {
 			return nil, err
 		}
 	}
@@ -203,7 +200,6 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		strategy:     cfg.Strategy,
 		red:          red,
 		xor:          xor,
-		il:           il,
 		conceal:      conceal,
 		buffer:       buf,
 		out:          newTimeline(cfg.Codec.ClockRate, horizon),
@@ -220,8 +216,10 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if xor != nil {
 		xor.recover = r.handleRecovered
 	}
-	if il != nil {
-		il.emit = r.emitChunk
+	if interleaved {
+		if r.il, err = newInterleaveReceiver(cfg.Interleave, cfg.Codec, r.pushChunk); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -333,7 +331,7 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 func (r *Receiver) received(seq uint16, ts uint32, arrival time.Duration) (first bool) {
 	first = r.stats.Packets == 0
 	if first {
-		r.playedTS.extend(ts) // played chunks unwrap from the buffer's base
+		r.playedTS.Unwrap(ts) // played chunks unwrap from the buffer's base
 	}
 	r.stats.Packets++
 	r.lastArrive = arrival
@@ -411,7 +409,7 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 		}
 		depth := 0
 		if r.il != nil {
-			depth = r.il.depth
+			depth = r.il.ra.Depth()
 		}
 		if r.noAudio {
 			if r.conceal != nil {
@@ -458,7 +456,7 @@ func (r *Receiver) played(p Played) {
 
 // Idle reports whether nothing received is still waiting to be played.
 func (r *Receiver) Idle() bool {
-	return r.buffer.Len() == 0 && !r.out.pending() && (r.il == nil || !r.il.open())
+	return r.buffer.Len() == 0 && !r.out.pending() && (r.il == nil || !r.il.ra.Pending())
 }
 
 // LastArrival is when the last packet of the stream arrived, and whether any has.
@@ -486,28 +484,11 @@ func (r *Receiver) Buffer() *jitter.Buffer { return r.buffer }
 // mediaTime turns a played chunk's RTP timestamp into media time since the
 // stream's first timestamp, the time base the playout buffer uses too.
 func (r *Receiver) mediaTime(ts uint32) time.Duration {
-	return r.duration64(r.playedTS.extend(ts) - int64(r.src.firstTS))
+	return r.duration64(r.playedTS.Unwrap(ts) - int64(r.src.firstTS))
 }
 
 func (r *Receiver) duration(ticks int) time.Duration { return r.duration64(int64(ticks)) }
 
 func (r *Receiver) duration64(ticks int64) time.Duration {
 	return time.Duration(ticks * int64(time.Second) / int64(r.codec.ClockRate))
-}
-
-// extender unwraps a 32-bit RTP timestamp sequence into int64, assuming
-// successive values are within 2^31 ticks of each other.
-type extender struct {
-	last    int64
-	started bool
-}
-
-func (e *extender) extend(ts uint32) int64 {
-	if !e.started {
-		e.started = true
-		e.last = int64(ts)
-		return e.last
-	}
-	e.last += int64(int32(ts - uint32(e.last)))
-	return e.last
 }

@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"github.com/spurtvoip/spurt/internal/rtpseq"
 	"time"
 
 	"github.com/pion/rtcp"
@@ -33,7 +34,7 @@ type reporter struct {
 	lastSR      uint32        // middle 32 bits of the NTP time in the peer's last SR
 	lastSRAt    time.Duration // when it arrived
 	haveSR      bool
-	srTimes     extender
+	srTimes     rtpseq.Unwrapper
 	bestSRTS    uint32        // RTP timestamp of the SR with the least r - t
 	bestSRDelay time.Duration // its r - t, with t from its own unwrapped timestamp chain
 	bestSRAt    time.Duration
@@ -166,7 +167,7 @@ func (r *reporter) acceptPeer(ssrc uint32) bool {
 func (r *reporter) senderReport(sr *rtcp.SenderReport, arrival time.Duration, wall time.Time) {
 	first := !r.haveSR
 	r.lastSR, r.lastSRAt, r.haveSR = ntpMiddle(sr.NTPTime), arrival, true
-	ext := r.srTimes.extend(sr.RTPTime)
+	ext := r.srTimes.Unwrap(sr.RTPTime)
 	delay := arrival - time.Duration(ext*int64(time.Second)/int64(r.rate))
 	if first || delay < r.bestSRDelay {
 		r.bestSRTS, r.bestSRDelay, r.bestSRAt = sr.RTPTime, delay, arrival

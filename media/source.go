@@ -1,19 +1,16 @@
 package media
 
 import (
+	"github.com/spurtvoip/spurt/internal/rtpseq"
 	"math"
 	"time"
 )
 
-// RFC 3550 appendix A.1's limits: a sequence number up to maxDropout ahead of
-// the highest one is the stream moving on (packets in between lost); one up to
-// maxMisorder behind it is a late or duplicate packet; anything else is a jump
-// that only a sender restart explains, and is believed only when the next
-// packet continues it.
-const (
-	maxDropout  = 3000
-	maxMisorder = 100
-)
+// Sequence numbers follow RFC 3550 appendix A.1 (rtpseq's limits): one up to
+// MaxDropout ahead of the highest is the stream moving on (packets in between
+// lost); one up to MaxMisorder behind it is a late or duplicate packet;
+// anything else is a jump that only a sender restart explains, and is
+// believed only when the next packet continues it.
 
 // seenWindow is how many of the latest sequence numbers sourceState
 // remembers, to tell a duplicate from a late packet.
@@ -69,9 +66,9 @@ func (s *sourceState) received(seq uint16, ts uint32, arrival time.Duration, rat
 	}
 	var ext int64
 	switch delta := seq - uint16(s.maxSeq); {
-	case delta < maxDropout:
+	case delta < rtpseq.MaxDropout:
 		ext = s.maxSeq + int64(delta)
-	case delta <= math.MaxUint16+1-maxMisorder:
+	case delta <= math.MaxUint16+1-rtpseq.MaxMisorder:
 		// A jump: believed only if the next packet continues it (A.1).
 		if !s.haveBad || seq != s.badSeq {
 			s.badSeq, s.haveBad = seq+1, true
@@ -87,7 +84,7 @@ func (s *sourceState) received(seq uint16, ts uint32, arrival time.Duration, rat
 	}
 	s.haveBad = false
 	if ext <= s.maxSeq && s.seenAt(ext) {
-		return false // a duplicate (maxMisorder < seenWindow: ext is remembered)
+		return false // a duplicate (rtpseq.MaxMisorder < seenWindow: ext is remembered)
 	}
 	if ext-s.maxSeq >= seenWindow {
 		s.seen = [seenWindow / 64]uint64{}
@@ -118,7 +115,7 @@ func (s *sourceState) received(seq uint16, ts uint32, arrival time.Duration, rat
 // extend returns the extended sequence number of seq, a packet near the
 // highest one seen (within half the sequence space).
 func (s *sourceState) extend(seq uint16) int64 {
-	return s.maxSeq + int64(int16(seq-uint16(s.maxSeq)))
+	return rtpseq.NearSeq(s.maxSeq, seq)
 }
 
 // restartAt begins counting at extended sequence number x: the stream's

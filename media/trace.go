@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/spurtvoip/spurt/internal/rtpseq"
 	"io"
 	"time"
 
@@ -63,7 +64,7 @@ func (t *TraceRecorder) Record(seq uint16, ts uint32, arrival time.Duration) {
 	if !t.started {
 		t.started, t.firstSeq, t.firstTS = true, seq, ts
 	}
-	x := t.highest + int64(int16(seq-t.firstSeq-uint16(t.highest)))
+	x := rtpseq.NearSeq(t.highest, seq-t.firstSeq)
 	if x < 0 || x >= maxTraceRows {
 		t.skipped++
 		return
