@@ -6,8 +6,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/spurtvoip/spurt/jitter"
 	"github.com/spurtvoip/spurt/internal/rtpseq"
+	"github.com/spurtvoip/spurt/jitter"
 )
 
 // Reassembler is the receive-side repair stage for interleaved RTP: it takes
@@ -73,9 +73,6 @@ const (
 	groupTimeout = time.Second
 )
 
-// Added results of Reassembler.Add besides those of Deinterleaver.Add.
-var errChunkSize = errors.New("interleave: payload is not one unit of every chunk")
-
 // NewReassembler builds the stage for groups of depth chunks of chunkBytes
 // bytes, filling units that never came with fill (the codec's silence). push
 // hands a chunk to the playout buffer and returns what the buffer did.
@@ -125,7 +122,7 @@ func (ra *Reassembler) Add(seq uint16, ts uint32, marker bool, payload []byte, a
 		return 0, err
 	}
 	if len(payload) != 1+ra.chunk {
-		return 0, fmt.Errorf("%w: %w", ErrMalformed, errChunkSize)
+		return 0, fmt.Errorf("%w: payload of %d bytes, want %d", ErrMalformed, len(payload), 1+ra.chunk)
 	}
 	key := ra.ts.Unwrap(ts)
 	groupSeq := seq - uint16(index)
