@@ -5,7 +5,7 @@
 //
 // # Wire format
 //
-// A group of D consecutive chunks (D = depth, 2..8, default 4) of N bytes each
+// A group of D consecutive chunks (D = depth, 2..8) of N bytes each
 // (G.711: N = 160 samples = 160 bytes, so a unit is N/D bytes = 5 ms at D=4) is
 // sent as D packets. Chunk c is cut into D units of N/D bytes; unit u of chunk
 // c is bytes [u*N/D, (u+1)*N/D) of that chunk. Packet j (j = 0..D-1) carries
@@ -48,9 +48,8 @@ import (
 
 // Depth limits: a header nibble holds D-1 and a Chunk's Holes mask has 8 bits.
 const (
-	MinDepth     = 2
-	MaxDepth     = 8
-	DefaultDepth = 4
+	MinDepth = 2
+	MaxDepth = 8
 )
 
 // maxChunkBytes bounds a chunk so that a mistaken size fails clearly instead

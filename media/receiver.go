@@ -134,10 +134,9 @@ type Receiver struct {
 	src            sourceState
 	delays         delayStats
 
-	playedTS   rtpseq.Unwrapper // unwraps the timestamps of played chunks
-	lastArrive time.Duration
-	onPlay     func(Played) // nil: nobody listens
-	noAudio    bool
+	playedTS rtpseq.Unwrapper // unwraps the timestamps of played chunks
+	onPlay   func(Played)     // nil: nobody listens
+	noAudio  bool
 }
 
 // NewReceiver builds a receive pipeline.
@@ -334,7 +333,6 @@ func (r *Receiver) received(seq uint16, ts uint32, arrival time.Duration) (first
 		r.playedTS.Unwrap(ts) // played chunks unwrap from the buffer's base
 	}
 	r.stats.Packets++
-	r.lastArrive = arrival
 	r.src.received(seq, ts, arrival, r.codec.ClockRate)
 	return first
 }
@@ -458,9 +456,6 @@ func (r *Receiver) played(p Played) {
 func (r *Receiver) Idle() bool {
 	return r.buffer.Len() == 0 && !r.out.pending() && (r.il == nil || !r.il.ra.Pending())
 }
-
-// LastArrival is when the last packet of the stream arrived, and whether any has.
-func (r *Receiver) LastArrival() (time.Duration, bool) { return r.lastArrive, r.stats.Packets > 0 }
 
 // Stats reports the receive pipeline's counters.
 func (r *Receiver) Stats() ReceiverStats {

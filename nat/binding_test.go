@@ -68,7 +68,7 @@ func TestBindingAnswers(t *testing.T) {
 	server := netip.MustParseAddrPort("192.0.2.1:3478")
 	us := netip.MustParseAddrPort("198.51.100.7:40001")
 	respond := func(req []byte, from netip.AddrPort) []byte {
-		resp, ok := HandleSTUN(req, from, nil)
+		resp, ok := handleSTUN(req, from, nil)
 		if !ok {
 			t.Fatal("the server did not answer the request")
 		}
@@ -150,7 +150,7 @@ func FuzzBindingHandle(f *testing.F) {
 		f.Fatal(err)
 	}
 	req, _ := b.Next(0)
-	resp, _ := HandleSTUN(req, netip.MustParseAddrPort("198.51.100.7:1"), nil)
+	resp, _ := handleSTUN(req, netip.MustParseAddrPort("198.51.100.7:1"), nil)
 	f.Add(resp)
 	f.Add(req)
 	f.Add([]byte{0, 1, 0, 0, 0x21, 0x12, 0xA4, 0x42})

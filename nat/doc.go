@@ -8,10 +8,10 @@
 //
 // # Functional core, thin shell
 //
-// [HandleSTUN], [Checker], [ParseCandidate] and [Candidate.String] are
+// The STUN responder, [Checker], [ParseCandidate] and [Candidate.String] are
 // clockless: time is an argument (a time.Duration on any monotonic clock the
 // caller keeps), nothing sleeps, starts goroutines or touches sockets. The
-// shell parts are [Server] (serves HandleSTUN on a net.PacketConn),
+// shell parts are [Server] (serves the responder on a net.PacketConn),
 // [Discover] (one binding transaction with retransmissions) and [GatherHost]
 // (reads the interface list).
 //

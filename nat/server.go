@@ -10,8 +10,8 @@ import (
 	"time"
 )
 
-// Server answers STUN binding requests (see HandleSTUN) arriving on a
-// net.PacketConn: the shell around HandleSTUN. Work per datagram is bounded:
+// Server answers STUN binding requests arriving on a
+// net.PacketConn: the shell around the clockless responder. Work per datagram is bounded:
 // one read of at most 1500 bytes, one decode, at most one reply of under 128
 // bytes, no allocation and nothing kept between datagrams.
 type Server struct {

@@ -135,22 +135,16 @@ func validPeer(from netip.AddrPort) bool {
 	return from.IsValid() && from.Port() != 0 && !a.IsUnspecified() && !a.IsMulticast()
 }
 
-// HandleSTUN is a plain STUN server (RFC 8489) without authentication. It
-// answers a binding request req that arrived from from by appending the
-// success response, with XOR-MAPPED-ADDRESS set to from, SOFTWARE and
-// FINGERPRINT, to dst. A request with comprehension-required attributes it
-// does not know gets a 420 error response listing them, a request for
-// another method a 400. It returns false, and dst unchanged, for anything
-// that needs no answer: non-STUN bytes, responses, indications (keepalives),
-// malformed messages, a bad FINGERPRINT, or an unusable from address.
-//
-// HandleSTUN allocates its working messages (under 1 KiB) on each call;
-// [Server] reuses them and allocates nothing per packet.
-func HandleSTUN(req []byte, from netip.AddrPort, dst []byte) ([]byte, bool) {
-	return newResponder().handle(req, from, dst)
-}
-
-// responder holds the messages HandleSTUN decodes into and builds in. Their
+// responder is a plain STUN server (RFC 8489) without authentication, with
+// the messages it decodes into and builds in. handle answers a binding
+// request that arrived from from by appending the success response, with
+// XOR-MAPPED-ADDRESS set to from, SOFTWARE and FINGERPRINT, to dst. A request
+// with comprehension-required attributes it does not know gets a 420 error
+// response listing them, a request for another method a 400. It returns
+// false, and dst unchanged, for anything that needs no answer: non-STUN
+// bytes, responses, indications (keepalives), malformed messages, a bad
+// FINGERPRINT, or an unusable from address.
+// Their
 // buffers are reused from call to call; pion's decoder lets them escape, so
 // a per-call one would be allocated every time.
 type responder struct {
@@ -165,7 +159,7 @@ func newResponder() *responder {
 	return r
 }
 
-// handle is HandleSTUN with r's buffers.
+// handle answers one datagram with r's buffers.
 func (r *responder) handle(pkt []byte, from netip.AddrPort, dst []byte) ([]byte, bool) {
 	if !validPeer(from) {
 		return dst, false

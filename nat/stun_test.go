@@ -83,7 +83,7 @@ func TestHandleSTUNAnswersBinding(t *testing.T) {
 			}
 			req, raw := buildMessage(t, setters...)
 			prefix := []byte("keep")
-			reply, ok := HandleSTUN(raw, tt.from, prefix)
+			reply, ok := handleSTUN(raw, tt.from, prefix)
 			if !ok {
 				t.Fatalf("%s: binding request not answered", tt.name)
 			}
@@ -132,7 +132,7 @@ func TestHandleSTUNErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		req, raw := buildMessage(t, tt.setters...)
-		reply, ok := HandleSTUN(raw, from, nil)
+		reply, ok := handleSTUN(raw, from, nil)
 		if !ok {
 			t.Fatalf("%s: not answered", tt.name)
 		}
@@ -180,7 +180,7 @@ func TestHandleSTUNIgnores(t *testing.T) {
 	}
 	for _, tt := range tests {
 		dst := []byte("x")
-		reply, ok := HandleSTUN(tt.pkt, tt.from, dst)
+		reply, ok := handleSTUN(tt.pkt, tt.from, dst)
 		if ok || !bytes.Equal(reply, []byte("x")) {
 			t.Errorf("%s: answered (%v) or changed dst to %q", tt.name, ok, reply)
 		}
@@ -271,7 +271,7 @@ func FuzzHandleSTUN(f *testing.F) {
 	}
 	from := netip.MustParseAddrPort("192.0.2.1:3478")
 	f.Fuzz(func(t *testing.T, pkt []byte) {
-		reply, ok := HandleSTUN(pkt, from, nil)
+		reply, ok := handleSTUN(pkt, from, nil)
 		if !ok {
 			if reply != nil {
 				t.Fatal("dst changed without an answer")
@@ -292,4 +292,9 @@ func FuzzHandleSTUN(f *testing.F) {
 			t.Fatalf("reply: %v", err)
 		}
 	})
+}
+
+// handleSTUN answers one datagram with a fresh responder.
+func handleSTUN(req []byte, from netip.AddrPort, dst []byte) ([]byte, bool) {
+	return newResponder().handle(req, from, dst)
 }

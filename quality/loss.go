@@ -63,13 +63,3 @@ func (lp *LossPattern) BurstR() float64 {
 	}
 	return lp.MeanBurst() * (1 - lp.LossRate())
 }
-
-// BurstRFromPattern returns the burst ratio of a loss pattern given as one
-// flag per packet in sequence order, true for lost; see LossPattern.BurstR.
-func BurstRFromPattern(lost []bool) float64 {
-	var lp LossPattern
-	for _, l := range lost {
-		lp.Add(l)
-	}
-	return lp.BurstR()
-}

@@ -46,8 +46,8 @@ func TestLossPattern(t *testing.T) {
 			t.Errorf("%q: rate %v, mean burst %v, BurstR %v; want %v, %v, %v",
 				tc.pattern, lp.LossRate(), lp.MeanBurst(), lp.BurstR(), tc.wantRate, tc.wantBurst, tc.wantR)
 		}
-		if got := BurstRFromPattern(pattern(tc.pattern)); got != lp.BurstR() {
-			t.Errorf("%q: BurstRFromPattern = %v, LossPattern.BurstR = %v", tc.pattern, got, lp.BurstR())
+		if got := burstRFromPattern(pattern(tc.pattern)); got != lp.BurstR() {
+			t.Errorf("%q: burstRFromPattern = %v, LossPattern.BurstR = %v", tc.pattern, got, lp.BurstR())
 		}
 	}
 }
@@ -104,7 +104,7 @@ func TestBurstRFromModels(t *testing.T) {
 		for i := range lost {
 			lost[i] = tc.model.Lost()
 		}
-		got := BurstRFromPattern(lost)
+		got := burstRFromPattern(lost)
 		if math.Abs(got-tc.want) > tc.tol*tc.want {
 			t.Errorf("%s: BurstR %.4f, want %.4f ± %.0f%%", tc.name, got, tc.want, 100*tc.tol)
 		}
@@ -142,4 +142,14 @@ func BenchmarkR(b *testing.B) {
 	for b.Loop() {
 		_ = MOS(R(in))
 	}
+}
+
+// burstRFromPattern returns the burst ratio of a loss pattern given as one
+// flag per packet in sequence order, true for lost; see LossPattern.BurstR.
+func burstRFromPattern(lost []bool) float64 {
+	var lp LossPattern
+	for _, l := range lost {
+		lp.Add(l)
+	}
+	return lp.BurstR()
 }
