@@ -121,7 +121,7 @@ type Receiver struct {
 	// repairHeadroom: the buffer leaves an adaptive strategy room for the
 	// repair span (RED copies, XOR groups) at every spurt.
 	repairHeadroom bool
-	red            *redReceiver        // nil: plain audio only
+	red            *fec.REDReceiver    // nil: plain audio only
 	xor            *xorReceiver        // nil: no XOR parity
 	il             *interleaveReceiver // nil: no interleaving
 	conceal        *concealer          // nil: holes stay silent
@@ -147,12 +147,10 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	if cfg.Strategy == nil {
 		return nil, errors.New("rtpcall: receiver needs a playout strategy")
 	}
-	var red *redReceiver
 	if cfg.RED != nil {
 		if err := cfg.RED.validate(cfg.Codec); err != nil {
 			return nil, err
 		}
-		red = newREDReceiver(cfg.RED, cfg.Codec)
 	}
 	var xor *xorReceiver
 	if cfg.XOR != nil {
@@ -197,7 +195,6 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		codec:        cfg.Codec,
 		dec:          dec,
 		strategy:     cfg.Strategy,
-		red:          red,
 		xor:          xor,
 		conceal:      conceal,
 		buffer:       buf,
@@ -214,6 +211,13 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 	r.syncHeadroom()
 	if xor != nil {
 		xor.recover = r.handleRecovered
+	}
+	if cfg.RED != nil {
+		r.red, err = fec.NewREDReceiver(fec.REDReceiverConfig{PayloadType: cfg.RED.PayloadType, Primary: cfg.Codec,
+			Secondary: cfg.RED.Secondary, PeerDistance: cfg.RED.PeerDistance, Push: r.pushRepaired}, rtpseq.ChunkSamples(cfg.Codec.ClockRate))
+		if err != nil {
+			return nil, fmt.Errorf("rtpcall: %w", err)
+		}
 	}
 	if interleaved {
 		if r.il, err = newInterleaveReceiver(cfg.Interleave, cfg.Codec, r.pushChunk); err != nil {
@@ -242,7 +246,7 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 		r.handleFEC(datagram, arrival)
 		return false
 	}
-	isRED := r.red != nil && h.PayloadType == r.red.pt
+	isRED := r.red != nil && h.PayloadType == r.red.PayloadType()
 	isInterleaved := r.il != nil && h.PayloadType == r.il.pt
 	if !isRED && !isInterleaved && h.PayloadType != r.codec.PayloadType {
 		r.stats.WrongPayload++
@@ -274,7 +278,7 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 	var redundant []fec.Block
 	if isRED {
 		var ok bool
-		if redundant, primary, ok = r.splitRED(primary); !ok {
+		if redundant, primary, ok = r.red.Split(primary, r.codec.PayloadType); !ok {
 			r.stats.FECMalformed++
 			return false
 		}
@@ -293,10 +297,17 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 
 	copyTried := false
 	if r.red != nil {
-		var done bool
-		if copyTried, done = r.redPrimaryArrived(isRED, first, h.SequenceNumber, h.Timestamp, samples, redundant, primary, arrival); done {
-			return true
+		rep := r.red.Arrived(fec.Arrival{Seq: h.SequenceNumber, TS: h.Timestamp, Samples: samples, RED: isRED,
+			Redundant: redundant, Primary: primary, PrimaryPT: r.codec.PayloadType, Arrival: arrival,
+			First: first, ExtSeq: r.src.extend(h.SequenceNumber), BaseSeq: r.src.baseSeq})
+		r.stats.FECMalformed += uint64(rep.Malformed)
+		if rep.LateAfterCopy {
+			r.stats.Late++
 		}
+		if rep.Replaced {
+			return true // a copy stands in this packet's place already
+		}
+		copyTried = rep.CopyTried
 	}
 	rebuiltQueued, rebuiltTried := false, false
 	if r.xor != nil {
@@ -337,10 +348,10 @@ func (r *Receiver) received(seq uint16, ts uint32, arrival time.Duration) (first
 	return first
 }
 
-// push hands one packet (or copy) to the playout buffer, with what Render
-// needs to know to decode it.
+// push hands one packet to the playout buffer, with what Render needs to
+// know to decode it.
 func (r *Receiver) push(seq uint16, ts uint32, marker bool, samples int, meta jitter.Meta, payload []byte, arrival time.Duration) jitter.Outcome {
-	return r.buffer.Push(jitter.Packet{
+	return r.pushRepaired(jitter.Packet{
 		SequenceNumber: seq,
 		Timestamp:      ts,
 		Marker:         marker,
@@ -348,6 +359,13 @@ func (r *Receiver) push(seq uint16, ts uint32, marker bool, samples int, meta ji
 		Payload:        payload,
 		Meta:           meta,
 	}, arrival)
+}
+
+// pushRepaired hands the playout buffer a packet from the network or from a
+// repair stage, with the repair span current as headroom.
+func (r *Receiver) pushRepaired(p jitter.Packet, arrival time.Duration) jitter.Outcome {
+	r.syncHeadroom()
+	return r.buffer.Push(p, arrival)
 }
 
 // syncHeadroom gives the playout buffer the current repair span: the time a
@@ -359,7 +377,7 @@ func (r *Receiver) syncHeadroom() {
 	}
 	switch {
 	case r.red != nil:
-		r.buffer.SetHeadroom(r.red.span)
+		r.buffer.SetHeadroom(r.red.Span())
 	case r.xor != nil:
 		r.buffer.SetHeadroom(r.xor.span)
 	}
@@ -397,11 +415,10 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			kind = PlayRebuilt
 		}
 		if meta.Origin == jitter.Copy && r.red != nil {
-			if p, ok := r.red.takeReplacement(chunk.SequenceNumber); ok {
+			if p, replaced := r.red.Playing(chunk.SequenceNumber); replaced {
 				meta, payload = jitter.Meta{}, p // the packet itself came in time after all
 			} else {
 				r.stats.Recovered++
-				r.red.markPlayed(chunk.SequenceNumber)
 				kind = PlayCopy
 			}
 		}
@@ -417,8 +434,8 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 		} else {
 			var pcm []int16
 			var err error
-			if meta.PayloadType != 0 && r.red != nil && meta.PayloadType == r.red.secPT {
-				pcm, err = r.red.copies.play(r.pcm[:0], chunk.SequenceNumber, payload)
+			if meta.PayloadType != 0 && r.red != nil && meta.PayloadType == r.red.SecondaryPayloadType() {
+				pcm, err = r.red.DecodeCopy(r.pcm[:0], chunk.SequenceNumber, payload)
 			} else {
 				pcm, err = r.dec.Decode(r.pcm[:0], payload)
 			}
@@ -465,7 +482,7 @@ func (r *Receiver) Stats() ReceiverStats {
 	s.Expected, s.Lost = r.src.expectedLost()
 	s.Jitter = r.src.jitter(r.codec.ClockRate)
 	if r.red != nil {
-		s.Recovered += r.red.pending // in time, though not played yet
+		s.Recovered += r.red.Pending() // in time, though not played yet
 	}
 	if lost := s.Lost + s.Late; lost > s.Recovered {
 		s.ResidualLost = lost - s.Recovered

@@ -375,13 +375,13 @@ func TestREDSpanIsTheWidestSeen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if want := time.Duration(tt.announced) * 20 * ms; r.red.span != want {
-				t.Errorf("before any packet: span %v, want %v", r.red.span, want)
+			if want := time.Duration(tt.announced) * 20 * ms; r.red.Span() != want {
+				t.Errorf("before any packet: span %v, want %v", r.red.Span(), want)
 			}
 			for i, p := range tt.pkts {
 				r.HandleRTP(p, time.Duration(i)*20*ms)
-				if r.red.span != tt.want[i] {
-					t.Errorf("after packet %d: span %v, want %v", i, r.red.span, tt.want[i])
+				if r.red.Span() != tt.want[i] {
+					t.Errorf("after packet %d: span %v, want %v", i, r.red.Span(), tt.want[i])
 				}
 			}
 		})

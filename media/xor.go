@@ -86,6 +86,21 @@ func (c *XORConfig) validate(mediaPT uint8) error {
 
 func validGroup(n int) bool { return n == 0 || (n >= fec.MinGroupSize && n <= fec.MaxGroupSize) }
 
+// Flags of the per-sequence-number record of rebuilt packets.
+const (
+	seenPrimary    uint8 = 1 << iota // the packet itself arrived
+	seenCopy                         // a rebuilt packet was offered to the buffer
+	seenCopyQueued                   // ... and queued
+)
+
+// seenSlots covers every packet the playout buffer holds (its capacity).
+const seenSlots = 512
+
+type seenRecord struct {
+	seq   uint16
+	flags uint8
+}
+
 // xorWindow is how many media sequence numbers the receiver's XOR decoder
 // remembers: 1.3 s of 20 ms packets, far more than any playout delay.
 const xorWindow = 64
