@@ -14,6 +14,11 @@
 // earlier frames, so a receiver that lost a packet finds its audio in the
 // next one.
 //
+// On the receive path, REDReceiver and XORReceiver are the repair stages
+// built on these formats: they take the stream's packets as they arrive, push
+// what they recover into a playout buffer (or hand it to the next stage), and
+// report what they did.
+//
 // Everything here is a clockless state machine: nothing reads a clock,
 // sleeps, spawns goroutines or touches a socket, and the per-packet paths do
 // not allocate once warmed up.

@@ -129,7 +129,7 @@ func (r *Receiver) handleInterleaved(seq uint16, ts uint32, marker bool, payload
 		r.stats.Duplicates++
 	case recovered:
 		r.stats.Recovered++
-		r.xor.record(seq).flags |= seenCopyQueued // see rebuiltTwinIn
+		r.xor.Queued(seq) // see rebuiltTwinIn
 	}
 }
 
@@ -156,10 +156,7 @@ func (r *Receiver) pushChunk(p jitter.Packet, arrival time.Duration) jitter.Outc
 // network. If it came by its group's playout time it was not lost either,
 // and the rebuild recovered nothing.
 func (r *Receiver) rebuiltTwinIn(seq uint16, ts uint32, arrival time.Duration) bool {
-	rec := r.xor.record(seq)
-	twin := rec.flags&seenCopyQueued != 0 && rec.flags&seenPrimary == 0
-	rec.flags |= seenPrimary
-	if !twin {
+	if !r.xor.TwinArrived(seq) {
 		return false
 	}
 	key := r.il.ra.Key(ts)
@@ -191,6 +188,7 @@ func (r *Receiver) closeDueGroups(now time.Duration) {
 	}
 	offset := r.buffer.Stats().PlayoutOffset
 	if r.buffer.Stats().Spurts == 0 {
+		r.syncHeadroom()
 		offset = r.buffer.SpurtOffset()
 	}
 	r.il.ra.CloseDue(now, func(key int64) time.Duration { return r.duration64(key-int64(r.src.firstTS)) + offset })

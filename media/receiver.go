@@ -122,13 +122,14 @@ type Receiver struct {
 	// repair span (RED copies, XOR groups) at every spurt.
 	repairHeadroom bool
 	red            *fec.REDReceiver    // nil: plain audio only
-	xor            *xorReceiver        // nil: no XOR parity
+	xor            *fec.XORReceiver    // nil: no XOR parity
 	il             *interleaveReceiver // nil: no interleaving
 	conceal        *concealer          // nil: holes stay silent
 	chunkSamples   int                 // samples in the latest media packet (chunk), for the XOR span
 	buffer         *jitter.Buffer
 	out            *timeline
-	packet         rtp.Packet
+	packet         rtp.Packet // the received packet being handled
+	rebuiltPkt     rtp.Packet // a packet the parity stage rebuilt, being handled
 	pcm            []int16
 	stats          ReceiverStats
 	src            sourceState
@@ -138,6 +139,9 @@ type Receiver struct {
 	onPlay   func(Played)     // nil: nobody listens
 	noAudio  bool
 }
+
+// bufferSlots is the playout buffer's capacity in packets: 10 s of 20 ms chunks.
+const bufferSlots = 512
 
 // NewReceiver builds a receive pipeline.
 func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
@@ -152,7 +156,6 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 			return nil, err
 		}
 	}
-	var xor *xorReceiver
 	if cfg.XOR != nil {
 		if cfg.RED != nil {
 			return nil, errors.New("rtpcall: XOR parity and redundant audio cannot be combined")
@@ -160,7 +163,6 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		if err := cfg.XOR.validate(cfg.Codec.PayloadType); err != nil {
 			return nil, err
 		}
-		xor = newXORReceiver(cfg.XOR, cfg.Codec.ClockRate)
 	}
 	dec := cfg.Codec.NewDecoder()
 	interleaved := cfg.Interleave != nil && cfg.Interleave.PeerDepth > 0
@@ -183,7 +185,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 			return nil, err
 		}
 	}
-	buf, err := jitter.New(jitter.Config{ClockRate: cfg.Codec.ClockRate, Strategy: cfg.Strategy, Capacity: seenSlots})
+	buf, err := jitter.New(jitter.Config{ClockRate: cfg.Codec.ClockRate, Strategy: cfg.Strategy, Capacity: bufferSlots})
 	if err != nil {
 		return nil, fmt.Errorf("rtpcall: playout buffer: %w", err)
 	}
@@ -195,26 +197,25 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 		codec:        cfg.Codec,
 		dec:          dec,
 		strategy:     cfg.Strategy,
-		xor:          xor,
 		conceal:      conceal,
 		buffer:       buf,
 		out:          newTimeline(cfg.Codec.ClockRate, horizon),
 		pcm:          make([]int16, 0, MaxPacketSize*2),
 		delays:       newDelayStats(),
-		chunkSamples: cfg.Codec.ClockRate / 50,
+		chunkSamples: rtpseq.ChunkSamples(cfg.Codec.ClockRate),
 		onPlay:       cfg.OnPlay,
 		noAudio:      cfg.NoAudio,
 	}
-	// A fixed playout delay is left as set: choose it above the repair span.
-	_, fixed := cfg.Strategy.(*jitter.Fixed)
-	r.repairHeadroom = !fixed
-	r.syncHeadroom()
-	if xor != nil {
-		xor.recover = r.handleRecovered
+	// The repair stages, each pushing what it makes into the buffer.
+	if cfg.XOR != nil {
+		r.xor, err = fec.NewXORReceiver(cfg.XOR.PayloadType, cfg.XOR.PeerGroupSize, cfg.Codec.ClockRate, r.chunkSamples, r.rebuilt)
+		if err != nil {
+			return nil, fmt.Errorf("rtpcall: %w", err)
+		}
 	}
 	if cfg.RED != nil {
 		r.red, err = fec.NewREDReceiver(fec.REDReceiverConfig{PayloadType: cfg.RED.PayloadType, Primary: cfg.Codec,
-			Secondary: cfg.RED.Secondary, PeerDistance: cfg.RED.PeerDistance, Push: r.pushRepaired}, rtpseq.ChunkSamples(cfg.Codec.ClockRate))
+			Secondary: cfg.RED.Secondary, PeerDistance: cfg.RED.PeerDistance, Push: r.pushRepaired}, r.chunkSamples)
 		if err != nil {
 			return nil, fmt.Errorf("rtpcall: %w", err)
 		}
@@ -224,26 +225,29 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 			return nil, err
 		}
 	}
+	// A fixed playout delay is left as set: choose it above the repair span.
+	_, fixed := cfg.Strategy.(*jitter.Fixed)
+	r.repairHeadroom = !fixed
+	r.syncHeadroom()
 	return r, nil
 }
 
 // HandleRTP takes one RTP datagram that arrived at the given time and reports
 // whether it was a media packet of the call's stream. Anything that is not is
 // counted and dropped.
+//
+// The path reads in one direction: parse, the payload type, the source
+// check, the repair stages (XOR parity first, whose rebuilt packets join the
+// path after it in rebuilt; then de-interleaving or redundant audio), the
+// playout buffer. Render takes it on from there.
 func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) (media bool) {
-	return r.handleMedia(datagram, arrival, false)
-}
-
-// handleMedia takes one RTP packet: received, or rebuilt from XOR parity. It
-// reports whether a received packet was counted as one of the stream's.
-func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered bool) (counted bool) {
 	if err := r.packet.Unmarshal(datagram); err != nil {
 		r.stats.Malformed++
 		return false
 	}
 	h := &r.packet.Header
-	if r.xor != nil && h.PayloadType == r.xor.pt && !recovered {
-		r.handleFEC(datagram, arrival)
+	if r.xor != nil && h.PayloadType == r.xor.PayloadType() {
+		r.takeParity(datagram, arrival)
 		return false
 	}
 	isRED := r.red != nil && h.PayloadType == r.red.PayloadType()
@@ -256,24 +260,35 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 		r.stats.RejectedSource++
 		return false
 	}
-	if recovered && r.stats.Packets == 0 {
-		return false // nothing to place it against; cannot happen with a real group
-	}
+	seq := h.SequenceNumber
 	if isInterleaved {
-		seq, ts, marker := h.SequenceNumber, h.Timestamp, h.Marker
-		if !recovered {
-			r.received(seq, ts, arrival)
-		}
-		if r.xor != nil && !recovered && r.rebuiltTwinIn(seq, ts, arrival) {
-			r.noteMediaForXOR(seq, datagram, arrival)
-			return true
-		}
-		r.handleInterleaved(seq, ts, marker, r.packet.Payload, arrival, recovered)
-		if r.xor != nil && !recovered {
-			r.noteMediaForXOR(seq, datagram, arrival)
-		}
-		return !recovered
+		media = r.receiveInterleaved(arrival)
+	} else {
+		media = r.receivePlain(isRED, arrival)
 	}
+	if media && r.xor != nil {
+		r.xor.AddMedia(seq, datagram, arrival) // may rebuild a packet it completes
+	}
+	return media
+}
+
+// receiveInterleaved takes a received interleaved packet (r.packet) of the
+// stream to the de-interleaving stage.
+func (r *Receiver) receiveInterleaved(arrival time.Duration) (counted bool) {
+	h := &r.packet.Header
+	r.received(h.SequenceNumber, h.Timestamp, arrival)
+	if r.xor != nil && r.rebuiltTwinIn(h.SequenceNumber, h.Timestamp, arrival) {
+		return true
+	}
+	r.handleInterleaved(h.SequenceNumber, h.Timestamp, h.Marker, r.packet.Payload, arrival, false)
+	return true
+}
+
+// receivePlain takes a received packet of plain or redundant audio (r.packet)
+// through the redundant-audio stage to the playout buffer, and reports
+// whether it was counted as one of the stream's.
+func (r *Receiver) receivePlain(isRED bool, arrival time.Duration) (counted bool) {
+	h := &r.packet.Header
 	primary := r.packet.Payload
 	var redundant []fec.Block
 	if isRED {
@@ -289,10 +304,6 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 		return false
 	}
 	r.chunkSamples = samples
-	if recovered {
-		r.pushRecovered(h.SequenceNumber, h.Timestamp, h.Marker, samples, primary, arrival)
-		return false
-	}
 	first := r.received(h.SequenceNumber, h.Timestamp, arrival)
 
 	copyTried := false
@@ -311,9 +322,8 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 	}
 	rebuiltQueued, rebuiltTried := false, false
 	if r.xor != nil {
-		rebuiltQueued, rebuiltTried = r.xorPrimaryArrived(h.SequenceNumber)
+		rebuiltQueued, rebuiltTried = r.xor.Arrived(h.SequenceNumber)
 	}
-	seq := h.SequenceNumber
 	switch r.push(h.SequenceNumber, h.Timestamp, h.Marker, samples, jitter.Meta{}, primary, arrival) {
 	case jitter.OutcomeLate:
 		r.stats.Late++
@@ -329,9 +339,6 @@ func (r *Receiver) handleMedia(datagram []byte, arrival time.Duration, recovered
 	case jitter.OutcomeQueued:
 	default:
 		r.stats.Refused++
-	}
-	if r.xor != nil {
-		r.noteMediaForXOR(seq, datagram, arrival)
 	}
 	return true
 }
@@ -379,7 +386,7 @@ func (r *Receiver) syncHeadroom() {
 	case r.red != nil:
 		r.buffer.SetHeadroom(r.red.Span())
 	case r.xor != nil:
-		r.buffer.SetHeadroom(r.xor.span)
+		r.buffer.SetHeadroom(r.xor.Span())
 	}
 }
 
@@ -410,7 +417,7 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 		}
 		meta, payload := chunk.Meta, chunk.Payload
 		kind := PlayPacket
-		if meta.Origin == jitter.Rebuilt && r.xor != nil && r.xorPlayed(chunk.SequenceNumber) {
+		if meta.Origin == jitter.Rebuilt && r.xor != nil && r.xor.Recovered(chunk.SequenceNumber) {
 			r.stats.Recovered++
 			kind = PlayRebuilt
 		}

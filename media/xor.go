@@ -19,11 +19,12 @@ import (
 // themselves in a sequence of their own, so they never disturb the media
 // stream's loss statistics.
 //
-// Receiving. FEC packets go to an XORDecoder, never to the playout buffer or
-// the reception statistics. When exactly one media packet of a group is
-// missing and the group's FEC packet is in, the decoder rebuilds it bit for
-// bit (header fields too) and the receiver handles it as that packet,
-// arriving now: at the arrival of the packet that made the recovery possible.
+// Receiving. FEC packets go to the repair stage fec.XORReceiver, never to the
+// playout buffer or the reception statistics. When exactly one media packet
+// of a group is missing and the group's FEC packet is in, it rebuilds it bit
+// for bit (header fields too) and the receiver takes it through the stages
+// after parity as that packet, arriving now: at the arrival of the packet that
+// made the recovery possible (rebuilt, below).
 // So the playout strategy sees the true cost of a recovery (the rest of the
 // group had to arrive), and a rebuilt packet whose playout time has passed is
 // late like any other: a loss, not a recovery. It is counted in fec_late and
@@ -86,129 +87,59 @@ func (c *XORConfig) validate(mediaPT uint8) error {
 
 func validGroup(n int) bool { return n == 0 || (n >= fec.MinGroupSize && n <= fec.MaxGroupSize) }
 
-// Flags of the per-sequence-number record of rebuilt packets.
-const (
-	seenPrimary    uint8 = 1 << iota // the packet itself arrived
-	seenCopy                         // a rebuilt packet was offered to the buffer
-	seenCopyQueued                   // ... and queued
-)
-
-// seenSlots covers every packet the playout buffer holds (its capacity).
-const seenSlots = 512
-
-type seenRecord struct {
-	seq   uint16
-	flags uint8
-}
-
-// xorWindow is how many media sequence numbers the receiver's XOR decoder
-// remembers: 1.3 s of 20 ms packets, far more than any playout delay.
-const xorWindow = 64
-
-// xorReceiver is the XOR state of the receive pipeline.
-type xorReceiver struct {
-	pt    uint8
-	group int // the peer's group size; 0: it sends no parity
-	dec   *fec.XORDecoder
-	seen  []seenRecord  // seenCopyQueued: a rebuilt packet was queued; seenPrimary: then its own came in time
-	span  time.Duration // the group span added to the adaptive playout offset
-	rate  int
-
-	arrival time.Duration // of the datagram being handled, for rebuilt packets
-	recover func([]byte)  // bound to Receiver.handleRecovered once
-}
-
-func newXORReceiver(cfg *XORConfig, rate int) *xorReceiver {
-	xr := &xorReceiver{pt: cfg.PayloadType, group: cfg.PeerGroupSize, dec: fec.NewXORDecoder(cfg.PayloadType, cfg.PeerGroupSize, xorWindow),
-		seen: make([]seenRecord, seenSlots), rate: rate}
-	xr.setChunk(rate / 50)
-	return xr
-}
-
-// setChunk sets the span added to the playout delay from the length of the
-// peer's chunks: the group's last packet comes group-1 chunks after its first.
-func (xr *xorReceiver) setChunk(samples int) {
-	if xr.group > 1 && samples > 0 {
-		xr.span = time.Duration((xr.group-1)*samples) * time.Second / time.Duration(xr.rate)
-	}
-}
-
-func (xr *xorReceiver) record(seq uint16) *seenRecord {
-	s := &xr.seen[int(seq)%seenSlots]
-	if s.seq != seq {
-		*s = seenRecord{seq: seq}
-	}
-	return s
-}
-
-// handleFEC takes one ULPFEC packet of the peer's and plays out what it rebuilds.
-func (r *Receiver) handleFEC(datagram []byte, arrival time.Duration) {
+// takeParity takes one ULPFEC packet (r.packet) of the peer's to the parity
+// stage, which hands on what it rebuilds (rebuilt).
+func (r *Receiver) takeParity(datagram []byte, arrival time.Duration) {
 	if !r.src.accept(r.packet.SSRC) {
 		r.stats.RejectedSource++
 		return
 	}
-	if r.xor.group == 0 {
-		r.stats.FECMalformed++ // the peer said it sends no parity
-		return
-	}
-	if err := r.xor.dec.AddFEC(datagram); err != nil {
+	if err := r.xor.AddParity(datagram, r.chunkSamples, arrival); err != nil {
 		r.stats.FECMalformed++
 		return
 	}
 	r.stats.FECPackets++
-	r.xor.setChunk(r.chunkSamples)
-	r.syncHeadroom()
-	r.recoverXOR(arrival)
 }
 
-// noteMediaForXOR gives a received media packet to the XOR decoder and plays
-// out what it now rebuilds.
-func (r *Receiver) noteMediaForXOR(seq uint16, datagram []byte, arrival time.Duration) {
-	r.xor.dec.AddMedia(seq, datagram)
-	r.recoverXOR(arrival)
-}
-
-func (r *Receiver) recoverXOR(arrival time.Duration) {
-	r.xor.arrival = arrival
-	r.xor.dec.Recover(r.xor.recover)
-}
-
-// handleRecovered takes one packet the XOR decoder rebuilt.
-func (r *Receiver) handleRecovered(pkt []byte) {
+// rebuilt takes a packet the parity stage rebuilt, arriving now, through the
+// stages after parity: de-interleaving, or straight to the playout buffer.
+func (r *Receiver) rebuilt(pkt []byte, arrival time.Duration) {
 	r.stats.FECRebuilt++
-	r.handleMedia(pkt, r.xor.arrival, true)
-}
-
-// pushRecovered offers the playout buffer a rebuilt plain packet.
-func (r *Receiver) pushRecovered(seq uint16, ts uint32, marker bool, samples int, payload []byte, arrival time.Duration) {
-	rec := r.xor.record(seq)
-	if rec.flags&seenPrimary != 0 {
+	p := &r.rebuiltPkt
+	if err := p.Unmarshal(pkt); err != nil {
+		r.stats.Malformed++
+		return
+	}
+	h := &p.Header
+	isInterleaved := r.il != nil && h.PayloadType == r.il.pt
+	if !isInterleaved && h.PayloadType != r.codec.PayloadType {
+		r.stats.WrongPayload++
+		return
+	}
+	if !r.src.accept(h.SSRC) {
+		r.stats.RejectedSource++
+		return
+	}
+	if r.stats.Packets == 0 {
+		return // nothing to place it against; cannot happen with a real group
+	}
+	if isInterleaved {
+		r.handleInterleaved(h.SequenceNumber, h.Timestamp, h.Marker, p.Payload, arrival, true)
+		return
+	}
+	samples, err := r.dec.Samples(p.Payload)
+	if err != nil || samples == 0 {
+		r.stats.Refused++
+		return
+	}
+	r.chunkSamples = samples
+	if !r.xor.Offer(h.SequenceNumber) {
 		return // its own packet is here after all
 	}
-	rec.flags |= seenCopy
-	switch r.push(seq, ts, marker, samples, jitter.Meta{Origin: jitter.Rebuilt}, payload, arrival) {
+	switch r.push(h.SequenceNumber, h.Timestamp, h.Marker, samples, jitter.Meta{Origin: jitter.Rebuilt}, p.Payload, arrival) {
 	case jitter.OutcomeQueued:
-		rec.flags |= seenCopyQueued
+		r.xor.Queued(h.SequenceNumber)
 	case jitter.OutcomeLate:
 		r.stats.FECLate++
 	}
-}
-
-// xorPrimaryArrived notes that a plain packet arrived and reports whether a
-// rebuilt copy of it is queued already, or was offered and found late (so
-// that the buffer's duplicate verdict is no duplicate from the network: in
-// time in the first case, late in the second). Only the packet's first
-// arrival can be either.
-func (r *Receiver) xorPrimaryArrived(seq uint16) (copyQueued, copyTried bool) {
-	rec := r.xor.record(seq)
-	first := rec.flags&seenPrimary == 0 // later ones are the network's duplicates
-	rec.flags |= seenPrimary
-	return first && rec.flags&seenCopyQueued != 0, first && rec.flags&seenCopy != 0
-}
-
-// xorPlayed reports whether a rebuilt chunk being played stands for a packet
-// that did not arrive in time, and so counts as recovered.
-func (r *Receiver) xorPlayed(seq uint16) bool {
-	s := &r.xor.seen[int(seq)%seenSlots]
-	return s.seq != seq || s.flags&seenPrimary == 0
 }
