@@ -35,7 +35,7 @@ type REDReceiver struct {
 	seen    []seenRecord
 	replace []replacement
 	pending uint64 // copies queued in place of a missing packet and not yet played or replaced
-	push    func(jitter.Packet, time.Duration) jitter.Outcome
+	push    jitter.PushFunc
 
 	span      time.Duration
 	announced time.Duration
@@ -50,7 +50,7 @@ type REDReceiverConfig struct {
 	Secondary    codec.Codec // the copies' codec when it is not the primary's
 	PeerDistance int         // copies the peer announced
 	// Push hands a copy to the playout buffer and returns what the buffer did.
-	Push func(jitter.Packet, time.Duration) jitter.Outcome
+	Push jitter.PushFunc
 }
 
 // Flags of the per-sequence-number record.

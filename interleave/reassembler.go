@@ -30,7 +30,7 @@ type Reassembler struct {
 	depth int
 	chunk int // bytes (samples) per chunk
 	deint *Deinterleaver
-	push  func(jitter.Packet, time.Duration) jitter.Outcome
+	push  jitter.PushFunc
 	ts    rtpseq.Unwrapper
 
 	groups         [4]openGroup // the deinterleaver keeps two open; room for the group being closed
@@ -76,7 +76,7 @@ const (
 // NewReassembler builds the stage for groups of depth chunks of chunkBytes
 // bytes, filling units that never came with fill (the codec's silence). push
 // hands a chunk to the playout buffer and returns what the buffer did.
-func NewReassembler(depth, chunkBytes int, fill byte, push func(jitter.Packet, time.Duration) jitter.Outcome) (*Reassembler, error) {
+func NewReassembler(depth, chunkBytes int, fill byte, push jitter.PushFunc) (*Reassembler, error) {
 	d, err := NewDeinterleaver(depth, chunkBytes, fill)
 	if err != nil {
 		return nil, err

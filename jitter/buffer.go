@@ -46,6 +46,11 @@ type Packet struct {
 	Unobserved bool
 }
 
+// PushFunc is how a repair stage on the receive path (redundant audio,
+// de-interleaving) hands its packets on to the playout buffer, usually
+// Buffer.Push behind the caller's counting: it returns what the buffer did.
+type PushFunc func(p Packet, arrival time.Duration) Outcome
+
 // Origin says where the audio of a packet came from.
 type Origin uint8
 

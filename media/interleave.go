@@ -86,7 +86,7 @@ type interleaveReceiver struct {
 // pushing chunks through push. Units that never came are filled with the
 // codec's silence (its encoding of zero: 0xFF in µ-law, 0xD5 in A-law), so
 // that with concealment off they play as silence whatever the law.
-func newInterleaveReceiver(cfg *InterleaveConfig, cd codec.Codec, push func(jitter.Packet, time.Duration) jitter.Outcome) (*interleaveReceiver, error) {
+func newInterleaveReceiver(cfg *InterleaveConfig, cd codec.Codec, push jitter.PushFunc) (*interleaveReceiver, error) {
 	fill, err := silenceByte(cd)
 	if err != nil {
 		return nil, err
