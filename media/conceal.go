@@ -2,6 +2,7 @@ package media
 
 import (
 	"fmt"
+	"github.com/spurtvoip/spurt/internal/rtpseq"
 	"math/bits"
 	"time"
 
@@ -37,7 +38,8 @@ func newConcealer(rate int) (*concealer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rtpcall: loss concealment: %w", err)
 	}
-	return &concealer{plc: c, chunk: rate / 50, buf: make([]int16, rate/50)}, nil
+	chunk := rtpseq.ChunkSamples(rate)
+	return &concealer{plc: c, chunk: chunk, buf: make([]int16, chunk)}, nil
 }
 
 // fillHole conceals a missing stretch of samples that plays from at (with

@@ -1,15 +1,16 @@
 package media
 
 import (
+	"github.com/spurtvoip/spurt/internal/rtpseq"
 	"math"
 	"time"
 
 	"github.com/spurtvoip/spurt/quality"
 )
 
-// packetization is the mouth-to-ear delay a 20 ms chunk adds before it can
-// be sent: its own length.
-const packetization = 20 * time.Millisecond
+// packetization is the mouth-to-ear delay a chunk adds before it can be
+// sent: its own length.
+const packetization = rtpseq.PacketTime
 
 // quality rates the call as this side heard it with the G.107 E-model: the
 // packet loss is the residual loss (network and late loss less what FEC

@@ -3,6 +3,7 @@ package media
 import (
 	"errors"
 	"fmt"
+	"github.com/spurtvoip/spurt/internal/rtpseq"
 
 	"github.com/pion/rtp"
 
@@ -77,7 +78,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}
 	frame := cfg.FrameSamples
 	if frame == 0 {
-		frame = 160
+		frame = rtpseq.ChunkSamples(cfg.Codec.ClockRate)
 	}
 	if frame <= 0 || (cfg.Codec.FrameSamples > 0 && frame%cfg.Codec.FrameSamples != 0) {
 		return nil, fmt.Errorf("rtpcall: frame of %d samples does not fit codec %s", frame, cfg.Codec.Name)
