@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spurtvoip/spurt/internal/ctxwait"
 	"net"
 	"net/netip"
 	"os"
@@ -52,7 +53,7 @@ func Discover(ctx context.Context, conn net.PacketConn, server netip.AddrPort) (
 		return fail(err)
 	}
 
-	stop := afterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
+	stop := ctxwait.AfterFunc(ctx, func() { _ = conn.SetReadDeadline(time.Unix(1, 0)) })
 	defer func() {
 		stop()
 		_ = conn.SetReadDeadline(time.Time{})
@@ -167,22 +168,6 @@ func printable(s string) string {
 		}
 	}
 	return string(b)
-}
-
-// afterFunc runs f when ctx is done. The returned stop function prevents
-// that or, if f has started, waits for it to finish, so that f never runs
-// after stop returns.
-func afterFunc(ctx context.Context, f func()) (stop func()) {
-	done := make(chan struct{})
-	stopAfter := context.AfterFunc(ctx, func() {
-		defer close(done)
-		f()
-	})
-	return func() {
-		if !stopAfter() {
-			<-done
-		}
-	}
 }
 
 // contextError says whether the I/O error err is down to ctx: cancelled, or

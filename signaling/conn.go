@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/spurtvoip/spurt/internal/ctxwait"
 	"net"
 	"os"
 	"slices"
@@ -120,7 +121,7 @@ func (l *Listener) Accept(ctx context.Context) (*Conn, error) {
 	if err := l.ln.SetDeadline(deadline); err != nil {
 		return nil, fmt.Errorf("signaling: accepting: %w", err)
 	}
-	stop := afterFunc(ctx, func() { _ = l.ln.SetDeadline(longAgo()) })
+	stop := ctxwait.AfterFunc(ctx, func() { _ = l.ln.SetDeadline(longAgo()) })
 	nc, err := l.ln.Accept()
 	stop()
 	if err != nil {
@@ -141,22 +142,6 @@ func (l *Listener) Close() error {
 		return fmt.Errorf("signaling: closing listener: %w", err)
 	}
 	return nil
-}
-
-// afterFunc runs f when ctx is done. The returned stop function prevents that,
-// or, if f has started, waits for it to finish, so that f never runs after stop
-// returns.
-func afterFunc(ctx context.Context, f func()) (stop func()) {
-	done := make(chan struct{})
-	stopAfter := context.AfterFunc(ctx, func() {
-		defer close(done)
-		f()
-	})
-	return func() {
-		if !stopAfter() {
-			<-done
-		}
-	}
 }
 
 // Send writes m, giving up after DefaultTimeout. If the write fails the
@@ -200,7 +185,7 @@ func (c *Conn) Receive(ctx context.Context) (Message, error) {
 	if err := c.nc.SetReadDeadline(deadline); err != nil {
 		return Message{}, fmt.Errorf("signaling: receiving: %w", err)
 	}
-	stop := afterFunc(ctx, func() { _ = c.nc.SetReadDeadline(longAgo()) })
+	stop := ctxwait.AfterFunc(ctx, func() { _ = c.nc.SetReadDeadline(longAgo()) })
 	defer stop()
 
 	// Wait for the first byte with the caller's patience only.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/spurtvoip/spurt/internal/term"
 	"io"
 	"math"
 	"os"
@@ -85,7 +86,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
-	showProgress := !f.quiet && isTerminal(stderr)
+	showProgress := !f.quiet && term.IsTerminal(stderr)
 
 	if len(f.sweeps) > 0 {
 		grid, err := f.grid()
@@ -424,15 +425,4 @@ func progressBar(w io.Writer, done, total int, show func(int) string) {
 	if done == total {
 		fmt.Fprintln(w)
 	}
-}
-
-// isTerminal reports whether w is a terminal, where a progress bar redrawn
-// in place makes sense.
-func isTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
