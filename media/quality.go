@@ -28,13 +28,7 @@ func (s Stats) quality() (r, mos *float64) {
 	if s.Expected > 0 {
 		loss = float64(s.ResidualLost) / float64(s.Expected) // what FEC could not repair
 	}
-	c := quality.CodecG711
-	if s.PLC {
-		c = quality.CodecG711PLC
-	}
-	if s.Codec == "GSM" {
-		c = quality.CodecGSMFR
-	}
+	c := quality.ForCodec(s.Codec, s.PLC)
 	mouthToEar := time.Duration(*s.PlayoutDelayMean*float64(time.Millisecond)) + packetization
 	rating := quality.R(quality.Input{Codec: c, MouthToEar: mouthToEar, PacketLoss: loss, BurstR: 1})
 	round := func(x float64) *float64 { v := math.Round(x*1000) / 1000; return &v }

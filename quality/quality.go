@@ -44,6 +44,21 @@ var (
 	CodecGSMFR = Codec{Name: "GSM-FR", Ie: 20, Bpl: 43}
 )
 
+// ForCodec returns the planning values for a codec by its registry name
+// ("PCMU", "PCMA", "GSM") and whether the receiver conceals lost packets:
+// G.711 is rated with G.711 Appendix I's concealment value when it does and as
+// silence when it does not; GSM-FR's own decoder handles loss either way.
+func ForCodec(name string, concealed bool) Codec {
+	switch {
+	case name == "GSM":
+		return CodecGSMFR
+	case concealed:
+		return CodecG711PLC
+	default:
+		return CodecG711
+	}
+}
+
 // Input describes a one-way speech connection for R.
 type Input struct {
 	Codec Codec

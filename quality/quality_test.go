@@ -188,3 +188,21 @@ func TestMOS(t *testing.T) {
 		t.Error("MOS(NaN) is not NaN")
 	}
 }
+
+func TestForCodec(t *testing.T) {
+	tests := []struct {
+		name      string
+		concealed bool
+		want      Codec
+	}{
+		{"PCMU", false, CodecG711},
+		{"PCMA", true, CodecG711PLC},
+		{"GSM", true, CodecGSMFR},
+		{"GSM", false, CodecGSMFR},
+	}
+	for _, tt := range tests {
+		if got := ForCodec(tt.name, tt.concealed); got != tt.want {
+			t.Errorf("ForCodec(%q, %v) = %v, want %v", tt.name, tt.concealed, got, tt.want)
+		}
+	}
+}
