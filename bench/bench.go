@@ -5,8 +5,9 @@
 // A run simulates a call of a given length, one way or both ways. For each
 // direction a talker (the synthetic on/off model, or recorded speech looped)
 // feeds 20 ms frames to an media.Sender, whose voice activity detector
-// forms talk spurts; every packet goes through an impair.Path (a scenario, or
-// a recorded trace replayed) and an impair.Releaser, and what comes out is
+// forms talk spurts; every packet goes over an impair.Link, through an
+// impair.Path (a scenario, or a recorded trace replayed) and its delay line,
+// the same virtual network the media core's tests use, and what comes out is
 // handed at its delivery time to one media.Receiver per playout strategy
 // (RTP parsing, the jitter.Buffer, decoding and the output timeline), which is
 // rendered as the virtual clock advances. Every strategy sees exactly the same
@@ -537,16 +538,8 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 		dir.recv = append(dir.recv, r)
 	}
 
-	rel := impair.NewReleaser(releaserSize, 1500)
-	deliver := func(until time.Duration) {
-		for {
-			at, ok := rel.Next()
-			if !ok || at > until {
-				return
-			}
-			rel.Due(at, func(pkt []byte) { dir.arrive(pkt, at) })
-		}
-	}
+	link := impair.NewLink(releaserSize, 1500)
+	deliver := func(until time.Duration) { link.Deliver(until, dir.arrive) }
 	render := func(now time.Duration) error {
 		for _, r := range dir.recv {
 			if r == nil {
@@ -563,8 +556,8 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 	var spurtID uint32
 	var captured time.Duration
 	var n, inFrame int
-	push := func(pkt []byte, at time.Duration) {
-		if err := rel.Push(pkt, at); err != nil && pushErr == nil {
+	push := func(p *impair.Path, pkt []byte) {
+		if _, err := link.Send(p, pkt, captured); err != nil && pushErr == nil {
 			pushErr = fmt.Errorf("bench: network delay line: %w", err)
 		}
 	}
@@ -573,7 +566,7 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 			return // cannot happen: the sender built it
 		}
 		if sch.isParity(pkt) {
-			parityPath.SendAll(captured, func(at time.Duration) { push(pkt, at) })
+			push(parityPath, pkt)
 			return
 		}
 		if pkt[1]&0x80 != 0 {
@@ -595,7 +588,7 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 			}
 		}
 		dir.sent++
-		path.SendAll(captured, func(at time.Duration) { push(pkt, at) })
+		push(path, pkt)
 	}
 	for n = range frames {
 		captured = time.Duration(n+1) * frameDuration // capture end = send time
