@@ -409,8 +409,9 @@ type direction struct {
 
 // receiver is one strategy's receive pipeline and what it played.
 type receiver struct {
-	pipe pipeline
-	dir  *direction
+	pipe   pipeline
+	player media.Player // pipe, as media.Arrive drives it
+	dir    *direction
 	// playAt is the playout instant of packet (chunk) i on the receiver's
 	// clock, or notPlayed.
 	playAt []time.Duration
@@ -445,6 +446,15 @@ type pipeline interface {
 	// render plays everything due by now.
 	render(now time.Duration) error
 	stats() media.ReceiverStats
+}
+
+// player presents a pipeline to media.Arrive, which orders its arrivals
+// and playout as every driver of the media core does.
+type player struct{ pipeline }
+
+func (p player) HandleRTP(pkt []byte, at time.Duration) bool { p.arrive(pkt, at); return true }
+func (p player) Render(now time.Duration, _ func([]int16) error) error {
+	return p.render(now)
 }
 
 // index returns the index of the media packet with sequence number seq, -1
@@ -535,6 +545,7 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 		if r.pipe, err = newPipeline(cfg, sch, s, r); err != nil {
 			return nil, err
 		}
+		r.player = player{r.pipe}
 		dir.recv = append(dir.recv, r)
 	}
 
@@ -644,11 +655,9 @@ func (dir *direction) arrive(pkt []byte, at time.Duration) {
 		if r == nil {
 			continue
 		}
-		// Play what is due first, as the real-time shell does between reads.
-		if err := r.pipe.render(at); err != nil {
+		if err := media.Arrive(r.player, pkt, at, nil); err != nil {
 			dir.fail(fmt.Errorf("bench: rendering: %w", err))
 		}
-		r.pipe.arrive(pkt, at)
 	}
 }
 
