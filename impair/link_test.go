@@ -198,3 +198,23 @@ func TestLinkAllocatesNothing(t *testing.T) {
 		t.Errorf("%d packets delivered", delivered)
 	}
 }
+
+// BenchmarkLink measures one packet sent over a jittered path and delivered.
+func BenchmarkLink(b *testing.B) {
+	jitter, err := NewUniformJitter(30*time.Millisecond, 40*time.Millisecond, seeded(7))
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := &Path{Delay: jitter}
+	link := NewLink(64, 160)
+	pkt := make([]byte, 160)
+	var now time.Duration
+	b.ReportAllocs()
+	for b.Loop() {
+		now += 20 * time.Millisecond
+		link.Deliver(now, nil)
+		if _, err := link.Send(path, pkt, now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
