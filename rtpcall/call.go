@@ -1,3 +1,8 @@
+// Package rtpcall is the real-time shell of a call: it drives a
+// media.Endpoint with the wall clock and wires it to what touches the world,
+// a UDP socket and its reader goroutine, a sound card's capture goroutine,
+// paths opened through NATs (and their renewal) and the live status line.
+// The media policy itself is clockless and lives in media.
 package rtpcall
 
 import (
