@@ -5,8 +5,9 @@
 // A run simulates a call of a given length, one way or both ways. For each
 // direction a talker (the synthetic on/off model, or recorded speech looped)
 // feeds 20 ms frames to an media.Sender, whose voice activity detector
-// forms talk spurts; every packet goes through an impair.Path (a scenario, or
-// a recorded trace replayed) and an impair.Releaser, and what comes out is
+// forms talk spurts; every packet goes over an impair.Link, through an
+// impair.Path (a scenario, or a recorded trace replayed) and its delay line,
+// the same virtual network the media core's tests use, and what comes out is
 // handed at its delivery time to one media.Receiver per playout strategy
 // (RTP parsing, the jitter.Buffer, decoding and the output timeline), which is
 // rendered as the virtual clock advances. Every strategy sees exactly the same
@@ -408,8 +409,9 @@ type direction struct {
 
 // receiver is one strategy's receive pipeline and what it played.
 type receiver struct {
-	pipe pipeline
-	dir  *direction
+	pipe   pipeline
+	player media.Player // pipe, as media.Arrive drives it
+	dir    *direction
 	// playAt is the playout instant of packet (chunk) i on the receiver's
 	// clock, or notPlayed.
 	playAt []time.Duration
@@ -444,6 +446,15 @@ type pipeline interface {
 	// render plays everything due by now.
 	render(now time.Duration) error
 	stats() media.ReceiverStats
+}
+
+// player presents a pipeline to media.Arrive, which orders its arrivals
+// and playout as every driver of the media core does.
+type player struct{ pipeline }
+
+func (p player) HandleRTP(pkt []byte, at time.Duration) bool { p.arrive(pkt, at); return true }
+func (p player) Render(now time.Duration, _ func([]int16) error) error {
+	return p.render(now)
 }
 
 // index returns the index of the media packet with sequence number seq, -1
@@ -534,19 +545,12 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 		if r.pipe, err = newPipeline(cfg, sch, s, r); err != nil {
 			return nil, err
 		}
+		r.player = player{r.pipe}
 		dir.recv = append(dir.recv, r)
 	}
 
-	rel := impair.NewReleaser(releaserSize, 1500)
-	deliver := func(until time.Duration) {
-		for {
-			at, ok := rel.Next()
-			if !ok || at > until {
-				return
-			}
-			rel.Due(at, func(pkt []byte) { dir.arrive(pkt, at) })
-		}
-	}
+	link := impair.NewLink(releaserSize, 1500)
+	deliver := func(until time.Duration) { link.Deliver(until, dir.arrive) }
 	render := func(now time.Duration) error {
 		for _, r := range dir.recv {
 			if r == nil {
@@ -563,8 +567,8 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 	var spurtID uint32
 	var captured time.Duration
 	var n, inFrame int
-	push := func(pkt []byte, at time.Duration) {
-		if err := rel.Push(pkt, at); err != nil && pushErr == nil {
+	push := func(p *impair.Path, pkt []byte) {
+		if _, err := link.Send(p, pkt, captured); err != nil && pushErr == nil {
 			pushErr = fmt.Errorf("bench: network delay line: %w", err)
 		}
 	}
@@ -573,7 +577,7 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 			return // cannot happen: the sender built it
 		}
 		if sch.isParity(pkt) {
-			parityPath.SendAll(captured, func(at time.Duration) { push(pkt, at) })
+			push(parityPath, pkt)
 			return
 		}
 		if pkt[1]&0x80 != 0 {
@@ -595,7 +599,7 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 			}
 		}
 		dir.sent++
-		path.SendAll(captured, func(at time.Duration) { push(pkt, at) })
+		push(path, pkt)
 	}
 	for n = range frames {
 		captured = time.Duration(n+1) * frameDuration // capture end = send time
@@ -651,11 +655,9 @@ func (dir *direction) arrive(pkt []byte, at time.Duration) {
 		if r == nil {
 			continue
 		}
-		// Play what is due first, as the real-time shell does between reads.
-		if err := r.pipe.render(at); err != nil {
+		if err := media.Arrive(r.player, pkt, at, nil); err != nil {
 			dir.fail(fmt.Errorf("bench: rendering: %w", err))
 		}
-		r.pipe.arrive(pkt, at)
 	}
 }
 

@@ -1,10 +1,12 @@
-// Package media owns one endpoint's RTP session (RFC 3550) as a clockless
-// core: the send pipeline (codec, talk spurts, redundant audio, parity,
-// interleaving), the receive pipeline, RTCP reports, source validation, the
-// output timeline, the call's statistics and why it ended. Every method takes
-// the time as an argument; nothing here reads a clock, sleeps, starts a
-// goroutine or touches a socket. Package rtpcall drives it in real time, and
-// package bench on a virtual clock.
+// Package media owns a call's clockless media core: the sender, the receive
+// pipeline, the RTP session with its RTCP, source validation, the output
+// timeline, stats, traces and the call summary, and the Endpoint that holds
+// the policy around a session: the file-capture schedule, when RTCP reports
+// go, the emulated network our packets cross, and when and why a call ends.
+//
+// Time is always an argument: nothing here reads a clock, sleeps, starts a
+// goroutine or touches a socket. rtpcall drives an Endpoint in real time;
+// bench and the tests drive the same code on a virtual clock.
 //
 // A received datagram goes one way (receiver.go): parse, payload type,
 // source check (source.go), the repair stages beside their wire formats

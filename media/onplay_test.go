@@ -38,10 +38,9 @@ func playAll(t *testing.T, pkts [][]byte, noAudio, noPLC bool) ([]Played, []int1
 	write := func(s []int16) error { out = append(out, s...); return nil }
 	order, arrival := lossyArrivals(pkts)
 	for _, i := range order {
-		if err := r.Render(arrival[i], write); err != nil {
+		if err := Arrive(r, pkts[i], arrival[i], write); err != nil {
 			t.Fatal(err)
 		}
-		r.HandleRTP(pkts[i], arrival[i])
 	}
 	if err := r.Render(time.Duration(len(pkts))*20*time.Millisecond+2*time.Second, write); err != nil {
 		t.Fatal(err)

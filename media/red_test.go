@@ -13,6 +13,7 @@ import (
 	"github.com/spurtvoip/spurt/audio"
 	"github.com/spurtvoip/spurt/codec"
 	"github.com/spurtvoip/spurt/fec"
+	"github.com/spurtvoip/spurt/impair"
 	"github.com/spurtvoip/spurt/internal/audiotest"
 )
 
@@ -41,8 +42,9 @@ func speechSample(t testing.TB) []int16 {
 }
 
 // lossyCall is one direction of a call on a virtual clock: a session sends
-// frames continuously (no VAD), a Bernoulli model drops packets, the rest
-// arrive after a fixed delay, and a second session plays them.
+// frames continuously (no VAD) over an impair.Link whose path drops packets
+// (Bernoulli) and delays the rest by a fixed amount, and a second session
+// plays them.
 type lossyCall struct {
 	loss     float64
 	seed     uint64
@@ -84,28 +86,29 @@ func (c lossyCall) run(t testing.TB, speech []int16) lossyResult {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(c.seed, 1))
+	loss, err := impair.NewBernoulli(c.loss, rand.New(rand.NewPCG(c.seed, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := &impair.Path{Loss: loss, Delay: impair.Constant(c.delay)}
+	link := impair.NewLink(4096, MaxPacketSize)
+	deliver := func(pkt []byte, at time.Duration) { rx.HandleDatagram(pkt, at, time.Time{}) }
 	var res lossyResult
 	var sink audio.MemorySink
-	type inflight struct {
-		at  time.Duration
-		pkt []byte
-	}
-	var queue []inflight
 	end := time.Duration(c.frames+20) * 20 * time.Millisecond
 	frame := 0
 	for now := time.Duration(0); now <= end; now += time.Millisecond {
 		if now > 0 && now%(20*time.Millisecond) == 0 && frame < c.frames {
 			at := (frame * 160) % (len(speech) - 160)
 			err := tx.SendPackets(speech[at:at+160], now, func(pkt []byte) {
-				drop := rng.Float64() < c.loss
-				if pkt[1]&0x7f == xorPT {
-					res.fecDropped = append(res.fecDropped, drop)
-				} else {
-					res.dropped = append(res.dropped, drop)
+				copies, err := link.Send(path, pkt, now)
+				if err != nil {
+					t.Fatal(err)
 				}
-				if !drop {
-					queue = append(queue, inflight{now + c.delay, append([]byte(nil), pkt...)})
+				if pkt[1]&0x7f == xorPT {
+					res.fecDropped = append(res.fecDropped, copies == 0)
+				} else {
+					res.dropped = append(res.dropped, copies == 0)
 				}
 			})
 			if err != nil {
@@ -113,10 +116,7 @@ func (c lossyCall) run(t testing.TB, speech []int16) lossyResult {
 			}
 			frame++
 		}
-		for len(queue) > 0 && queue[0].at <= now {
-			rx.HandleDatagram(queue[0].pkt, now, time.Time{})
-			queue = queue[1:]
-		}
+		link.Deliver(now, deliver)
 		if err := rx.Render(now, sink.WriteSamples); err != nil {
 			t.Fatal(err)
 		}

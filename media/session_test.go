@@ -10,6 +10,7 @@ import (
 
 	"github.com/spurtvoip/spurt/audio"
 	"github.com/spurtvoip/spurt/codec"
+	"github.com/spurtvoip/spurt/impair"
 	"github.com/spurtvoip/spurt/internal/audiotest"
 	"github.com/spurtvoip/spurt/jitter"
 	"github.com/spurtvoip/spurt/vad"
@@ -119,95 +120,67 @@ func repeat(f []int16, n int) [][]int16 {
 	return out
 }
 
-// link carries datagrams between two sessions on a virtual clock with a fixed
-// one-way delay, and lets each session read its own clock, offset from the
-// true time (the two machines' clocks are unrelated).
-type link struct {
-	delay   time.Duration
-	pending []inflight
-}
-
-type inflight struct {
-	to      int
-	at      time.Duration // true time of delivery
-	payload []byte
-}
-
-func (l *link) send(to int, now time.Duration, b []byte) {
-	l.pending = append(l.pending, inflight{to, now + l.delay, append([]byte(nil), b...)})
-}
-
-// TestSessionsMeasureDelayAcrossClocks runs two sessions whose clocks differ
-// by seconds over a path with a known one-way delay, exchanging media and
-// RTCP, and checks that each reports the playout delay and RTT the path and
-// its buffer imply, without any shared clock.
+// TestSessionsMeasureDelayAcrossClocks runs two endpoints whose clocks
+// differ by seconds over a path with a known one-way delay, exchanging media
+// and RTCP, and checks that each reports the playout delay and RTT the path
+// and its buffer imply, without any shared clock.
 func TestSessionsMeasureDelayAcrossClocks(t *testing.T) {
 	const oneWay = 37 * time.Millisecond
 	offsets := [2]time.Duration{0, 7*time.Second + 123*time.Millisecond} // B's clock runs 7.123 s ahead
 	wallBase := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	var sess [2]*Session
+	speech := spurtySpeech(6)
+	var now time.Duration // the true time
+	clock := func(i int) time.Duration { return now + offsets[i] }
+	var ep [2]*Endpoint
 	var sinks [2]audio.MemorySink
-	for i := range sess {
+	for i := range ep {
 		det, err := vad.New(vad.DefaultConfig())
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, err := NewSession(SessionConfig{
-			Codec: pcmu(t), Strategy: fixedStrategy(t, 40*time.Millisecond), VAD: det,
-			SSRC: uint32(100 + i), InitialSeq: uint16(1000 * i), InitialTime: uint32(77777 * (i + 1)),
+		peer := 1 - i
+		e, err := NewEndpoint(EndpointConfig{
+			Session: SessionConfig{Codec: pcmu(t), Strategy: fixedStrategy(t, 40*time.Millisecond), VAD: det,
+				SSRC: uint32(100 + i), InitialSeq: uint16(1000 * i), InitialTime: uint32(77777 * (i + 1))},
+			// Each side's packets cross the path, delayed on its own clock
+			// and handed to the peer on the peer's.
+			Path:     &impair.Path{Delay: impair.Constant(oneWay)},
+			RTCPPath: &impair.Path{Delay: impair.Constant(oneWay)},
+			Transmit: func(pkt []byte) { ep[peer].Receive(pkt, clock(peer)) },
+			Write:    sinks[i].WriteSamples,
+			Source:   audio.NewMemorySource(speech),
+			Rand:     rand.New(rand.NewPCG(uint64(i), 5)),
+			Epoch:    wallBase, // the clocks' readings agree with their wall clocks
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		sess[i] = s
+		ep[i] = e
 	}
-	speech := spurtySpeech(6)
-	l := &link{delay: oneWay}
-	frame := 0
-	clock := func(i int, true_ time.Duration) time.Duration { return true_ + offsets[i] }
-	nextReport := [2]time.Duration{}
-	for now := time.Duration(0); now < 8*time.Second; now += time.Millisecond {
-		// frames complete every 20 ms on both sides
-		if now > 0 && now%(20*time.Millisecond) == 0 && (frame+1)*160 <= len(speech) {
-			pcm := speech[frame*160 : (frame+1)*160]
-			for i := range sess {
-				b, err := sess[i].Send(pcm, clock(i, now))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if b != nil {
-					l.send(1-i, now, b)
-				}
+	for i := range ep {
+		ep[i].Start(clock(i))
+	}
+	var ended [2]Outcome
+	for now = 0; now < 8*time.Second; now += time.Millisecond {
+		for i := range ep {
+			if ended[i] != "" {
+				continue
 			}
-			frame++
-		}
-		for i := range sess {
-			if now >= nextReport[i] {
-				b, err := sess[i].Report(clock(i, now), wallBase.Add(clock(i, now)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				l.send(1-i, now, b)
-				nextReport[i] = now + time.Second
+			outcome, end, err := ep[i].Step(clock(i))
+			if err != nil {
+				t.Fatalf("side %d at %v: %v", i, now, err)
 			}
-		}
-		kept := l.pending[:0]
-		for _, p := range l.pending {
-			if p.at <= now {
-				sess[p.to].HandleDatagram(p.payload, clock(p.to, now), wallBase.Add(clock(p.to, now)))
-			} else {
-				kept = append(kept, p)
-			}
-		}
-		l.pending = kept
-		for i := range sess {
-			if err := sess[i].Render(clock(i, now), sinks[i].WriteSamples); err != nil {
-				t.Fatal(err)
+			if end {
+				ended[i] = outcome
+				ep[i].HangUp(clock(i))
 			}
 		}
 	}
-	for i, s := range sess {
-		st := s.Stats(8 * time.Second)
+	for i, e := range ep {
+		if ended[i] != EndedSourceDone && ended[i] != EndedPeerBye {
+			t.Errorf("side %d: outcome %q, want the input sent and played out, or the peer's hang-up", i, ended[i])
+		}
+		st := e.Session().Stats(8 * time.Second)
 		if st.RTT == nil || math.Abs(*st.RTT-2*ms(oneWay)) > 1 {
 			t.Errorf("side %d: rtt %v ms, want %.0f ± 1", i, deref(st.RTT), 2*ms(oneWay))
 		}

@@ -1,3 +1,8 @@
+// Package rtpcall is the real-time shell of a call: it drives a
+// media.Endpoint with the wall clock and wires it to what touches the world,
+// a UDP socket and its reader goroutine, a sound card's capture goroutine,
+// paths opened through NATs (and their renewal) and the live status line.
+// The media policy itself is clockless and lives in media.
 package rtpcall
 
 import (
@@ -66,19 +71,8 @@ type Config struct {
 }
 
 const (
-	// renderPeriod is how often received audio is committed to the sink when
-	// nothing else wakes the loop; placement itself is sample-accurate.
-	renderPeriod   = 5 * time.Millisecond
 	statusInterval = time.Second
-	// rtcpInterval is the mean report interval: RFC 3550's 5 s minimum scaled
-	// by its 360/session-kbps rule for two 64 kbit/s senders comes to ~2.8 s.
-	rtcpInterval = 2500 * time.Millisecond
-	readPool     = 256
-	// drainLimit bounds how long a call goes on playing what it holds
-	// after the peer has left: what is queued plays within one playout
-	// delay, and a buffer holding audio for later than this (a misbehaving
-	// peer) is cut short.
-	drainLimit = 500 * time.Millisecond
+	readPool       = 256
 )
 
 // datagram is one packet handed from the reader goroutine to the loop.
@@ -104,70 +98,73 @@ func Run(ctx context.Context, cfg Config) (media.Stats, media.Outcome, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	sess, err := media.NewSession(cfg.Session)
-	if err != nil {
-		return media.Stats{}, "", err
-	}
 	c := &callLoop{
 		cfg:     cfg,
-		rng:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		log:     log,
-		sess:    sess,
 		remote:  net.UDPAddrFromAddrPort(cfg.Remote),
 		epoch:   time.Now(),
-		frame:   make([]int16, 160),
 		packets: make(chan datagram, readPool),
 		free:    make(chan *[media.MaxPacketSize]byte, readPool),
 	}
-	if cfg.Path != nil || cfg.RTCPPath != nil {
-		limit := cfg.QueueLimit
-		if limit == 0 {
-			limit = 4096
-		}
-		c.delayLine = impair.NewReleaser(limit, media.MaxPacketSize)
+	ecfg := media.EndpointConfig{
+		Session:  cfg.Session,
+		Transmit: c.transmitNow,
+		Write:    c.write,
+		// The call's own random source, for its RTCP report intervals.
+		Rand:              rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
+		Epoch:             c.epoch,
+		Path:              cfg.Path,
+		RTCPPath:          cfg.RTCPPath,
+		QueueLimit:        cfg.QueueLimit,
+		Duration:          cfg.Duration,
+		PeerTimeout:       cfg.PeerTimeout,
+		DrainQuiet:        cfg.DrainQuiet,
+		SilenceEndsStream: cfg.SilenceEndsStream,
+		Trace:             cfg.Trace,
+		MediaSent:         func(at time.Duration) { c.lastMediaSent = at },
+		Logger:            log,
 	}
+	if cfg.Source != nil {
+		if cfg.SourcePaced {
+			ecfg.PacedSource = true // read by the capture goroutine
+		} else {
+			ecfg.Source = cfg.Source // read on the endpoint's schedule
+		}
+	}
+	ep, err := media.NewEndpoint(ecfg)
+	if err != nil {
+		return media.Stats{}, "", err
+	}
+	c.ep, c.sess = ep, ep.Session()
 	return c.run(ctx)
 }
 
+// callLoop is the real-time shell around a media.Endpoint: it owns the
+// socket and its reader goroutine, a sound card's capture goroutine, the wall
+// clock, the NAT path and the status line, and steps the endpoint on time.
 type callLoop struct {
 	cfg    Config
 	log    *slog.Logger
-	sess   *media.Session
+	ep     *media.Endpoint
+	sess   *media.Session // ep's
 	remote *net.UDPAddr
 	epoch  time.Time
-	rng    *rand.Rand // the call's own: RTCP report intervals
 
-	frame       []int16
-	framesSent  int64
-	sourceDone  bool
-	sourceErr   error
 	frames      chan capturedFrame // from a paced source's goroutine
 	frameBufs   chan []int16       // the capture goroutine's free frame buffers
-	sentSR      bool               // a sender report has gone out since media began
-	delayLine   *impair.Releaser
-	dropped     uint64 // by the impairment model
-	queueFull   uint64
 	sendErrors  uint64
 	packets     chan datagram
 	free        chan *[media.MaxPacketSize]byte
 	readErr     chan error
-	nextReport  time.Duration
 	nextStatus  time.Duration
 	statusShown bool
 
-	lastMediaSent  time.Duration // for keepalives (nat.go)
-	sendAt         time.Duration // capture time of the frame being sent
-	sendPacket     func([]byte)  // transmitMedia, bound once
+	lastMediaSent  time.Duration // for keepalives (nat.go); the endpoint reports media sent
 	keepalivesSent uint64
 	pathMoves      uint64 // verified peer address changes followed
-
-	draining   bool          // the peer has left: play out what is queued, send nothing
-	drainUntil time.Duration // ... until then at the latest
 }
 
 func (c *callLoop) now() time.Duration { return time.Since(c.epoch) }
-
-func (c *callLoop) wall(d time.Duration) time.Time { return c.epoch.Add(d) }
 
 func (c *callLoop) run(ctx context.Context) (media.Stats, media.Outcome, error) {
 	for range readPool {
@@ -188,7 +185,7 @@ func (c *callLoop) run(ctx context.Context) (media.Stats, media.Outcome, error) 
 		c.frames = make(chan capturedFrame, captureQueue)
 		c.frameBufs = make(chan []int16, captureQueue+1)
 		for range captureQueue + 1 {
-			c.frameBufs <- make([]int16, len(c.frame))
+			c.frameBufs <- make([]int16, c.ep.FrameSamples())
 		}
 		captured := make(chan struct{})
 		go func() { defer close(captured); c.capture(readCtx) }()
@@ -197,29 +194,21 @@ func (c *callLoop) run(ctx context.Context) (media.Stats, media.Outcome, error) 
 		// up (a sound card after its read timeout).
 		defer func() { stopReading(); <-captured }()
 	}
-	if c.cfg.Source == nil {
-		c.sourceDone = true
-	}
-
-	wake := time.NewTimer(renderPeriod)
+	wake := time.NewTimer(media.RenderPeriod)
 	defer wake.Stop()
-	c.sendReport(0) // an early first report gets RTT and clock mapping going
-	c.nextReport = c.reportInterval()
+	c.ep.Start(0)
 
 	outcome, err := c.loop(ctx, wake)
 	now := c.now()
-	_ = c.sess.Render(now, c.write) // play what is due up to the hang-up
-	if bye, berr := c.sess.Bye(); berr == nil {
-		c.transmitNow(bye)
-	}
+	c.ep.HangUp(now)
 	c.clearStatus()
 	st := c.sess.Stats(now)
 	c.pathStats(&st)
-	if c.dropped > 0 || c.queueFull > 0 || c.sendErrors > 0 {
-		c.log.Info("send path", "impairment_dropped", c.dropped, "delay_line_full", c.queueFull, "send_errors", c.sendErrors)
+	if dropped, full := c.ep.Dropped(), c.ep.QueueFull(); dropped > 0 || full > 0 || c.sendErrors > 0 {
+		c.log.Info("send path", "impairment_dropped", dropped, "delay_line_full", full, "send_errors", c.sendErrors)
 	}
-	if err == nil && c.sourceErr != nil {
-		err = c.sourceErr
+	if serr := c.ep.SourceErr(); err == nil && serr != nil {
+		err = fmt.Errorf("rtpcall: reading input: %w", serr)
 	}
 	return st, outcome, err
 }
@@ -230,13 +219,12 @@ func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (media.Outcome, e
 		select {
 		case <-done:
 			c.drainReceived()
-			if c.sess.PeerLeft() {
+			if c.ep.Cancel(c.now()) {
 				// The peer has hung up, and its RTCP BYE came first: the
 				// cancellation is the same hang-up reaching us another
-				// way (signaling). Play out what is queued (bounded by
-				// drainLimit) as for the BYE alone.
+				// way (signaling). The endpoint plays out what is queued
+				// as for the BYE alone; the steps below end the call.
 				done = nil
-				c.startDrain(c.now())
 				continue
 			}
 			if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
@@ -249,14 +237,11 @@ func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (media.Outcome, e
 			c.receive(d)
 		case f := <-c.frames:
 			if f.pcm == nil {
-				c.sourceDone = true
 				c.frames = nil
-				c.flushSender(c.now())
+				c.ep.SourceEnded(c.now())
 				continue
 			}
-			if !c.draining {
-				c.sendFrame(f.pcm, f.at)
-			}
+			c.ep.Frame(f.pcm, f.at)
 			c.frameBufs <- f.pcm
 		case <-wake.C:
 			outcome, done, err := c.step()
@@ -268,21 +253,10 @@ func (c *callLoop) loop(ctx context.Context, wake *time.Timer) (media.Outcome, e
 	}
 }
 
-// untilNextWake is the time to the loop's next deadline: the next file frame
-// due, the next delayed packet to release, or the next render, whichever is
-// first. Waking exactly on time keeps the loop from adding jitter of its own.
+// untilNextWake is the time to the endpoint's next deadline.
 func (c *callLoop) untilNextWake() time.Duration {
 	now := c.now()
-	next := now + renderPeriod
-	if c.cfg.Source != nil && !c.cfg.SourcePaced && !c.sourceDone {
-		next = min(next, time.Duration(c.framesSent+1)*c.sess.FrameDuration())
-	}
-	if c.delayLine != nil {
-		if at, ok := c.delayLine.Next(); ok {
-			next = min(next, at)
-		}
-	}
-	return max(next-now, 0)
+	return max(c.ep.NextWake(now)-now, 0)
 }
 
 // drainReceived hands every datagram already read to the session, so that
@@ -298,129 +272,26 @@ func (c *callLoop) drainReceived() {
 	}
 }
 
-// step does the periodic work: capture from a file, release delayed packets,
-// play what is due, report, refresh the status line, and decide to hang up.
+// step does the periodic work: hand the endpoint what has arrived and step
+// it (capture from a file, release delayed packets, play what is due,
+// report, decide to hang up), keep the NAT path open and refresh the status
+// line.
 func (c *callLoop) step() (media.Outcome, bool, error) {
 	now := c.now()
-	if c.cfg.Source != nil && !c.cfg.SourcePaced && !c.draining {
-		c.captureDue(now)
-	}
-	if c.delayLine != nil {
-		c.delayLine.Due(now, c.transmitNow)
-	}
 	c.drainReceived()
+	outcome, end, err := c.ep.Step(now)
+	if err != nil {
+		err = fmt.Errorf("rtpcall: %w", err)
+	}
+	if end {
+		return outcome, true, err
+	}
 	c.keepAlive(now)
-	if err := c.sess.Render(now, c.write); err != nil {
-		return "", true, fmt.Errorf("rtpcall: playing out: %w", err)
-	}
-	// Besides the schedule, a sender report as soon as media has gone out:
-	// the peer needs one to map our media clock to its own.
-	if (now >= c.nextReport || !c.sentSR && c.sess.MediaSent()) && !c.draining {
-		c.sendReport(now)
-		c.sentSR = c.sess.MediaSent()
-		c.nextReport = now + c.reportInterval()
-	}
 	if c.cfg.Status != nil && now >= c.nextStatus {
 		c.showStatus(now)
 		c.nextStatus = now + statusInterval
 	}
-	return c.shouldEnd(now)
-}
-
-func (c *callLoop) shouldEnd(now time.Duration) (media.Outcome, bool, error) {
-	if c.cfg.Duration > 0 && now >= c.cfg.Duration {
-		return media.EndedDuration, true, nil
-	}
-	if c.sess.PeerLeft() {
-		if !c.draining {
-			c.startDrain(now)
-		}
-		if c.sess.Idle() || now >= c.drainUntil {
-			return media.EndedPeerBye, true, nil
-		}
-		return "", false, nil
-	}
-	timeout := c.cfg.PeerTimeout
-	if timeout == 0 {
-		timeout = 12 * time.Second
-	}
-	heard, ok := c.sess.LastHeard()
-	if !ok {
-		heard = 0
-	}
-	if now-heard > timeout {
-		if _, any := c.sess.LastRTP(); any && c.cfg.SilenceEndsStream {
-			return media.EndedStreamOver, true, nil
-		}
-		return media.EndedPeerTimeout, true, fmt.Errorf("rtpcall: nothing heard from the peer for %v", timeout.Round(time.Second))
-	}
-	if c.cfg.Source != nil && c.sourceDone && (c.delayLine == nil || c.delayLine.Len() == 0) && c.sess.Idle() {
-		quiet := c.cfg.DrainQuiet
-		if quiet == 0 {
-			quiet = 500 * time.Millisecond
-		}
-		last, any := c.sess.LastRTP()
-		if !any || now-last > quiet {
-			return media.EndedSourceDone, true, nil
-		}
-	}
 	return "", false, nil
-}
-
-// startDrain begins playing out, after the peer has left, what is queued:
-// the last of its speech, which would otherwise be cut off by up to a
-// playout delay. Nothing more is sent.
-func (c *callLoop) startDrain(now time.Duration) {
-	if !c.draining {
-		c.draining, c.drainUntil = true, now+drainLimit
-	}
-}
-
-// captureDue reads every file frame whose capture has completed by now: frame
-// n covers [n, n+1) frame durations after the call began.
-func (c *callLoop) captureDue(now time.Duration) {
-	frameDur := c.sess.FrameDuration()
-	for !c.sourceDone && time.Duration(c.framesSent+1)*frameDur <= now {
-		if err := c.cfg.Source.ReadFrame(c.frame); err != nil {
-			c.sourceDone = true
-			if !errors.Is(err, io.EOF) {
-				c.sourceErr = fmt.Errorf("rtpcall: reading input: %w", err)
-				c.log.Warn("input ended early", "err", err)
-			}
-			c.flushSender(time.Duration(c.framesSent+1) * frameDur)
-			return
-		}
-		c.sendFrame(c.frame, time.Duration(c.framesSent+1)*frameDur)
-	}
-}
-
-func (c *callLoop) sendFrame(pcm []int16, at time.Duration) {
-	c.framesSent++
-	c.sendAt = at
-	if c.sendPacket == nil {
-		c.sendPacket = c.transmitMedia
-	}
-	if err := c.sess.SendPackets(pcm, at, c.sendPacket); err != nil {
-		c.log.Warn("frame not sent", "err", err)
-	}
-}
-
-// flushSender sends, at the end of the input, what the sender holds back:
-// the last partial interleaving group and XOR parity group (Sender.Flush).
-func (c *callLoop) flushSender(at time.Duration) {
-	c.sendAt = at
-	if c.sendPacket == nil {
-		c.sendPacket = c.transmitMedia
-	}
-	if err := c.sess.Flush(c.sendPacket); err != nil {
-		c.log.Warn("last packets not sent", "err", err)
-	}
-}
-
-// transmitMedia sends one media (or parity) packet of the frame captured at c.sendAt.
-func (c *callLoop) transmitMedia(pkt []byte) {
-	c.lastMediaSent = c.sendAt
-	c.transmit(c.cfg.Path, pkt, c.sendAt)
 }
 
 // captureQueue is how many captured frames may wait for the loop.
@@ -467,22 +338,6 @@ func (c *callLoop) capture(ctx context.Context) {
 	}
 }
 
-// transmit sends a packet through an impairment model, if there is one.
-func (c *callLoop) transmit(path *impair.Path, pkt []byte, at time.Duration) {
-	if path == nil {
-		c.transmitNow(pkt)
-		return
-	}
-	deliverAt, ok := path.Send(at)
-	if !ok {
-		c.dropped++
-		return
-	}
-	if err := c.delayLine.Push(pkt, deliverAt); err != nil {
-		c.queueFull++
-	}
-}
-
 func (c *callLoop) transmitNow(pkt []byte) {
 	if _, err := c.cfg.Conn.WriteTo(pkt, c.remote); err != nil {
 		c.sendErrors++
@@ -490,21 +345,6 @@ func (c *callLoop) transmitNow(pkt []byte) {
 			c.log.Warn("sending failed", "to", c.cfg.Remote, "err", err)
 		}
 	}
-}
-
-func (c *callLoop) sendReport(now time.Duration) {
-	b, err := c.sess.Report(now, c.wall(now))
-	if err != nil {
-		c.log.Warn("RTCP report not sent", "err", err)
-		return
-	}
-	c.transmit(c.cfg.RTCPPath, b, now)
-}
-
-// reportInterval randomises the RTCP interval over [0.5, 1.5] times its mean
-// (RFC 3550 section 6.3.1), so that reports from many endpoints do not align.
-func (c *callLoop) reportInterval() time.Duration {
-	return time.Duration(float64(rtcpInterval) * (0.5 + c.rng.Float64()))
 }
 
 func (c *callLoop) write(pcm []int16) error {
@@ -523,15 +363,7 @@ func (c *callLoop) receive(d datagram) {
 		c.sess.RejectSource()
 		return
 	}
-	c.handleDatagram(d.buf[:d.n], d.arrival)
-}
-
-// handleDatagram hands a received datagram to the session and, when it was
-// media of the peer's stream, records it in the trace.
-func (c *callLoop) handleDatagram(b []byte, arrival time.Duration) {
-	if c.sess.HandleDatagram(b, arrival, c.wall(arrival)) && c.cfg.Trace != nil {
-		c.cfg.Trace.RecordDatagram(b, arrival)
-	}
+	c.ep.Receive(d.buf[:d.n], d.arrival)
 }
 
 // read is the socket reader: it stamps each datagram's arrival on the call's
