@@ -141,12 +141,21 @@ func zeroCrossingFrequency(x []int16) float64 {
 	return float64(count) * SampleRate / (last - first)
 }
 
-// goertzel is the power of x at freq.
-func goertzel(x []int16, freq float64) float64 {
+// bandPower is the mean power of x at freq: Goertzel's algorithm on
+// Hann-windowed blocks of 256 ms (a main lobe of ±8 Hz), averaged.
+func bandPower(x []int16, freq float64) float64 {
+	const block = 2048
 	w := 2 * math.Cos(2*math.Pi*freq/SampleRate)
-	var s1, s2 float64
-	for _, v := range x {
-		s1, s2 = float64(v)+w*s1-s2, s1
+	var sum float64
+	blocks := 0
+	for at := 0; at+block <= len(x); at += block / 2 {
+		var s1, s2 float64
+		for i, v := range x[at : at+block] {
+			hann := 0.5 - 0.5*math.Cos(2*math.Pi*float64(i)/block)
+			s1, s2 = hann*float64(v)+w*s1-s2, s1
+		}
+		sum += s1*s1 + s2*s2 - w*s1*s2
+		blocks++
 	}
-	return s1*s1 + s2*s2 - w*s1*s2
+	return sum / float64(max(blocks, 1))
 }

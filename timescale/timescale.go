@@ -212,12 +212,13 @@ func (s *Scaler) scale(out, in []int16, want int, e float64, crossings int) int 
 		lag, corr := s.pitch(n)
 		quiet := e < s.level*quietRatio
 		unvoiced := corr < minJoinCorrelation && float64(crossings) > unvoicedCrossings*float64(n)
-		onset := !quiet && e > onsetRatio*s.prevE
+		onset := e > onsetRatio*s.prevE
 		voiced := corr >= voicedCorrelation
 		// A loud voiced frame is changed only when waiting would waste
 		// allowance: the bucket would overflow with the next frame.
 		full := s.bucket+s.rate*float64(n) > MaxChange
-		allowed := quiet || unvoiced || (voiced && !onset && full) || (s.eagerly && lag > 0)
+		allowed := !onset && (quiet || unvoiced || (voiced && full))
+		allowed = allowed || (s.eagerly && lag > 0)
 		if allowed && lag > 0 && lag <= budget {
 			change = s.scalePitch(out, in, want, lag, budget, quiet || unvoiced)
 		}
@@ -241,11 +242,13 @@ func (s *Scaler) scale(out, in []int16, want int, e float64, crossings int) int 
 func (s *Scaler) scaleSilence(out, in []int16, want, budget int) int {
 	n := len(in)
 	if want < 0 {
-		lag := min(budget, n-1)
+		// One sample after the fade is kept so that the frame ends on its
+		// own last sample, from which the next frame continues.
+		lag := min(budget, n-2)
 		if lag <= 0 {
 			return 0
 		}
-		fade := min(silenceFade, n-lag)
+		fade := min(silenceFade, n-lag-1)
 		s.shorten(out, in, 0, lag, fade)
 		return -lag
 	}
@@ -271,20 +274,21 @@ func (s *Scaler) scalePitch(out, in []int16, want, period, budget int, loose boo
 	n := len(in)
 	periods := budget / period
 	if want < 0 {
-		// The cut and its fade must fit in this frame: the history has
-		// been played.
-		periods = min(periods, (n-minFade)/period)
+		// The cut and its fade must fit in this frame (the history has
+		// been played), ending before its last sample, from which the next
+		// frame continues.
+		periods = min(periods, (n-minFade-1)/period)
 		if periods < 1 {
 			return 0
 		}
 		lag := periods * period
-		fade := min(period, maxFade, n-lag)
-		at := s.quietest(0, n-lag-fade, lag+fade, 0)
+		fade := min(period, maxFade, n-lag-1)
+		at := s.quietest(0, n-lag-fade-1, lag+fade, 0)
 		lag, corr := s.refine(at, lag, fade, n, budget, true)
 		if corr < minJoinCorrelation && !loose {
 			return 0
 		}
-		fade = min(fade, n-lag-at)
+		fade = min(fade, n-lag-at-1)
 		s.shorten(out, in, at, lag, fade)
 		return -lag
 	}
@@ -339,7 +343,7 @@ func (s *Scaler) refine(at, lag, fade, n, budget int, shortening bool) (int, flo
 		}
 		var from int
 		if shortening {
-			if at+l+fade > n {
+			if at+l+fade >= n {
 				continue
 			}
 			from = historyLen + at + l

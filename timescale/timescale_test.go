@@ -121,7 +121,7 @@ func TestSilenceChangesByExactSamples(t *testing.T) {
 		{"stretch by 7", 7, frame, []int{7, 7, 7}},
 		{"shorten by 100", -100, frame, []int{-100, -36, -16, -16}},
 		{"stretch by 100", 100, frame, []int{100, 36, 16, 16}},
-		{"shorten 10-sample frames", -100, 10, []int{-9, -9, -9}},
+		{"shorten 10-sample frames", -100, 10, []int{-8, -8, -8}}, // keeps 1 + fades 1
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sc, _ := New(Config{Rate: 0.1})
