@@ -182,6 +182,7 @@ func (s *Scaler) Process(out, in []int16, want int) (change int, err error) {
 	e, crossings := s.frameEnergy(n)
 
 	if want != 0 && n > 0 {
+		s.sumEnergy(n)
 		change = s.scale(out, in, want, e, crossings)
 	}
 	if change == 0 {
@@ -393,14 +394,18 @@ func (s *Scaler) stretch(out, in []int16, at, lag, fade int) {
 	copy(out[p:], in[max(0, at-lag+fade):])
 }
 
-// load puts the frame after the history in work and fills the energy prefix
-// sums over the valid part.
+// load puts the frame after the history in work.
 func (s *Scaler) load(in []int16) {
 	for i, v := range in {
 		s.work[historyLen+i] = float32(v)
 	}
+}
+
+// sumEnergy fills the energy prefix sums over the history and a frame of n
+// samples.
+func (s *Scaler) sumEnergy(n int) {
 	start := historyLen - s.histLen
-	end := historyLen + len(in)
+	end := historyLen + n
 	s.energy[start] = 0
 	acc := 0.0
 	for i := start; i < end; i++ {
@@ -415,15 +420,16 @@ func (s *Scaler) frameEnergy(n int) (float64, int) {
 	if n == 0 {
 		return 0, 0
 	}
-	e := (s.energy[historyLen+n] - s.energy[historyLen]) / float64(n)
-	crossings := 0
 	x := s.work[historyLen : historyLen+n]
+	sum := float64(x[0]) * float64(x[0])
+	crossings := 0
 	for i := 1; i < n; i++ {
+		sum += float64(x[i]) * float64(x[i])
 		if (x[i] >= 0) != (x[i-1] >= 0) {
 			crossings++
 		}
 	}
-	return e, crossings
+	return sum / float64(n), crossings
 }
 
 // remember makes the newest historyLen samples of history followed by out
