@@ -11,19 +11,22 @@
 //
 // # Method
 //
-// The Scaler keeps the last 30 ms of its output as history. For every frame
-// that should change it sorts the frame into silent, quiet (15 dB or more
-// below the loudest recent frame), unvoiced (many zero crossings, little
-// periodicity), voiced or onset (four times the energy of the frame before).
-// Silence is shortened or lengthened by exactly the wished number of samples
-// with a 2 ms cross-fade. Otherwise the pitch period P (5 to 15 ms) is found
-// by normalised autocorrelation, a whole number of periods is removed (or
-// repeated, from the history if need be) at the quietest place in the frame,
-// the lag refined to the best match there, and the two sides are cross-faded
-// over up to one period. Quiet and unvoiced frames are changed whenever asked;
-// a loud voiced frame only when the rate allowance would otherwise be lost,
-// so that the changes fall into the pauses, tails and fricatives around it;
-// an onset never.
+// The Scaler keeps the last 30 ms of its output as history and adds no delay:
+// a cut is made inside the current frame, a repeat may reach back into the
+// history. For every frame that should change it sorts the frame into silent,
+// quiet (15 dB or more below the loudest recent frame), unvoiced (many zero
+// crossings, little periodicity), voiced, or onset (four times the energy of
+// the frame before). Silence is shortened or lengthened by exactly the wished
+// number of samples (as far as the allowance goes) with a 2 ms cross-fade and
+// no search. Otherwise the pitch period (5 to 15 ms) is found by normalised
+// autocorrelation, a whole number of periods is removed or repeated at the
+// quietest place in the frame, the lag is refined to the best match there,
+// and the two sides are cross-faded over up to one period (at most 7.5 ms).
+// Quiet and unvoiced frames are changed whenever asked; a voiced frame only
+// when the rate allowance would otherwise be lost, so that the changes fall
+// into the pauses, tails and fricatives around it, and only if the join
+// correlates well; an onset never. Each frame ends on its own last sample, so
+// the next one continues from it.
 //
 // # Rate bound
 //
@@ -70,8 +73,8 @@ const (
 	// quietRatio: a frame is quiet when its energy is this far below the
 	// loudest recent frame (15 dB).
 	quietRatio = 1.0 / 31.6
-	// levelDecay is how much the loudest-recent-frame level falls per call
-	// (0.04 dB, about 2 dB per second of 20 ms frames).
+	// levelDecay is how much the loudest-recent-frame level falls per 20 ms
+	// (0.04 dB, about 2 dB per second).
 	levelDecay = 0.99
 	// onsetRatio: a frame this many times louder than the one before starts
 	// a sound and is never cut.
@@ -91,9 +94,12 @@ const (
 )
 
 // DefaultRate is the rate bound New uses for a zero Config.Rate: at most 10 %
-// of the input removed or added. At this rate the joins on speech add about as
-// little spectral distortion as at 5 % (nearly all fall into silence and quiet
-// stretches), while at 20 % more of them must go into loud voiced speech.
+// of the input removed or added. Measured on the bundled speech sample asking
+// for all the rate allows, at 10 % six joins in ten still fall into silence
+// and the others change the spectrum around them by under 1 dB (log-spectral
+// distance in mel bands) on average; at 20 % fewer than half fall into
+// silence and the mean passes 1 dB. 10 % drains or builds 100 ms of playout
+// delay in a second of speech.
 const DefaultRate = 0.10
 
 // Errors Process returns for bad arguments.
@@ -168,6 +174,11 @@ func (s *Scaler) Gap() {
 // at least as long as in, and any room beyond len(in) bounds how much can be
 // added (len(in)+MaxChange is always enough). change has the sign of want
 // (or is zero) and |change| ≤ |want|. Process does not keep in or out.
+//
+// In sound the change comes in whole pitch periods (5 to 15 ms), so want
+// should be the whole change still wished for (the playout buffer's excess or
+// shortfall), not a per-frame step: a wish smaller than the period waits for
+// silence, where any number of samples can go.
 func (s *Scaler) Process(out, in []int16, want int) (change int, err error) {
 	n := len(in)
 	if n > MaxInput {
@@ -188,7 +199,7 @@ func (s *Scaler) Process(out, in []int16, want int) (change int, err error) {
 	if change == 0 {
 		copy(out, in)
 	}
-	s.level = max(e, s.level*levelDecay)
+	s.level = max(e, s.level*math.Pow(levelDecay, float64(n)/(SampleRate/50)))
 	s.prevE = e
 	s.remember(out[:n+change])
 	return change, nil
@@ -289,7 +300,6 @@ func (s *Scaler) scalePitch(out, in []int16, want, period, budget int, loose boo
 		if corr < minJoinCorrelation && !loose {
 			return 0
 		}
-		fade = min(fade, n-lag-at-1)
 		s.shorten(out, in, at, lag, fade)
 		return -lag
 	}
@@ -474,13 +484,14 @@ func (s *Scaler) pitch(n int) (lag int, corr float64) {
 	if best == 0 {
 		return 0, 0
 	}
-	lag, corr = s.bestNear(a, end, best, 1, hi)
+	full, fullCorr := s.bestNear(a, end, best, 1, hi)
+	lag, corr = full, fullCorr
 	for _, div := range [2]int{2, 3} {
-		l := (lag + div/2) / div
+		l := (full + div/2) / div
 		if l+1 < minLag {
 			break
 		}
-		if sl, sc := s.bestNear(a, end, l, 1, hi); sc >= subharmonicRatio*corr {
+		if sl, sc := s.bestNear(a, end, l, 1, hi); sc >= subharmonicRatio*fullCorr {
 			lag, corr = sl, sc
 		}
 	}
