@@ -167,3 +167,48 @@ func TestOnsetsAreSpared(t *testing.T) {
 		t.Errorf("%d joins in quiet frames, %d in loud ones", quietJoins, loudJoins)
 	}
 }
+
+// TestPrefersQuietStretch drains the allowance in silence, then asks for
+// changes through a loud tone with a quieter stretch in it: the Scaler waits
+// for the quiet frames instead of cutting the loud ones, which eager joining
+// does, and leaves alone the loud frame that follows them (an onset).
+func TestPrefersQuietStretch(t *testing.T) {
+	const silent, loudBefore, quiet, loudAfter = 10, 4, 2, 10
+	var pcm []int16
+	pcm = append(pcm, make([]int16, silent*frame)...)
+	loud := tones((loudBefore+quiet+loudAfter)*frame, 10000, 200)
+	for i := loudBefore * frame; i < (loudBefore+quiet)*frame; i++ {
+		loud[i] /= 10 // 20 dB quieter
+	}
+	pcm = append(pcm, loud...)
+	for _, want := range []int{-MaxChange, MaxChange} {
+		for _, eager := range []bool{false, true} {
+			sc, _ := New(Config{Rate: 0.1})
+			sc.eagerly = eager
+			calls, _ := run(t, sc, pcm, frame, want, nil)
+			var joined []int
+			for i, c := range calls[silent:] {
+				if c.change != 0 {
+					joined = append(joined, i)
+				}
+			}
+			t.Logf("want %+d eager %v: joins in frames %v after the silence", want, eager, joined)
+			if len(joined) == 0 {
+				t.Fatalf("want %+d eager %v: no joins", want, eager)
+			}
+			first := joined[0]
+			inQuiet := first >= loudBefore && first < loudBefore+quiet
+			if !eager && !inQuiet {
+				t.Errorf("want %+d: first join in frame %d, not in the quiet frames %d..%d", want, first, loudBefore, loudBefore+quiet-1)
+			}
+			if eager && inQuiet {
+				t.Errorf("want %+d: eager joining waited for the quiet frames too; the test shows nothing", want)
+			}
+			for _, i := range joined {
+				if !eager && i == loudBefore+quiet {
+					t.Errorf("want %+d: the onset after the quiet frames was changed", want)
+				}
+			}
+		}
+	}
+}

@@ -22,10 +22,11 @@
 // autocorrelation, a whole number of periods is removed or repeated at the
 // quietest place in the frame, the lag is refined to the best match there,
 // and the two sides are cross-faded over up to one period (at most 7.5 ms).
-// Quiet and unvoiced frames are changed whenever asked; a voiced frame only
-// when the rate allowance would otherwise be lost, so that the changes fall
-// into the pauses, tails and fricatives around it, and only if the join
-// correlates well; an onset never. Each frame ends on its own last sample, so
+// Quiet and unvoiced frames are changed whenever asked, by as many periods
+// as the wish and the allowance take; a voiced frame by one period, only when
+// the rate allowance would otherwise be lost (so that the changes fall into
+// the pauses, tails and fricatives around it) and only if the join correlates
+// well; an onset never. Each frame ends on its own last sample, so
 // the next one continues from it.
 //
 // # Rate bound
@@ -280,11 +281,16 @@ func (s *Scaler) scaleSilence(out, in []int16, want, budget int) int {
 }
 
 // scalePitch removes or repeats a whole number of pitch periods at the
-// quietest place in the frame. loose allows a poorly matching join (quiet and
-// unvoiced sound, where a mismatch is not heard).
+// quietest place in the frame. loose allows a poorly matching join and more
+// than one period at once (quiet and unvoiced sound, where a mismatch is not
+// heard); otherwise a single period goes, as a longer jump in voiced speech
+// is easier to hear.
 func (s *Scaler) scalePitch(out, in []int16, want, period, budget int, loose bool) int {
 	n := len(in)
 	periods := budget / period
+	if !loose {
+		periods = min(periods, 1)
+	}
 	if want < 0 {
 		// The cut and its fade must fit in this frame (the history has
 		// been played), ending before its last sample, from which the next
