@@ -349,7 +349,7 @@ func TestREDSpanIsTheWidestSeen(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range plain {
-		b, err := s.Frame(make([]int16, 160))
+		b, err := onePacket(s, make([]int16, 160))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -399,7 +399,7 @@ func redPackets(t testing.TB, n, distance int) [][]byte {
 	out := make([][]byte, n)
 	for i := range out {
 		at := (i * 160) % (len(speech) - 160)
-		b, err := s.Frame(speech[at : at+160])
+		b, err := onePacket(s, speech[at:at+160])
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -565,7 +565,7 @@ func TestREDPathsAllocateNothing(t *testing.T) {
 	}
 	pcm := speechSample(t)[8000 : 8000+160]
 	if allocs := testing.AllocsPerRun(1000, func() {
-		if _, err := s.Frame(pcm); err != nil {
+		if _, err := onePacket(s, pcm); err != nil {
 			t.Fatal(err)
 		}
 	}); allocs != 0 {
@@ -614,7 +614,7 @@ func BenchmarkREDSendPath(b *testing.B) {
 	pcm := speechSample(b)[8000 : 8000+160]
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.Frame(pcm); err != nil {
+		if _, err := onePacket(s, pcm); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -705,7 +705,7 @@ func TestREDRecoversThroughoutALongCall(t *testing.T) {
 	pcm := speechSample(t)[8000 : 8000+160]
 	lost := 0
 	for i := range n {
-		pkt, err := s.Frame(pcm)
+		pkt, err := onePacket(s, pcm)
 		if err != nil {
 			t.Fatal(err)
 		}

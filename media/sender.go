@@ -160,20 +160,6 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 	}, nil
 }
 
-// Frame takes the next frame of captured speech and returns the RTP packet to
-// send for it, or nil when the frame is silence and suppressed. The packet is
-// valid until the next call. The timestamp advances by one frame either way.
-// A sender with XOR parity or interleaving, which may send several packets
-// (or none) per frame, refuses Frame: use FramePackets.
-func (s *Sender) Frame(pcm []int16) ([]byte, error) {
-	if s.xor != nil || s.il != nil {
-		return nil, errors.New("rtpcall: this sender sends parity or interleaved packets: use FramePackets")
-	}
-	var out []byte
-	err := s.FramePackets(pcm, func(pkt []byte) { out = pkt })
-	return out, err
-}
-
 // FramePackets takes the next frame of captured speech and calls send with
 // each RTP packet to transmit now, in order: none during silence (and, when
 // interleaving, until a group is complete), the media packet, or several

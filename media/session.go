@@ -86,16 +86,6 @@ func NewSession(cfg SessionConfig) (*Session, error) {
 	}, nil
 }
 
-// Send takes a frame that finished capturing at time now and returns the RTP
-// packet to transmit, or nil during silence. A session that sends XOR parity
-// or interleaves refuses it: use SendPackets.
-func (s *Session) Send(pcm []int16, now time.Duration) ([]byte, error) {
-	if !s.capturing {
-		s.capturing, s.captureStart = true, now-s.frameDur
-	}
-	return s.sender.Frame(pcm)
-}
-
 // SendPackets takes a frame that finished capturing at time now and calls
 // send with each RTP packet to transmit, in order (see Sender.FramePackets).
 func (s *Session) SendPackets(pcm []int16, now time.Duration, send func(pkt []byte)) error {

@@ -72,7 +72,7 @@ func TestSenderSequenceTimestampMarker(t *testing.T) {
 	var got []sent
 	var p rtp.Packet
 	for _, f := range pattern {
-		b, err := s.Frame(f)
+		b, err := onePacket(s, f)
 		if err != nil {
 			t.Fatal(err)
 		}

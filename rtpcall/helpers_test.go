@@ -54,3 +54,11 @@ func redConfig(t testing.TB, distance, peerDistance int) *media.REDConfig {
 	}
 	return &media.REDConfig{PayloadType: 96, Secondary: gsm, Distance: distance, PeerDistance: peerDistance}
 }
+
+// onePacket sends one frame of a plain sender and returns its packet, or nil
+// during silence.
+func onePacket(s *media.Sender, pcm []int16) ([]byte, error) {
+	var out []byte
+	err := s.FramePackets(pcm, func(pkt []byte) { out = pkt })
+	return out, err
+}

@@ -134,7 +134,7 @@ func rtpPackets(t *testing.T, ssrc uint32, seq uint16, ts uint32, frames [][]int
 	}
 	out := make([][]byte, len(frames))
 	for i, f := range frames {
-		b, err := s.Frame(f)
+		b, err := onePacket(s, f)
 		if err != nil {
 			t.Fatal(err)
 		}
