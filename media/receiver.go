@@ -404,62 +404,10 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 			break
 		}
 		if chunk.Missing {
-			r.stats.MissingChunks++
-			if r.conceal != nil {
-				r.fillHole(chunk.PlayAt, chunk.Samples)
-			}
-			r.played(Played{Seq: chunk.SequenceNumber, PlayAt: chunk.PlayAt, Samples: chunk.Samples, Kind: PlayHole})
-			continue
-		}
-		if len(chunk.Payload) == 0 {
-			r.stats.Refused++
-			continue
-		}
-		meta, payload := chunk.Meta, chunk.Payload
-		kind := PlayPacket
-		if meta.Origin == jitter.Rebuilt && r.xor != nil && r.xor.Recovered(chunk.SequenceNumber) {
-			r.stats.Recovered++
-			kind = PlayRebuilt
-		}
-		if meta.Origin == jitter.Copy && r.red != nil {
-			if p, replaced := r.red.Playing(chunk.SequenceNumber); replaced {
-				meta, payload = jitter.Meta{}, p // the packet itself came in time after all
-			} else {
-				r.stats.Recovered++
-				kind = PlayCopy
-			}
-		}
-		depth := 0
-		if r.il != nil {
-			depth = r.il.ra.Depth()
-		}
-		if r.noAudio {
-			if r.conceal != nil {
-				r.countConcealed(chunk.Samples, meta.Holes, depth)
-			}
-			r.out.reserve(chunk.PlayAt, chunk.Samples)
+			r.playHole(chunk)
 		} else {
-			var pcm []int16
-			var err error
-			if meta.PayloadType != 0 && r.red != nil && meta.PayloadType == r.red.SecondaryPayloadType() {
-				pcm, err = r.red.DecodeCopy(r.pcm[:0], chunk.SequenceNumber, payload)
-			} else {
-				pcm, err = r.dec.Decode(r.pcm[:0], payload)
-			}
-			if err != nil {
-				r.stats.Refused++
-				continue
-			}
-			if r.conceal != nil {
-				r.passChunk(pcm, meta.Holes, depth, chunk)
-			}
-			r.out.place(chunk.PlayAt, pcm)
+			r.playChunk(chunk)
 		}
-		r.stats.Played++
-		media := r.mediaTime(chunk.Timestamp)
-		r.delays.record(chunk.PlayAt-media-r.duration(chunk.Samples), chunk.PlayAt-chunk.Arrival)
-		r.played(Played{Seq: chunk.SequenceNumber, PlayAt: chunk.PlayAt, Arrival: chunk.Arrival,
-			Samples: chunk.Samples, Kind: kind, Holes: meta.Holes})
 	}
 	r.stats.ClippedSamples = r.out.clipped
 	if r.noAudio {
@@ -467,6 +415,70 @@ func (r *Receiver) Render(now time.Duration, write func([]int16) error) error {
 		return nil
 	}
 	return r.out.commit(now, write)
+}
+
+// playHole conceals a stretch of a talk spurt whose audio never came in
+// time, or leaves it silent.
+func (r *Receiver) playHole(chunk jitter.Chunk) {
+	r.stats.MissingChunks++
+	if r.conceal != nil {
+		r.fillHole(chunk.PlayAt, chunk.Samples)
+	}
+	r.played(Played{Seq: chunk.SequenceNumber, PlayAt: chunk.PlayAt, Samples: chunk.Samples, Kind: PlayHole})
+}
+
+// playChunk decodes one chunk the buffer says is due, settles what its
+// repair stage did for it, conceals its holes and places it on the timeline.
+func (r *Receiver) playChunk(chunk jitter.Chunk) {
+	if len(chunk.Payload) == 0 {
+		r.stats.Refused++
+		return
+	}
+	meta, payload := chunk.Meta, chunk.Payload
+	kind := PlayPacket
+	if meta.Origin == jitter.Rebuilt && r.xor != nil && r.xor.Recovered(chunk.SequenceNumber) {
+		r.stats.Recovered++
+		kind = PlayRebuilt
+	}
+	if meta.Origin == jitter.Copy && r.red != nil {
+		if p, replaced := r.red.Playing(chunk.SequenceNumber); replaced {
+			meta, payload = jitter.Meta{}, p // the packet itself came in time after all
+		} else {
+			r.stats.Recovered++
+			kind = PlayCopy
+		}
+	}
+	depth := 0
+	if r.il != nil {
+		depth = r.il.ra.Depth()
+	}
+	if r.noAudio {
+		if r.conceal != nil {
+			r.countConcealed(chunk.Samples, meta.Holes, depth)
+		}
+		r.out.reserve(chunk.PlayAt, chunk.Samples)
+	} else {
+		var pcm []int16
+		var err error
+		if meta.PayloadType != 0 && r.red != nil && meta.PayloadType == r.red.SecondaryPayloadType() {
+			pcm, err = r.red.DecodeCopy(r.pcm[:0], chunk.SequenceNumber, payload)
+		} else {
+			pcm, err = r.dec.Decode(r.pcm[:0], payload)
+		}
+		if err != nil {
+			r.stats.Refused++
+			return
+		}
+		if r.conceal != nil {
+			r.passChunk(pcm, meta.Holes, depth, chunk)
+		}
+		r.out.place(chunk.PlayAt, pcm)
+	}
+	r.stats.Played++
+	media := r.mediaTime(chunk.Timestamp)
+	r.delays.record(chunk.PlayAt-media-r.duration(chunk.Samples), chunk.PlayAt-chunk.Arrival)
+	r.played(Played{Seq: chunk.SequenceNumber, PlayAt: chunk.PlayAt, Arrival: chunk.Arrival,
+		Samples: chunk.Samples, Kind: kind, Holes: meta.Holes})
 }
 
 // played tells OnPlay, if set, of a chunk played.
