@@ -52,30 +52,34 @@ func (s Scheme) String() string {
 	return strings.Join(parts, "+")
 }
 
-// SchemeError says why a scheme's text was not taken. Callers phrase it
-// for their own flag; Error gives the bench's wording.
+// SchemeError says why a scheme's text was not taken. Callers may phrase
+// it for their own flag from Named; Error gives the bench's wording.
 type SchemeError struct {
 	Text string // as given
 	// Named is the scheme the text named (NameRED, NameXOR, NameInterleave),
 	// "+" for a combination, or "" when it named none known.
 	Named string
+	Want  string // the syntax wanted, e.g. "xor:N with N from 2 to 24"
 }
 
-func (e *SchemeError) Error() string {
-	var want string
-	switch e.Named {
+func (e *SchemeError) Error() string { return fmt.Sprintf("FEC scheme %q: want %s", e.Text, e.Want) }
+
+// schemeError is the SchemeError for a text that named the scheme named.
+func schemeError(text, named string) *SchemeError {
+	e := &SchemeError{Text: text, Named: named}
+	switch named {
 	case NameRED:
-		want = fmt.Sprintf("red:N with N from 1 to %d", media.MaxREDDistance)
+		e.Want = fmt.Sprintf("red:N with N from 1 to %d", media.MaxREDDistance)
 	case NameXOR:
-		want = fmt.Sprintf("xor:N with N from %d to %d", fec.MinGroupSize, fec.MaxGroupSize)
+		e.Want = fmt.Sprintf("xor:N with N from %d to %d", fec.MinGroupSize, fec.MaxGroupSize)
 	case NameInterleave:
-		want = "interleave:D with D of 2, 4, 5 or 8"
+		e.Want = "interleave:D with D of 2, 4, 5 or 8"
 	case "+":
-		want = "interleave:D+xor:N"
+		e.Want = "interleave:D+xor:N"
 	default:
-		want = "none, red[:N], xor[:N], interleave:D or interleave:D+xor:N"
+		e.Want = "none, red[:N], xor[:N], interleave:D or interleave:D+xor:N"
 	}
-	return fmt.Sprintf("FEC scheme %q: want %s", e.Text, want)
+	return e
 }
 
 // ParseScheme reads a scheme: none, red (one copy), red:N, xor (groups of
@@ -94,7 +98,7 @@ func ParseScheme(text string) (Scheme, error) {
 		a, b = b, a
 	}
 	if errA != nil || errB != nil || a.Interleave == 0 || a.XOR != 0 || b.XOR == 0 {
-		return Scheme{}, &SchemeError{Text: text, Named: "+"}
+		return Scheme{}, schemeError(text, "+")
 	}
 	return Scheme{Interleave: a.Interleave, XOR: b.XOR}, nil
 }
@@ -105,7 +109,7 @@ func ParseScheme(text string) (Scheme, error) {
 func ParseFEC(text string) (Scheme, error) {
 	s, err := parseTerm(text, strings.ToLower(strings.TrimSpace(text)))
 	if err == nil && s.Interleave > 0 {
-		return Scheme{}, &SchemeError{Text: text, Named: ""}
+		return Scheme{}, &SchemeError{Text: text, Named: NameInterleave, Want: "none, red, red:N, xor or xor:N (interleaving has a flag of its own)"}
 	}
 	return s, err
 }
@@ -129,21 +133,21 @@ func parseTerm(text, lower string) (Scheme, error) {
 	case NameRED:
 		n, ok := number(1, 1, media.MaxREDDistance)
 		if !ok {
-			return Scheme{}, &SchemeError{Text: text, Named: NameRED}
+			return Scheme{}, schemeError(text, NameRED)
 		}
 		return Scheme{RED: n}, nil
 	case NameXOR:
 		n, ok := number(media.DefaultXORGroupSize, fec.MinGroupSize, fec.MaxGroupSize)
 		if !ok {
-			return Scheme{}, &SchemeError{Text: text, Named: NameXOR}
+			return Scheme{}, schemeError(text, NameXOR)
 		}
 		return Scheme{XOR: n}, nil
 	case NameInterleave:
 		d, err := strconv.Atoi(arg)
 		if !hasArg || err != nil || !media.ValidInterleaveDepth(d) {
-			return Scheme{}, &SchemeError{Text: text, Named: NameInterleave}
+			return Scheme{}, schemeError(text, NameInterleave)
 		}
 		return Scheme{Interleave: d}, nil
 	}
-	return Scheme{}, &SchemeError{Text: text}
+	return Scheme{}, schemeError(text, "")
 }

@@ -80,7 +80,7 @@ func TestParseFEC(t *testing.T) {
 		{"red:0", 0, 0, false, NameRED}, {"red:5", 0, 0, false, NameRED}, {"red:x", 0, 0, false, NameRED},
 		{"none:1", 0, 0, false, ""}, {"parity", 0, 0, false, ""},
 		{"xor:1", 0, 0, false, NameXOR}, {"xor:2+interleave:4", 0, 0, false, NameXOR},
-		{"interleave:4", 0, 0, false, ""}, {"interleave:4+xor:2", 0, 0, false, NameInterleave},
+		{"interleave:4", 0, 0, false, NameInterleave}, {"interleave:4+xor:2", 0, 0, false, NameInterleave},
 	}
 	for _, tt := range tests {
 		s, err := ParseFEC(tt.in)
