@@ -165,8 +165,11 @@ func findRED(s signaling.Session, chosen signaling.Format, secondary codec.Codec
 func answerRED(offer, answer signaling.Session, secondary codec.Codec, copies int) signaling.Session {
 	chosen := answer.Formats[0]
 	formats := []signaling.Format{chosen}
-	red, _, ok := findRED(signaling.Session{Formats: answer.Formats[1:]}, chosen, secondary)
-	if secondary.Name == "" || !ok {
+	red, ok := signaling.Format{}, false
+	if secondary.Name != "" {
+		red, _, ok = findRED(signaling.Session{Formats: answer.Formats[1:]}, chosen, secondary)
+	}
+	if !ok {
 		answer.Formats = formats
 		return answer
 	}
