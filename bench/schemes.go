@@ -2,40 +2,31 @@ package bench
 
 import (
 	"fmt"
-	"github.com/spurtvoip/spurt/media"
-	"strconv"
-	"strings"
 
 	"github.com/spurtvoip/spurt/codec"
-	"github.com/spurtvoip/spurt/fec"
+	"github.com/spurtvoip/spurt/media"
 	"github.com/spurtvoip/spurt/quality"
+	"github.com/spurtvoip/spurt/signaling/negotiate"
 )
 
-// FEC scheme names, as --fec takes them. This file is the one place where a
-// scheme name becomes rtpcall configuration: a new scheme is added to
-// parseScheme (and, if it sends packets of a sequence of their own, to
-// isParity).
+// FEC scheme names, as --fec takes them (negotiate.ParseScheme reads them,
+// for calls too). This file is the one place where a scheme becomes the
+// media pipelines' configuration: a scheme that sends packets of a sequence
+// of their own must also be known to isParity.
 const (
 	// FECNone sends plain audio: holes are concealed or silent (Config.DisablePLC).
-	FECNone = "none"
+	FECNone = negotiate.NameNone
 	// FECRED is RFC 2198 redundant audio with one copy (red:1); red:N
 	// carries N copies, up to media.MaxREDDistance.
-	FECRED = "red"
+	FECRED = negotiate.NameRED
 	// FECXOR is RFC 5109 XOR parity over groups of
 	// media.DefaultXORGroupSize packets (xor:4); xor:N protects groups
 	// of N, fec.MinGroupSize to fec.MaxGroupSize.
-	FECXOR = "xor"
+	FECXOR = negotiate.NameXOR
 	// FECInterleave is interleave:D, G.711 spread over groups of D packets
 	// (D of 2, 4, 5 or 8). interleave:D+xor:N adds XOR parity over the
 	// interleaved packets.
-	FECInterleave = "interleave"
-)
-
-// Dynamic payload types of the benchmark's FEC packets.
-const (
-	redPayloadType        = 96
-	xorPayloadType        = 97
-	interleavePayloadType = 98
+	FECInterleave = negotiate.NameInterleave
 )
 
 // scheme is one FEC scheme as the send and receive pipelines are configured
@@ -62,70 +53,32 @@ func (s scheme) isParity(pkt []byte) bool {
 	return s.xor != nil && len(pkt) >= 2 && pkt[1]&0x7f == s.xor.PayloadType
 }
 
-// parseScheme maps a --fec name to its configuration for the call's codec.
+// parseScheme maps a --fec name to its configuration for the call's codec:
+// both directions send the same, in the payload types a call gives its
+// first codec.
 func parseScheme(name string, c codec.Codec) (scheme, error) {
-	lower := strings.ToLower(strings.TrimSpace(name))
-	if ilPart, xorPart, ok := strings.Cut(lower, "+"); ok {
-		if strings.HasPrefix(ilPart, FECXOR) {
-			ilPart, xorPart = xorPart, ilPart
-		}
-		il, err := parseScheme(ilPart, c)
-		if err != nil || il.il == nil {
-			return scheme{}, fmt.Errorf("bench: FEC scheme %q: want interleave:D+xor:N", name)
-		}
-		x, err := parseScheme(xorPart, c)
-		if err != nil || x.xor == nil {
-			return scheme{}, fmt.Errorf("bench: FEC scheme %q: want interleave:D+xor:N", name)
-		}
-		return scheme{name: il.name + "+" + x.name, il: il.il, xor: x.xor}, nil
+	s, err := negotiate.ParseScheme(name)
+	if err != nil {
+		return scheme{}, fmt.Errorf("bench: %w", err)
 	}
-	kind, arg, hasArg := strings.Cut(lower, ":")
-	number := func(def, lo, hi int) (int, bool) {
-		if !hasArg {
-			return def, true
-		}
-		n, err := strconv.Atoi(arg)
-		return n, err == nil && n >= lo && n <= hi
-	}
-	switch {
-	case kind == FECNone && !hasArg:
-		return scheme{name: FECNone}, nil
-	case kind == FECRED:
-		n, ok := number(1, 1, media.MaxREDDistance)
-		if !ok {
-			return scheme{}, fmt.Errorf("bench: FEC scheme %q: want red:N with N from 1 to %d", name, media.MaxREDDistance)
-		}
-		gsm, err := codec.Default().ByName("GSM")
+	sch := scheme{name: s.String()}
+	if s.RED > 0 {
+		gsm, err := codec.Default().ByName(negotiate.SecondaryName)
 		if err != nil {
 			return scheme{}, fmt.Errorf("bench: FEC scheme %q: secondary codec: %w", name, err)
 		}
-		return scheme{
-			name: fmt.Sprintf("red:%d", n),
-			red:  &media.REDConfig{PayloadType: redPayloadType, Secondary: gsm, Distance: n, PeerDistance: n},
-		}, nil
-	case kind == FECXOR:
-		n, ok := number(media.DefaultXORGroupSize, fec.MinGroupSize, fec.MaxGroupSize)
-		if !ok {
-			return scheme{}, fmt.Errorf("bench: FEC scheme %q: want xor:N with N from %d to %d", name, fec.MinGroupSize, fec.MaxGroupSize)
-		}
-		return scheme{
-			name: fmt.Sprintf("xor:%d", n),
-			xor:  &media.XORConfig{PayloadType: xorPayloadType, GroupSize: n, PeerGroupSize: n},
-		}, nil
-	case kind == FECInterleave:
-		d, ok := number(0, 2, 8)
-		if !hasArg || !ok || !media.ValidInterleaveDepth(d) {
-			return scheme{}, fmt.Errorf("bench: FEC scheme %q: want interleave:D with D of 2, 4, 5 or 8", name)
-		}
+		sch.red = &media.REDConfig{PayloadType: negotiate.FirstREDPayloadType, Secondary: gsm, Distance: s.RED, PeerDistance: s.RED}
+	}
+	if s.XOR > 0 {
+		sch.xor = &media.XORConfig{PayloadType: negotiate.ULPFECPayloadType, GroupSize: s.XOR, PeerGroupSize: s.XOR}
+	}
+	if s.Interleave > 0 {
 		if c.Name != "PCMU" && c.Name != "PCMA" {
 			return scheme{}, fmt.Errorf("bench: FEC scheme %q: interleaving needs G.711 (PCMU or PCMA), not %s", name, c.Name)
 		}
-		return scheme{
-			name: fmt.Sprintf("interleave:%d", d),
-			il:   &media.InterleaveConfig{PayloadType: interleavePayloadType, Depth: d, PeerDepth: d},
-		}, nil
+		sch.il = &media.InterleaveConfig{PayloadType: negotiate.FirstInterleavePayloadType, Depth: s.Interleave, PeerDepth: s.Interleave}
 	}
-	return scheme{}, fmt.Errorf("bench: FEC scheme %q: want none, red[:N], xor[:N], interleave:D or interleave:D+xor:N", name)
+	return sch, nil
 }
 
 // senderConfig adds the scheme's send side to cfg.

@@ -38,18 +38,12 @@ type AnswerOptions struct {
 	PTime time.Duration
 }
 
-// Answer builds the answerer's session (RFC 3264 §6): it accepts the first
-// format in the offer's order whose Name is in supported (case-insensitive), so
-// the offerer's preference wins, and returns a Session with only that format,
-// receiving at rtpAddr with DefaultPTime and SessionID 0. If nothing matches the
-// error is a *NoCommonCodecError. AnswerWith does the same with more choices.
-func Answer(offer Session, supported []string, rtpAddr netip.AddrPort) (Session, error) {
-	return AnswerWith(offer, AnswerOptions{Supported: supported, RTPAddr: rtpAddr})
-}
-
-// AnswerWith is Answer with options: besides the chosen codec it keeps the
-// offered formats named in opts.AlsoAccept that share the codec's clock rate,
-// with the payload types, rates and fmtp the offer gave them.
+// AnswerWith builds the answerer's session (RFC 3264 §6): it accepts the
+// first format in the offer's order whose Name is in opts.Supported
+// (case-insensitive), so the offerer's preference wins, and keeps besides it
+// the offered formats named in opts.AlsoAccept that share the codec's clock
+// rate, with the payload types, rates and fmtp the offer gave them. If no
+// codec matches the error is a *NoCommonCodecError.
 func AnswerWith(offer Session, opts AnswerOptions) (Session, error) {
 	if err := validateRTPAddr(opts.RTPAddr); err != nil {
 		return Session{}, fmt.Errorf("signaling: answering: %w", err)

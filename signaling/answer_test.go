@@ -43,13 +43,13 @@ func TestAnswerPicksOfferersFirstSupported(t *testing.T) {
 			Format{PayloadType: 0, Name: "pcmu", ClockRate: 8000}},
 		{"dynamic payload type kept", offerOf(Format{PayloadType: 96, Name: "GSM", ClockRate: 8000}), []string{"gsm"},
 			Format{PayloadType: 96, Name: "GSM", ClockRate: 8000}},
-		{"auxiliary formats dropped by plain Answer", offerOf(dtmf, cn, pcmu), []string{"pcmu"}, pcmu},
+		{"auxiliary formats dropped without AlsoAccept", offerOf(dtmf, cn, pcmu), []string{"pcmu"}, pcmu},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := Answer(tt.offer, tt.supported, answerAddr)
+			got, err := AnswerWith(tt.offer, AnswerOptions{Supported: tt.supported, RTPAddr: answerAddr})
 			if err != nil {
-				t.Fatalf("Answer: %v", err)
+				t.Fatalf("AnswerWith: %v", err)
 			}
 			want := Session{Formats: []Format{tt.want}, RTPAddr: answerAddr, PTime: DefaultPTime}
 			if !reflect.DeepEqual(got, want) {
@@ -148,8 +148,8 @@ func TestAnswerWithAlsoAccept(t *testing.T) {
 
 func TestAnswerRejectsBadAddress(t *testing.T) {
 	for _, addr := range []netip.AddrPort{{}, netip.MustParseAddrPort("0.0.0.0:4000"), netip.MustParseAddrPort("192.0.2.1:0")} {
-		if s, err := Answer(offerOf(pcmu), []string{"pcmu"}, addr); err == nil {
-			t.Errorf("Answer with RTP address %v = %+v, want error", addr, s)
+		if s, err := AnswerWith(offerOf(pcmu), AnswerOptions{Supported: []string{"pcmu"}, RTPAddr: addr}); err == nil {
+			t.Errorf("AnswerWith with RTP address %v = %+v, want error", addr, s)
 		}
 	}
 }

@@ -173,7 +173,7 @@ func TestNoCommonCodecOverTheWire(t *testing.T) {
 	go func() {
 		var r answerResult
 		r.offer, r.answer, r.err = answerer.AnswerOffer(ctx, func(offer Session) (Session, error) {
-			return Answer(offer, []string{"pcmu", "pcma"}, answererAddr)
+			return AnswerWith(offer, AnswerOptions{Supported: []string{"pcmu", "pcma"}, RTPAddr: answererAddr})
 		})
 		done <- r
 	}()

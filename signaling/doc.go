@@ -8,8 +8,10 @@
 // audio stream over RTP/AVP with RTCP multiplexed on the RTP port (RFC 5761),
 // its payload formats in preference order, and the packetisation time.
 // [Session.Marshal] and [ParseSession] convert to and from SDP text using
-// github.com/pion/sdp/v3, and [Answer] implements the answerer's half of the
-// offer/answer model (RFC 3264): the offerer's preference wins.
+// github.com/pion/sdp/v3, and [AnswerWith] implements the answerer's half of the
+// offer/answer model (RFC 3264): the offerer's preference wins. What the two
+// sides agree on besides the codec (loss-recovery schemes, ICE) is the
+// subpackage negotiate's.
 //
 // # Framing
 //

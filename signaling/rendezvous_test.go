@@ -84,7 +84,7 @@ func TestRendezvousCall(t *testing.T) {
 	results := make(chan answerResult, 1)
 	go func() {
 		offer, answer, err := listener.AnswerOffer(testContext(t), func(offer Session) (Session, error) {
-			return Answer(offer, []string{"PCMA"}, answererAddr)
+			return AnswerWith(offer, AnswerOptions{Supported: []string{"PCMA"}, RTPAddr: answererAddr})
 		})
 		results <- answerResult{offer, answer, err}
 	}()

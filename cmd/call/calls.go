@@ -18,13 +18,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/spurtvoip/spurt/audio"
 	"github.com/spurtvoip/spurt/audio/device"
 	"github.com/spurtvoip/spurt/codec"
 	"github.com/spurtvoip/spurt/rtpcall"
 	"github.com/spurtvoip/spurt/signaling"
+	"github.com/spurtvoip/spurt/signaling/negotiate"
 )
 
 // errPeerHungUp is the cause a call ends with when the signaling channel says so.
@@ -89,15 +89,18 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	log.Info("waiting for a call", "signaling", ln.Addr().String(), "media", udp.LocalAddr().String())
 
 	local := func(conn *signaling.Conn) (netip.AddrPort, error) { return advertised(conn.LocalAddr(), udp) }
-	caller, err := takeCall(ctx, ln, supported, local, reg, &f, log)
+	prefs := preferences(reg, supported, &f, netip.AddrPort{})
+	caller, err := takeCall(ctx, ln, prefs, local, log)
 	if err != nil || caller.conn == nil {
 		return err
 	}
 	defer caller.conn.Close()
-	answer, offer := caller.answer, caller.offer
-	log.Info("incoming call", "from", caller.conn.RemoteAddr().String(), "codec", answer.Formats[0].Name)
-	options := schemeOptions(reg, answer.Formats[0], answer, offer, &f, log)
-	return talk(ctx, &f, reg, caller.conn, udp, answer.Formats[0], offer.RTPAddr, nil, stdout, stderr, log, options...)
+	agreed, err := negotiate.Agree(negotiate.Answerer, caller.offer, caller.answer, prefs)
+	if err != nil {
+		return fmt.Errorf("call from %s: %w", caller.conn.RemoteAddr(), err)
+	}
+	log.Info("incoming call", "from", caller.conn.RemoteAddr().String(), "codec", agreed.Codec.Name)
+	return talk(ctx, &f, reg, caller.conn, udp, agreed.Codec, agreed.PeerAddr, nil, stdout, stderr, log, schemeOption(agreed, log))
 }
 
 // maxOfferingCallers bounds the callers whose offers are read at once.
@@ -117,8 +120,8 @@ type caller struct {
 // offer takes it, later ones are told the line is busy. A caller with no
 // codec in common ends the wait with that error, as the issue of codecs is
 // this side's to report. A nil conn with a nil error means Ctrl-C came first.
-func takeCall(ctx context.Context, ln *signaling.Listener, supported []string,
-	local func(*signaling.Conn) (netip.AddrPort, error), reg *codec.Registry, f *callFlags, log *slog.Logger) (caller, error) {
+func takeCall(ctx context.Context, ln *signaling.Listener, prefs negotiate.Preferences,
+	local func(*signaling.Conn) (netip.AddrPort, error), log *slog.Logger) (caller, error) {
 	handshakes, stop := context.WithCancel(ctx)
 	defer stop()
 	accepted := make(chan *signaling.Conn)
@@ -154,7 +157,7 @@ func takeCall(ctx context.Context, ln *signaling.Listener, supported []string,
 			offering++
 			go func() {
 				c := caller{conn: conn}
-				c.offer, c.answer, c.err = answerCall(handshakes, conn, supported, local, reg, f, func() bool {
+				c.offer, c.answer, c.err = answerCall(handshakes, conn, prefs, local, func() bool {
 					c.took = taken.take()
 					return c.took
 				})
@@ -247,20 +250,19 @@ func refuseBusy(conn *signaling.Conn) {
 	_ = conn.Send(signaling.Message{Kind: signaling.KindError, Body: []byte(errLineBusy.Error())})
 }
 
-// answerCall reads one caller's offer and answers it, keeping red (RFC 2198)
-// if offered for the chosen codec (red.go), and ulpfec and interleaving
-// (xor.go); f says what we send. take is asked, once an answer is ready,
-// whether this caller may have the line.
-func answerCall(ctx context.Context, conn *signaling.Conn, supported []string,
-	local func(*signaling.Conn) (netip.AddrPort, error), reg *codec.Registry, f *callFlags, take func() bool) (offer, answer signaling.Session, err error) {
-	addr, err := local(conn)
+// answerCall reads one caller's offer and answers it as prefs say
+// (negotiate.Answer), receiving at local's address. take is asked, once an
+// answer is ready, whether this caller may have the line.
+func answerCall(ctx context.Context, conn *signaling.Conn, prefs negotiate.Preferences,
+	local func(*signaling.Conn) (netip.AddrPort, error), take func() bool) (offer, answer signaling.Session, err error) {
+	prefs.RTPAddr, err = local(conn)
 	if err != nil {
 		return offer, answer, err
 	}
 	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	defer cancel()
 	return conn.AnswerOffer(setupCtx, func(offer signaling.Session) (signaling.Session, error) {
-		answer, err := answerSchemes(offer, supported, addr, reg, f)
+		answer, err := negotiate.Answer(offer, prefs)
 		if err == nil && !take() {
 			return signaling.Session{}, errLineBusy
 		}
@@ -328,27 +330,23 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	offer := signaling.Session{RTPAddr: local, PTime: 20 * time.Millisecond, SessionID: rand.Uint64() >> 1}
-	for _, c := range offered {
-		cd, _ := reg.ByName(c)
-		offer.Formats = append(offer.Formats, signaling.Format{PayloadType: cd.PayloadType, Name: cd.Name, ClockRate: cd.ClockRate})
-	}
-	offerSchemes(&offer, reg, &f)
+	prefs := preferences(reg, offered, &f, local)
+	offer := negotiate.Offer(prefs)
 	setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	answer, err := conn.Offer(setupCtx, offer)
 	cancel()
 	if err != nil {
 		return fmt.Errorf("calling %s: %w", pos[0], err)
 	}
-	if len(answer.Formats) == 0 {
-		return fmt.Errorf("calling %s: the answer accepts no codec", pos[0])
+	agreed, err := negotiate.Agree(negotiate.Offerer, offer, answer, prefs)
+	if err != nil {
+		return fmt.Errorf("calling %s: %w", pos[0], err)
 	}
-	if !slices.ContainsFunc(offered, func(n string) bool { return strings.EqualFold(n, answer.Formats[0].Name) }) {
-		return fmt.Errorf("calling %s: the answer chose %s, which --codecs does not list", pos[0], answer.Formats[0].Name)
+	if !slices.ContainsFunc(offered, func(n string) bool { return strings.EqualFold(n, agreed.Codec.Name) }) {
+		return fmt.Errorf("calling %s: the answer chose %s, which --codecs does not list", pos[0], agreed.Codec.Name)
 	}
-	log.Info("call connected", "peer", conn.RemoteAddr().String(), "media", answer.RTPAddr.String())
-	options := schemeOptions(reg, answer.Formats[0], answer, answer, &f, log)
-	return talk(ctx, &f, reg, conn, udp, answer.Formats[0], answer.RTPAddr, nil, stdout, stderr, log, options...)
+	log.Info("call connected", "peer", conn.RemoteAddr().String(), "media", agreed.PeerAddr.String())
+	return talk(ctx, &f, reg, conn, udp, agreed.Codec, agreed.PeerAddr, nil, stdout, stderr, log, schemeOption(agreed, log))
 }
 
 // talk runs the media of a negotiated call until either side hangs up.

@@ -8,8 +8,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spurtvoip/spurt/fec"
 	"github.com/spurtvoip/spurt/impair"
+	"github.com/spurtvoip/spurt/interleave"
 	"github.com/spurtvoip/spurt/jitter"
+	"github.com/spurtvoip/spurt/media"
+	"github.com/spurtvoip/spurt/signaling/negotiate"
 	"github.com/spurtvoip/spurt/vad"
 )
 
@@ -33,11 +37,9 @@ type callFlags struct {
 	quiet             bool
 	peerTimeout       time.Duration
 	verbose           bool
-	fec               fecFlag // redundant audio we send (and offer): red.go
-	xor               int     // XOR parity group size we send (and offer); 0: none (xor.go)
-	interleave        int     // interleaving depth we send (and offer); 0: none (xor.go)
-	plc               bool    // conceal holes rather than play silence
-	traceOut          string  // traceout.go
+	send              negotiate.Scheme // red, XOR parity and interleaving we send (--fec, --interleave)
+	plc               bool             // conceal holes rather than play silence
+	traceOut          string           // traceout.go
 	delaySet, seedSet bool
 }
 
@@ -65,8 +67,8 @@ func (f *callFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.peerTimeout, "peer-timeout", 12*time.Second, "hang up when nothing is heard from the peer for this long")
 	fs.BoolVar(&f.verbose, "v", false, "verbose logging")
 	fs.StringVar(&f.traceOut, "trace-out", "", "record the received packets' sequence numbers, send and arrival times to this trace CSV (seq,send_ms,recv_ms) for `call bench --trace`")
-	fs.Var(fecSchemeFlag{f}, "fec", "redundancy to send: `none`, red (RFC 2198: each packet also carries the chunk before it in GSM), red:N (the N chunks before it), xor (RFC 5109: one parity packet per 4 media packets) or xor:N (per N, 2..24)")
-	fs.IntVar(&f.interleave, "interleave", 0, "spread each group of this many 20 ms chunks over as many packets (2, 4, 5 or 8; G.711 only; 0: off)")
+	fs.Var(fecFlag{&f.send}, "fec", "redundancy to send: `none`, red (RFC 2198: each packet also carries the chunk before it in GSM), red:N (the N chunks before it), xor (RFC 5109: one parity packet per 4 media packets) or xor:N (per N, 2..24)")
+	fs.IntVar(&f.send.Interleave, "interleave", 0, "spread each group of this many 20 ms chunks over as many packets (2, 4, 5 or 8; G.711 only; 0: off)")
 	fs.BoolVar(&f.plc, "plc", true, "conceal lost audio inside talk spurts (pitch repetition); false plays it as silence")
 }
 
@@ -214,6 +216,44 @@ func (f *callFlags) detector() (*vad.Detector, error) {
 		return nil, fmt.Errorf("voice activity detector: %w", err)
 	}
 	return d, nil
+}
+
+// fecFlag is --fec: none, red, red:N, xor or xor:N (negotiate.ParseFEC).
+// It sets the red and parity of the scheme we send, leaving interleaving
+// to --interleave.
+type fecFlag struct{ s *negotiate.Scheme }
+
+func (f fecFlag) String() string {
+	if f.s == nil {
+		return negotiate.NameNone
+	}
+	return negotiate.Scheme{RED: f.s.RED, XOR: f.s.XOR}.String()
+}
+
+func (f fecFlag) Set(v string) error {
+	s, err := negotiate.ParseFEC(v)
+	var bad *negotiate.SchemeError
+	switch {
+	case err == nil:
+		f.s.RED, f.s.XOR = s.RED, s.XOR
+		return nil
+	case errors.As(err, &bad) && bad.Named == negotiate.NameXOR:
+		return fmt.Errorf("want xor:N with N from %d to %d (media packets per parity packet)", fec.MinGroupSize, fec.MaxGroupSize)
+	default:
+		return errors.New("want none, red, red:N, xor or xor:N")
+	}
+}
+
+// checkCombinations refuses the flag combinations that cannot work.
+func (f *callFlags) checkCombinations() error {
+	if d := f.send.Interleave; d != 0 && !media.ValidInterleaveDepth(d) {
+		return fmt.Errorf("--interleave %d: want 0 (off) or a depth from %d to %d that divides 160 (2, 4, 5 or 8)",
+			d, interleave.MinDepth, interleave.MaxDepth)
+	}
+	if f.send.Interleave > 0 && f.send.RED > 0 {
+		return errors.New("--interleave cannot be combined with --fec red (a redundant-audio packet cannot be cut into units); use --fec xor")
+	}
+	return nil
 }
 
 // percentFlag is a share given as "5%" or "5" (both five percent).

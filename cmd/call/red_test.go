@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"math"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,10 +16,8 @@ import (
 	"time"
 
 	"github.com/spurtvoip/spurt/audio"
-	"github.com/spurtvoip/spurt/codec"
 	"github.com/spurtvoip/spurt/internal/audiotest"
 	"github.com/spurtvoip/spurt/internal/testtool"
-	"github.com/spurtvoip/spurt/signaling"
 )
 
 // lossyCall runs listener and dialer, the dialer sending the speech sample
@@ -204,91 +201,6 @@ func TestCallGSM(t *testing.T) {
 	}
 }
 
-func TestREDNegotiation(t *testing.T) {
-	reg := codecRegistry(t)
-	offerFor := func(copies int, names ...string) signaling.Session {
-		var o signaling.Session
-		for _, n := range names {
-			c, _ := reg.ByName(n)
-			o.Formats = append(o.Formats, signaling.Format{PayloadType: c.PayloadType, Name: c.Name, ClockRate: c.ClockRate})
-		}
-		if copies > 0 {
-			offerRED(&o, reg, copies)
-		}
-		return o
-	}
-	describe := func(s signaling.Session) string {
-		var parts []string
-		for _, f := range s.Formats {
-			p := fmt.Sprintf("%d %s", f.PayloadType, f.Name)
-			if f.Fmtp != "" {
-				p += " " + f.Fmtp
-			}
-			parts = append(parts, p)
-		}
-		return strings.Join(parts, ", ")
-	}
-	tests := []struct {
-		name         string
-		offer        signaling.Session
-		supported    []string
-		answerCopies int
-		wantOffer    string
-		wantAnswer   string
-		wantPT       int // -1: no red
-	}{
-		{"red offered and taken", offerFor(1, "pcmu", "pcma"), []string{"pcmu", "pcma"}, 0,
-			"0 PCMU, 8 PCMA, 96 red 0/3, 97 red 8/3, 3 GSM", "0 PCMU, 96 red 0/3, 3 GSM", 96},
-		{"red:2 offered, answerer chooses PCMA and sends red:2", offerFor(2, "pcmu", "pcma"), []string{"pcma"}, 2,
-			"0 PCMU, 8 PCMA, 96 red 0/3/3, 97 red 8/3/3, 3 GSM", "8 PCMA, 97 red 8/3/3, 3 GSM", 97},
-		{"red:2 offered, answerer sends no red: it accepts the offered layout", offerFor(2, "pcmu"), []string{"pcmu"}, 0,
-			"0 PCMU, 96 red 0/3/3, 3 GSM", "0 PCMU, 96 red 0/3/3, 3 GSM", 96},
-		{"red offered, answerer sends red:2", offerFor(1, "pcmu"), []string{"pcmu"}, 2,
-			"0 PCMU, 96 red 0/3, 3 GSM", "0 PCMU, 96 red 0/3/3, 3 GSM", 96},
-		{"no red offered: plain", offerFor(0, "pcmu"), []string{"pcmu"}, 1, "0 PCMU", "0 PCMU", -1},
-		{"GSM primary: no red", offerFor(1, "gsm", "pcmu"), []string{"gsm", "pcmu"}, 0,
-			"3 GSM, 0 PCMU, 96 red 0/3", "3 GSM", -1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := describe(tt.offer); got != tt.wantOffer {
-				t.Errorf("offer %q, want %q", got, tt.wantOffer)
-			}
-			answer, err := signaling.AnswerWith(tt.offer, signaling.AnswerOptions{Supported: tt.supported, AlsoAccept: []string{redName},
-				RTPAddr: netip.MustParseAddrPort("127.0.0.1:7000")})
-			if err != nil {
-				t.Fatal(err)
-			}
-			answer = answerRED(tt.offer, answer, reg, tt.answerCopies)
-			if got := describe(answer); got != tt.wantAnswer {
-				t.Errorf("answer %q, want %q", got, tt.wantAnswer)
-			}
-			opt := redOption(reg, answer.Formats[0], answer, tt.offer, tt.answerCopies)
-			if (opt == nil) != (tt.wantPT < 0) {
-				t.Fatalf("red option %v, want red PT %d", opt != nil, tt.wantPT)
-			}
-		})
-	}
-}
-
-func TestFECFlag(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-		ok   bool
-	}{
-		{"none", 0, true}, {"red", 1, true}, {"RED:2", 2, true}, {"red:4", 4, true},
-		{"red:0", 0, false}, {"red:5", 0, false}, {"red:x", 0, false}, {"xor", 0, false}, {"none:1", 0, false},
-	}
-	for _, tt := range tests {
-		var f fecFlag
-		err := f.Set(tt.in)
-		if (err == nil) != tt.ok || (tt.ok && f.distance != tt.want) {
-			t.Errorf("--fec %s: distance %d, err %v; want %d, ok %v", tt.in, f.distance, err, tt.want, tt.ok)
-		}
-	}
-}
-
 // TestTsharkDecodesOurRED captures a --fec red call and has tshark's RFC
 // 2198 dissector read it at the negotiated payload type: every packet's
 // primary is PCMU, and after the first each carries one GSM copy 160 ticks back.
@@ -341,9 +253,4 @@ func TestTsharkDecodesOurRED(t *testing.T) {
 			t.Errorf("packet %d: tshark read %q, want %q", i, line, want)
 		}
 	}
-}
-
-func codecRegistry(t *testing.T) *codec.Registry {
-	t.Helper()
-	return codec.Default()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/spurtvoip/spurt/codec"
 	"github.com/spurtvoip/spurt/rtpcall"
 	"github.com/spurtvoip/spurt/signaling"
+	"github.com/spurtvoip/spurt/signaling/negotiate"
 )
 
 // rtpMode streams plain RTP without signaling, for other tools: what we send
@@ -37,7 +38,7 @@ func rtpMode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := f.resolve(fs); err != nil {
 		return usageError{err}
 	}
-	if f.fec.distance > 0 || f.xor > 0 || f.interleave > 0 {
+	if f.send != (negotiate.Scheme{}) {
 		// nothing negotiates them here, and a plain RTP peer would not understand them
 		return usageError{errors.New("call rtp sends plain audio: --fec and --interleave need a negotiated call (listen/dial)")}
 	}

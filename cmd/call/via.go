@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -19,6 +18,7 @@ import (
 	"github.com/spurtvoip/spurt/nat"
 	"github.com/spurtvoip/spurt/rtpcall"
 	"github.com/spurtvoip/spurt/signaling"
+	"github.com/spurtvoip/spurt/signaling/negotiate"
 )
 
 // stunTimeout bounds the srflx discovery before a call; without an answer
@@ -112,8 +112,8 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 		return err
 	}
 	ufrag, pwd := nat.NewCredentials()
-	ice := iceAttributes(ufrag, pwd, local)
-	defaultAddr := defaultCandidate(local)
+	prefs := preferences(reg, codecs, f, netip.AddrPort{})
+	prefs.ICE = &negotiate.ICE{Ufrag: ufrag, Pwd: pwd, Candidates: local}
 
 	joinCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	conn, role, err := signaling.JoinRoom(joinCtx, v.server, v.room)
@@ -127,55 +127,43 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 		fmt.Fprintf(stdout, "call code: %s\non the other machine: call dial --via %s --room %s\n", v.room, v.server, v.room)
 	}
 
-	var remote, agreed, ours signaling.Session // what the peer wrote; the answer; what we wrote
-	var format signaling.Format
+	var offer, answer, ours signaling.Session // ours: the one we wrote
+	side := negotiate.Answerer
 	primed := false // our NAT has the mappings to the offerer's candidates
 	switch role {
 	case signaling.RoleOfferer:
-		offer := signaling.Session{RTPAddr: defaultAddr, PTime: 20 * time.Millisecond, SessionID: rand.Uint64() >> 2, Extra: ice}
-		for _, name := range codecs {
-			cd, _ := reg.ByName(name)
-			offer.Formats = append(offer.Formats, signaling.Format{PayloadType: cd.PayloadType, Name: cd.Name, ClockRate: cd.ClockRate})
-		}
-		offerSchemes(&offer, reg, f)
+		side = negotiate.Offerer
+		offer = negotiate.Offer(prefs)
 		setupCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
-		remote, err = conn.Offer(setupCtx, offer)
+		answer, err = conn.Offer(setupCtx, offer)
 		cancel()
-		if err == nil && len(remote.Formats) == 0 {
-			err = errors.New("the answer accepts no codec")
-		}
-		if err == nil {
-			format, agreed, ours = remote.Formats[0], remote, offer
-		}
+		ours = offer
 	default:
 		// The first in the room waits for the offer as long as the room lasts.
-		var answer signaling.Session
-		remote, answer, err = conn.AnswerOffer(ctx, func(offer signaling.Session) (signaling.Session, error) {
-			a, err := answerSchemes(offer, codecs, defaultAddr, reg, f)
-			a.Extra = ice
+		offer, answer, err = conn.AnswerOffer(ctx, func(offer signaling.Session) (signaling.Session, error) {
+			a, err := negotiate.Answer(offer, prefs)
 			if err == nil {
 				primed = primeNAT(udp, offer, log)
 			}
 			return a, err
 		})
-		if err == nil {
-			format, agreed, ours = answer.Formats[0], answer, answer
-		}
+		ours = answer
+	}
+	var agreed negotiate.Agreement
+	if err == nil {
+		agreed, err = negotiate.Agree(side, offer, answer, prefs)
 	}
 	if err != nil {
 		return fmt.Errorf("negotiating through %s: %w", v.server, err)
 	}
-	peerUfrag, peerPwd, peerCands, err := parseICE(remote)
-	if err != nil {
-		return fmt.Errorf("the peer's session description: %w", err)
-	}
-	log.Info("checking paths to the peer", "ours", len(local), "theirs", len(peerCands))
+	peer := agreed.PeerICE
+	log.Info("checking paths to the peer", "ours", len(local), "theirs", len(peer.Candidates))
 	path, err := rtpcall.OpenPath(ctx, udp, nat.CheckerConfig{
 		LocalUfrag: ufrag, LocalPwd: pwd,
-		RemoteUfrag: peerUfrag, RemotePwd: peerPwd,
-		Controlling: role == signaling.RoleOfferer,
+		RemoteUfrag: peer.Ufrag, RemotePwd: peer.Pwd,
+		Controlling: side == negotiate.Offerer,
 		Local:       local,
-		Remote:      peerCands,
+		Remote:      peer.Candidates,
 		Timeout:     v.checkTimeout,
 		Hold:        primeHold(primed),
 	}, log)
@@ -183,7 +171,7 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 		_ = conn.Bye()
 		return err
 	}
-	link := newRenewalLink(conn, ours, ufrag, pwd, peerUfrag, peerPwd, log)
+	link := newRenewalLink(conn, ours, ufrag, pwd, peer.Ufrag, peer.Pwd, log)
 	path.Renewal = &rtpcall.Renewal{STUN: stunServer, Send: link.send, Peer: link.in}
 	linkCtx, stopLink := context.WithCancel(ctx)
 	var linkDone sync.WaitGroup
@@ -191,8 +179,8 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 	go func() { defer linkDone.Done(); link.run(linkCtx) }()
 	defer func() { stopLink(); linkDone.Wait() }()
 
-	options := append(schemeOptions(reg, format, agreed, remote, f, log), func(cfg *rtpcall.Config) { cfg.NAT = path })
-	return talk(ctx, f, reg, conn, udp, format, path.Remote, link.received, stdout, stderr, log, options...)
+	return talk(ctx, f, reg, conn, udp, agreed.Codec, path.Remote, link.received, stdout, stderr, log,
+		schemeOption(agreed, log), func(cfg *rtpcall.Config) { cfg.NAT = path })
 }
 
 // renewalLink carries a call's fresh candidates over the signaling channel
@@ -225,11 +213,7 @@ func newRenewalLink(conn *signaling.Conn, ours signaling.Session, ufrag, pwd, pe
 
 // send queues our fresh candidates for the peer (rtpcall.Renewal.Send).
 func (l *renewalLink) send(cands []nat.Candidate, answer bool) {
-	s := l.ours
-	s.RTPAddr = defaultCandidate(cands)
-	s.Extra = append(slices.DeleteFunc(slices.Clone(s.Extra), func(a signaling.Attribute) bool {
-		return a.Key == attrCandidate || a.Key == attrIceUfrag || a.Key == attrIcePwd
-	}), iceAttributes(l.ufrag, l.pwd, cands)...)
+	s := negotiate.WithICE(l.ours, negotiate.ICE{Ufrag: l.ufrag, Pwd: l.pwd, Candidates: cands})
 	body, err := s.Marshal()
 	if err != nil {
 		l.log.Warn("fresh candidates not sent", "err", err)
@@ -274,17 +258,17 @@ func (l *renewalLink) received(m signaling.Message) {
 		l.log.Warn("the peer's fresh candidates do not parse; ignored", "err", err)
 		return
 	}
-	ufrag, pwd, cands, err := parseICE(s)
+	ice, err := negotiate.ReadICE(s)
 	switch {
 	case err != nil:
 		l.log.Warn("the peer's fresh candidates are unusable; ignored", "err", err)
 		return
-	case ufrag != l.peerUfrag || pwd != l.peerPwd:
+	case ice.Ufrag != l.peerUfrag || ice.Pwd != l.peerPwd:
 		l.log.Warn("the peer changed its ICE credentials during the call; an ICE restart is not supported, ignored")
 		return
 	}
 	select {
-	case l.in <- rtpcall.PeerCandidates{Candidates: cands, Offer: m.Kind == signaling.KindOffer}:
+	case l.in <- rtpcall.PeerCandidates{Candidates: ice.Candidates, Offer: m.Kind == signaling.KindOffer}:
 	default:
 		l.log.Warn("the peer's fresh candidates dropped: earlier ones are still queued")
 	}
@@ -296,11 +280,11 @@ func (l *renewalLink) received(m signaling.Message) {
 // logged, and the checks run as they would without it. It reports whether
 // it primed.
 func primeNAT(udp *net.UDPConn, offer signaling.Session, log *slog.Logger) bool {
-	_, _, cands, err := parseICE(offer)
+	ice, err := negotiate.ReadICE(offer)
 	if err != nil {
-		return false // the answer's caller reports it
+		return false // Agree reports it
 	}
-	n, err := nat.Prime(udp, cands, nat.PrimeTTL)
+	n, err := nat.Prime(udp, ice.Candidates, nat.PrimeTTL)
 	if err != nil {
 		log.Info("priming our NAT for the peer's checks failed; checking without", "err", err)
 		return false
@@ -408,65 +392,3 @@ func routeBase(local []nat.Candidate, port uint16, server netip.AddrPort) (base 
 // maxHostCandidates is above the number of host candidates nat.GatherHost
 // offers, so that a base made up by routeBase ranks below them all.
 const maxHostCandidates = 16
-
-// defaultCandidate is the address for the c= and m= lines (RFC 8839
-// section 4.2.1.2): the server-reflexive one if there is one, which a peer
-// without ICE could reach most likely, else the best host address.
-func defaultCandidate(cands []nat.Candidate) netip.AddrPort {
-	for _, c := range cands {
-		if c.Type == nat.TypeSrflx {
-			return c.Addr
-		}
-	}
-	return cands[0].Addr
-}
-
-// SDP attribute names of ICE (RFC 8839).
-const (
-	attrCandidate = "candidate"
-	attrIceUfrag  = "ice-ufrag"
-	attrIcePwd    = "ice-pwd"
-)
-
-// iceAttributes are the a=ice-ufrag, a=ice-pwd and a=candidate lines.
-func iceAttributes(ufrag, pwd string, cands []nat.Candidate) []signaling.Attribute {
-	attrs := []signaling.Attribute{{Key: attrIceUfrag, Value: ufrag}, {Key: attrIcePwd, Value: pwd}}
-	for _, c := range cands {
-		attrs = append(attrs, signaling.Attribute{Key: attrCandidate, Value: c.String()})
-	}
-	return attrs
-}
-
-// maxPeerCandidates bounds the candidates taken from a peer's description.
-const maxPeerCandidates = 32
-
-// parseICE reads the peer's credentials and candidates. Candidates that do
-// not parse are skipped (RFC 8839 section 5.1 lets a peer send kinds we do
-// not know); missing credentials or no candidate at all are errors.
-func parseICE(s signaling.Session) (ufrag, pwd string, cands []nat.Candidate, err error) {
-	var skipped []error
-	for _, a := range s.Extra {
-		switch a.Key {
-		case attrIceUfrag:
-			ufrag = a.Value
-		case attrIcePwd:
-			pwd = a.Value
-		case attrCandidate:
-			c, err := nat.ParseCandidate(a.Value)
-			if err != nil {
-				skipped = append(skipped, err)
-				continue
-			}
-			if len(cands) < maxPeerCandidates {
-				cands = append(cands, c)
-			}
-		}
-	}
-	switch {
-	case ufrag == "" || pwd == "":
-		return "", "", nil, errors.New("no a=ice-ufrag and a=ice-pwd: the peer is not set up for --via calls")
-	case len(cands) == 0:
-		return "", "", nil, fmt.Errorf("no usable a=candidate line: %w", errors.Join(skipped...))
-	}
-	return ufrag, pwd, cands, nil
-}
