@@ -49,14 +49,15 @@ func (c *InterleaveConfig) Scheme() string {
 	return fmt.Sprintf("interleave:%d", c.Depth)
 }
 
-// interleaveChunkBytes is the chunk interleaving cuts up: 20 ms of G.711.
-const interleaveChunkBytes = 160
+// InterleaveChunkBytes is the chunk interleaving cuts up: 20 ms of G.711, one
+// byte per sample. A depth must divide it into whole units.
+const InterleaveChunkBytes = 160
 
 // ValidInterleaveDepth reports whether d is an interleaving depth a call can
 // use: from interleave.MinDepth to MaxDepth and dividing a 20 ms G.711 chunk
 // into whole units (2, 4, 5 or 8). 0, no interleaving, is not one.
 func ValidInterleaveDepth(d int) bool {
-	return d >= interleave.MinDepth && d <= interleave.MaxDepth && interleaveChunkBytes%d == 0
+	return d >= interleave.MinDepth && d <= interleave.MaxDepth && InterleaveChunkBytes%d == 0
 }
 
 func (c *InterleaveConfig) validate(mediaPT uint8, bytesPerChunk int) error {
@@ -67,8 +68,8 @@ func (c *InterleaveConfig) validate(mediaPT uint8, bytesPerChunk int) error {
 	case c.PayloadType == mediaPT:
 		return fmt.Errorf("rtpcall: interleave payload type %d is already the media's", c.PayloadType)
 	case !okDepth(c.Depth) || !okDepth(c.PeerDepth):
-		return fmt.Errorf("rtpcall: interleave depth must be 0 or %d..%d and divide %d", interleave.MinDepth, interleave.MaxDepth, interleaveChunkBytes)
-	case bytesPerChunk != interleaveChunkBytes:
+		return fmt.Errorf("rtpcall: interleave depth must be 0 or %d..%d and divide %d", interleave.MinDepth, interleave.MaxDepth, InterleaveChunkBytes)
+	case bytesPerChunk != InterleaveChunkBytes:
 		return fmt.Errorf("rtpcall: interleaving needs a codec with one byte per sample, such as G.711")
 	}
 	return nil
@@ -91,21 +92,21 @@ func newInterleaveReceiver(cfg *InterleaveConfig, cd codec.Codec, push jitter.Pu
 	if err != nil {
 		return nil, err
 	}
-	ra, err := interleave.NewReassembler(cfg.PeerDepth, interleaveChunkBytes, fill, push)
+	ra, err := interleave.NewReassembler(cfg.PeerDepth, InterleaveChunkBytes, fill, push)
 	if err != nil {
 		return nil, fmt.Errorf("rtpcall: %w", err)
 	}
 	return &interleaveReceiver{pt: cfg.PayloadType, ra: ra, aheadDec: cd.NewDecoder(),
-		aheadPCM: make([]int16, 0, interleaveChunkBytes)}, nil
+		aheadPCM: make([]int16, 0, InterleaveChunkBytes)}, nil
 }
 
 // silenceByte is the byte a one-byte-per-sample codec encodes silence as.
 func silenceByte(cd codec.Codec) (byte, error) {
-	enc, err := cd.NewEncoder().Encode(nil, make([]int16, interleaveChunkBytes))
+	enc, err := cd.NewEncoder().Encode(nil, make([]int16, InterleaveChunkBytes))
 	if err != nil {
 		return 0, fmt.Errorf("rtpcall: codec %s: %w", cd.Name, err)
 	}
-	if len(enc) != interleaveChunkBytes {
+	if len(enc) != InterleaveChunkBytes {
 		return 0, fmt.Errorf("rtpcall: interleaving needs a codec with one byte per sample, such as G.711")
 	}
 	for _, b := range enc {

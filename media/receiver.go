@@ -171,8 +171,8 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 			return nil, errors.New("rtpcall: interleaving and redundant audio cannot be combined")
 		}
 		bytesPerChunk := 0
-		if n, err := dec.Samples(make([]byte, interleaveChunkBytes)); err == nil && n == interleaveChunkBytes {
-			bytesPerChunk = interleaveChunkBytes
+		if n, err := dec.Samples(make([]byte, InterleaveChunkBytes)); err == nil && n == InterleaveChunkBytes {
+			bytesPerChunk = InterleaveChunkBytes
 		}
 		if err := cfg.Interleave.validate(cfg.Codec.PayloadType, bytesPerChunk); err != nil {
 			return nil, err

@@ -107,8 +107,8 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 		if red != nil {
 			return nil, errors.New("rtpcall: interleaving and redundant audio cannot be combined")
 		}
-		if frame != interleaveChunkBytes {
-			return nil, fmt.Errorf("rtpcall: interleaving needs %d-sample frames", interleaveChunkBytes)
+		if frame != InterleaveChunkBytes {
+			return nil, fmt.Errorf("rtpcall: interleaving needs %d-sample frames", InterleaveChunkBytes)
 		}
 		enc, err := cfg.Codec.NewEncoder().Encode(nil, make([]int16, frame))
 		if err != nil {
@@ -117,7 +117,7 @@ func NewSender(cfg SenderConfig) (*Sender, error) {
 		if err := cfg.Interleave.validate(cfg.Codec.PayloadType, len(enc)); err != nil {
 			return nil, err
 		}
-		if il, err = interleave.NewInterleaver(cfg.Interleave.Depth, interleaveChunkBytes); err != nil {
+		if il, err = interleave.NewInterleaver(cfg.Interleave.Depth, InterleaveChunkBytes); err != nil {
 			return nil, fmt.Errorf("rtpcall: %w", err)
 		}
 		if ilFill, err = silenceByte(cfg.Codec); err != nil {

@@ -72,8 +72,6 @@ const (
 	FirstInterleavePayloadType = 101
 )
 
-// interleaveChunkBytes is the 20 ms G.711 chunk a depth must divide into units.
-const interleaveChunkBytes = 160
 
 func isG711(name string) bool {
 	return strings.EqualFold(name, "PCMU") || strings.EqualFold(name, "PCMA")
@@ -337,7 +335,7 @@ func agreeXORInterleave(chosen signaling.Format, agreed, peer signaling.Session,
 		if badDepth {
 			// we offered, and the answer announces a depth we cannot take
 			notes = append(notes, fmt.Sprintf("the peer answered interleaving with %q, not a depth of 0 or one dividing the %d-byte chunk (2, 4, 5, 8): its interleaved packets cannot be played and are dropped (wrong_payload_type)",
-				pf.Fmtp, interleaveChunkBytes))
+				pf.Fmtp, media.InterleaveChunkBytes))
 		}
 		if depth > 0 || theirs > 0 {
 			il = &media.InterleaveConfig{PayloadType: f.PayloadType, Depth: depth, PeerDepth: theirs}
@@ -345,7 +343,7 @@ func agreeXORInterleave(chosen signaling.Format, agreed, peer signaling.Session,
 	case badDepth:
 		// we answered, declining it (answerXORInterleave)
 		notes = append(notes, fmt.Sprintf("declined the peer's interleaving with %q, not a depth of 0 or one dividing the %d-byte chunk (2, 4, 5, 8): plain audio both ways",
-			pf.Fmtp, interleaveChunkBytes))
+			pf.Fmtp, media.InterleaveChunkBytes))
 	case depth > 0:
 		notes = append(notes, fmt.Sprintf("the peer does not take interleaving for %s: sending plain audio", chosen.Name))
 	}
