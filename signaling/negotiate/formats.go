@@ -72,7 +72,6 @@ const (
 	FirstInterleavePayloadType = 101
 )
 
-
 func isG711(name string) bool {
 	return strings.EqualFold(name, "PCMU") || strings.EqualFold(name, "PCMA")
 }
