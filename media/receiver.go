@@ -546,7 +546,7 @@ func (r *Receiver) Stats() ReceiverStats {
 	s := r.stats
 	b := r.buffer.Stats()
 	s.Spurts = b.Spurts
-	s.RejectedSource += r.src.dropped
+	s.RejectedSource += r.src.dropped + uint64(r.src.holding) // held on probation: not taken (yet)
 	s.SourceChanges = r.src.changes
 	s.Expected, s.Lost = r.src.expectedLost()
 	s.Jitter = r.src.jitter(r.codec.ClockRate)

@@ -119,6 +119,7 @@ type sourceState struct {
 	expectedPrior, receivedPrior uint64
 
 	probation [probationSlots]candidate
+	holding   int    // candidates holding a packet
 	dropped   uint64 // held packets let go: their source never passed probation
 }
 
@@ -130,27 +131,31 @@ func (s *sourceState) isCall(ssrc uint32) bool { return s.locked && s.ssrc == ss
 // after admitLock, held returns the packet to replay ahead of this one.
 func (s *sourceState) admit(ssrc uint32, seq uint16, arrival time.Duration, datagram []byte) admission {
 	if s.isCall(ssrc) {
+		if s.holding > 0 {
+			// The call's source is alive: whoever was on probation must
+			// wait for another quiet spell and start again.
+			s.letGo(nil)
+		}
 		return admitted
 	}
 	if s.locked && arrival-s.lastAt < sourceQuiet {
 		return admitReject
 	}
-	c := s.candidateFor(ssrc, arrival)
-	if d := int16(seq - c.seq); c.ok && c.n > 0 && d != 0 && d >= -probationReach && d <= probationReach {
+	c := s.candidateFor(ssrc)
+	if d := int16(seq - c.seq); c.ok && d != 0 && d >= -probationReach && d <= probationReach {
 		s.lockOn(c)
 		return admitLock
 	}
-	if c.ok && c.n > 0 {
-		s.dropped++ // not in sequence: probation starts again at this packet
-	}
+	s.release(c) // not in sequence: probation starts again at this packet
 	c.ssrc, c.seq, c.ok, c.heard, c.arrival = ssrc, seq, true, arrival, arrival
 	c.n = copy(c.held[:], datagram) // a datagram longer than MaxPacketSize was cut short by the reader already
+	s.holding++
 	return admitHeld
 }
 
 // candidateFor returns ssrc's probation slot, or a slot for it: a free one,
 // or the one heard from least recently, whose held packet is let go.
-func (s *sourceState) candidateFor(ssrc uint32, arrival time.Duration) *candidate {
+func (s *sourceState) candidateFor(ssrc uint32) *candidate {
 	var oldest *candidate
 	for i := range s.probation {
 		c := &s.probation[i]
@@ -161,11 +166,26 @@ func (s *sourceState) candidateFor(ssrc uint32, arrival time.Duration) *candidat
 			oldest = c
 		}
 	}
-	if oldest.ok && oldest.n > 0 {
-		s.dropped++
-	}
-	oldest.ok, oldest.n = false, 0
+	s.release(oldest)
 	return oldest
+}
+
+// release empties a probation slot, counting its held packet as dropped.
+func (s *sourceState) release(c *candidate) {
+	if c.ok && c.n > 0 {
+		s.dropped++
+		s.holding--
+	}
+	c.ok, c.n = false, 0
+}
+
+// letGo empties every probation slot but keep.
+func (s *sourceState) letGo(keep *candidate) {
+	for i := range s.probation {
+		if c := &s.probation[i]; c != keep {
+			s.release(c)
+		}
+	}
 }
 
 // lockOn makes the candidate c, which has passed probation, the call's
@@ -176,16 +196,9 @@ func (s *sourceState) lockOn(c *candidate) {
 		s.renew = s.started
 	}
 	s.locked, s.ssrc = true, c.ssrc
-	for i := range s.probation {
-		o := &s.probation[i]
-		if o != c && o.ok && o.n > 0 {
-			s.dropped++
-		}
-		if o != c {
-			o.ok, o.n = false, 0
-		}
-	}
+	s.letGo(c)
 	c.ok = false // its held packet stays readable (held) until the next admit
+	s.holding--
 }
 
 // held returns the packet the source just locked on was held with: its
@@ -193,7 +206,7 @@ func (s *sourceState) lockOn(c *candidate) {
 func (s *sourceState) held(ssrc uint32) ([]byte, time.Duration, bool) {
 	for i := range s.probation {
 		c := &s.probation[i]
-		if c.ssrc == ssrc && c.n > 0 {
+		if !c.ok && c.ssrc == ssrc && c.n > 0 {
 			n := c.n
 			c.n = 0
 			return c.held[:n], c.arrival, true
