@@ -306,3 +306,50 @@ func TestForgedByeDoesNotEndTheCall(t *testing.T) {
 		t.Errorf("bye_ignored %d, want 1", st.ByeIgnored)
 	}
 }
+
+// FuzzSourceState drives the source rules with arbitrary packets of three
+// SSRCs: a source is never locked by its first packet, the call's source is
+// never replaced while it keeps coming, and the counters stay consistent.
+func FuzzSourceState(f *testing.F) {
+	f.Add([]byte{0, 1, 20, 0, 1, 20, 1, 1, 2, 0, 1, 20})
+	f.Add([]byte{1, 9, 0, 0, 1, 5, 0, 1, 20, 2, 200, 255, 2, 1, 20})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ssrcs := [3]uint32{realSSRC, spoofSSRC, newSSRC}
+		var s sourceState
+		var seq [3]uint16
+		heard := map[uint32]int{}
+		var now, lastCall time.Duration
+		datagram := make([]byte, 12)
+		for i := 0; i+2 < len(data); i += 3 {
+			k := int(data[i]) % 3
+			ssrc := ssrcs[k]
+			seq[k] += uint16(int8(data[i+1]))
+			now += time.Duration(data[i+2]) * 5 * time.Millisecond
+			heard[ssrc]++
+			wasLocked, was := s.locked, s.ssrc
+			switch s.admit(ssrc, seq[k], now, datagram) {
+			case admitLock:
+				if heard[ssrc] < minSequential {
+					t.Fatalf("SSRC %x locked by its first packet", ssrc)
+				}
+				if wasLocked && was != ssrc && now-lastCall < sourceQuiet {
+					t.Fatalf("SSRC %x replaced %x %v after its last packet", ssrc, was, now-lastCall)
+				}
+				if _, _, ok := s.held(ssrc); !ok {
+					t.Fatalf("SSRC %x locked with no packet held", ssrc)
+				}
+				fallthrough
+			case admitted:
+				if v := s.received(seq[k], uint32(seq[k])*160, now, 8000); v == seqCounted || v == seqRestart {
+					lastCall = now
+				}
+			}
+			if s.holding < 0 || s.holding > probationSlots {
+				t.Fatalf("%d packets held, %d slots", s.holding, probationSlots)
+			}
+			if expected, lost := s.expectedLost(); lost > expected {
+				t.Fatalf("lost %d of %d expected", lost, expected)
+			}
+		}
+	})
+}
