@@ -1,6 +1,8 @@
 package media
 
 import (
+	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -352,4 +354,75 @@ func FuzzSourceState(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSourceChangeKeepsTheDelayFigures is issue 13's sender whose SSRC
+// changes 3 s into the call (a restart): the new source is heard once the
+// old one has been quiet for sourceQuiet, the call goes on, and the playout
+// delay, mapped through each source's own sender reports, stays that of the
+// path (30 ms) plus the buffer's, not a figure from mixing two media clocks.
+func TestSourceChangeKeepsTheDelayFigures(t *testing.T) {
+	ms := time.Millisecond
+	const delay = 30 * time.Millisecond
+	rcv, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: ewma(t), SSRC: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := func(ssrc uint32, seq uint16, ts uint32) *Session {
+		s, err := NewSession(SessionConfig{Codec: pcmu(t), Strategy: ewma(t), SSRC: ssrc, InitialSeq: seq, InitialTime: ts})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	old, restarted := peer(0xA, 100, 1000), peer(0xB, 50000, 3_000_000_000)
+	wall := time.Unix(5000, 0)
+	type datagram struct {
+		at  time.Duration
+		pkt []byte
+	}
+	var queue []datagram
+	pcm := make([]int16, 160)
+	for i := range pcm {
+		pcm[i] = int16(3000 * math.Sin(float64(i)/3))
+	}
+	for now := 20 * ms; now <= 10*time.Second; now += 20 * ms {
+		sender := old
+		if now > 3*time.Second {
+			sender = restarted
+		}
+		pkt, err := sender.Send(pcm, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		queue = append(queue, datagram{now + delay, slices.Clone(pkt)})
+		if now%(500*ms) == 0 {
+			sr, err := sender.Report(now, wall.Add(now))
+			if err != nil {
+				t.Fatal(err)
+			}
+			queue = append(queue, datagram{now + delay, sr})
+		}
+	}
+	next := 0
+	for now := time.Duration(0); now <= 11*time.Second; now += 5 * ms {
+		for ; next < len(queue) && queue[next].at <= now; next++ {
+			rcv.HandleDatagram(queue[next].pkt, queue[next].at, wall.Add(queue[next].at))
+		}
+		if err := rcv.Render(now, discard); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := rcv.Stats(11 * time.Second)
+	sent := uint64(len(queue) - 20) // the SRs aside
+	if st.SourceChanges != 1 || st.RejectedSource < 20 || st.RejectedSource > 26 || st.PacketsReceived+st.RejectedSource != sent {
+		t.Errorf("source_changes %d, rejected_source %d, received %d of %d sent; want 1, about 25 (500 ms), the rest",
+			st.SourceChanges, st.RejectedSource, st.PacketsReceived, sent)
+	}
+	if st.PlayoutDelayMean == nil || *st.PlayoutDelayMean < float64(delay/ms) || *st.PlayoutDelayMean > 200 {
+		t.Errorf("playout delay mean %v ms, want between the path's %v and 200 ms", valueOf(st.PlayoutDelayMean), delay)
+	}
+	if st.NetworkLost != 0 || st.Talkspurts != 2 {
+		t.Errorf("network_lost %d, talk spurts %d; want 0, 2", st.NetworkLost, st.Talkspurts)
+	}
 }
