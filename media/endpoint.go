@@ -182,6 +182,9 @@ func (e *Endpoint) Receive(b []byte, arrival time.Duration) (media bool) {
 		return false
 	}
 	if e.cfg.Trace != nil {
+		if held, at, ok := e.sess.receiver.Replayed(); ok {
+			e.cfg.Trace.RecordDatagram(held, at) // the source's first, held through probation
+		}
 		e.cfg.Trace.RecordDatagram(b, arrival)
 	}
 	return true

@@ -136,9 +136,14 @@ type Receiver struct {
 	src            sourceState
 	delays         delayStats
 
-	epoch   uint64       // bumped at every re-anchoring: a sender restart or a new source
-	onPlay  func(Played) // nil: nobody listens
-	noAudio bool
+	epoch uint64 // bumped at every re-anchoring: a sender restart or a new source
+	// replayed is the held first packet of a source that the last HandleRTP
+	// let through probation, taken ahead of that call's datagram; nil if none.
+	// Valid until the next HandleRTP.
+	replayed   []byte
+	replayedAt time.Duration
+	onPlay     func(Played) // nil: nobody listens
+	noAudio    bool
 }
 
 // bufferSlots is the playout buffer's capacity in packets: 10 s of 20 ms chunks.
@@ -242,6 +247,7 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 // path after it in rebuilt; then de-interleaving or redundant audio), the
 // playout buffer. Render takes it on from there.
 func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) (media bool) {
+	r.replayed = nil
 	if !r.parse(datagram) {
 		return false
 	}
@@ -266,12 +272,19 @@ func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) (media bool
 		// The source's first packet, held through probation, goes first.
 		// Both parsed before, and parse again the same.
 		ssrc := h.SSRC
-		if held, at, ok := r.src.held(ssrc); ok && r.parse(held) {
-			r.take(held, at)
+		if held, at, ok := r.src.held(ssrc); ok && r.parse(held) && r.take(held, at) {
+			r.replayed, r.replayedAt = held, at
 		}
 		r.parse(datagram)
 	}
 	return r.take(datagram, arrival)
+}
+
+// Replayed returns the packet the last HandleRTP took ahead of its own
+// datagram: a new source's first, held through probation, and its arrival.
+// The slice is valid until the next HandleRTP.
+func (r *Receiver) Replayed() ([]byte, time.Duration, bool) {
+	return r.replayed, r.replayedAt, r.replayed != nil
 }
 
 // parse reads datagram into r.packet, and counts it as malformed if it is

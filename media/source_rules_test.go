@@ -426,3 +426,35 @@ func TestSourceChangeKeepsTheDelayFigures(t *testing.T) {
 		t.Errorf("network_lost %d, talk spurts %d; want 0, 2", st.NetworkLost, st.Talkspurts)
 	}
 }
+
+// TestTraceKeepsTheHeldFirstPacket: the first packet of the peer's stream,
+// held through probation, is recorded in the arrival trace at its own
+// arrival, like every packet after it.
+func TestTraceKeepsTheHeldFirstPacket(t *testing.T) {
+	var clock time.Duration
+	var a, b *Endpoint
+	trace, err := NewTraceRecorder(8000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = testEndpoint(t, EndpointConfig{Session: SessionConfig{SSRC: 0xA}, Trace: trace}, &clock, nil, &b)
+	b = testEndpoint(t, EndpointConfig{Session: SessionConfig{SSRC: 0xB}, PacedSource: true}, &clock, nil, &a)
+	a.Start(0)
+	b.Start(0)
+	pcm := make([]int16, 160)
+	for i := range pcm {
+		pcm[i] = int16(i * 40)
+	}
+	for clock = 0; clock < time.Second; clock += 5 * time.Millisecond {
+		if clock%(20*time.Millisecond) == 0 {
+			b.Frame(pcm, clock)
+		}
+		if _, end, err := a.Step(clock); end || err != nil {
+			t.Fatalf("ended at %v: %v", clock, err)
+		}
+	}
+	rows := trace.Rows()
+	if len(rows) != 50 || rows[0].Lost || rows[1].Recv-rows[0].Recv != 20*time.Millisecond {
+		t.Fatalf("%d rows, the first %+v, the second %+v; want 50, the first received 20 ms before the second", len(rows), rows[0], rows[1])
+	}
+}
