@@ -91,7 +91,7 @@ func Summary(s Stats, outcome Outcome) string {
 			s.Malformed, s.WrongPayload, s.RejectedSource, s.Refused)
 	}
 	if s.SourceChanges > 0 || s.ByeIgnored > 0 {
-		fmt.Fprintf(&b, "  the peer's source changed %d times; %d RTCP BYEs ignored (its stream went on)\n",
+		fmt.Fprintf(&b, "  the peer's source: %d changes of SSRC, %d RTCP BYEs ignored (its stream went on)\n",
 			s.SourceChanges, s.ByeIgnored)
 	}
 	return b.String()
