@@ -338,7 +338,11 @@ func (b *Buffer) push(p Packet, arrival time.Duration) Outcome {
 
 	if b.reanchor {
 		b.reanchor = false
-		return b.restart(p, arrival)
+		out := b.restart(p, arrival)
+		if out != OutcomeFull {
+			b.stats.Restarts++
+		}
+		return out
 	}
 	// Unwrap the sequence number against the newest one (RFC 3550 A.1): one
 	// further ahead or behind does not belong to the stream as it stands.
