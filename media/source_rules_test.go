@@ -391,11 +391,11 @@ func TestSourceChangeKeepsTheDelayFigures(t *testing.T) {
 		if now > 3*time.Second {
 			sender = restarted
 		}
-		pkt, err := sender.Send(pcm, now)
-		if err != nil {
+		if err := sender.SendPackets(pcm, now, func(pkt []byte) {
+			queue = append(queue, datagram{now + delay, slices.Clone(pkt)})
+		}); err != nil {
 			t.Fatal(err)
 		}
-		queue = append(queue, datagram{now + delay, slices.Clone(pkt)})
 		if now%(500*ms) == 0 {
 			sr, err := sender.Report(now, wall.Add(now))
 			if err != nil {
