@@ -127,7 +127,11 @@ type Chunk struct {
 	Samples        int
 	PlayAt         time.Duration // receiver clock
 	Arrival        time.Duration // receiver clock; zero for a Missing chunk
-	SpurtStart     bool          // first chunk Pop returns of its talk spurt
+	// Media is the chunk's media time since the stream's first timestamp,
+	// continued across re-anchorings (a sender restart, Reanchor): PlayAt
+	// minus Media is the spurt's playout offset.
+	Media      time.Duration
+	SpurtStart bool // first chunk Pop returns of its talk spurt
 	// Missing marks a known hole: a later packet of the same spurt is here
 	// but this audio is not. Payload is nil and Samples is the hole's length
 	// in ticks (one chunk covers a whole run of lost packets), so that
@@ -176,6 +180,7 @@ type Buffer struct {
 	emitted   emittedRef    // the last chunk Pop returned
 	cand      candidate     // a packet that did not fit the stream, in case the sender restarted
 	headroom  time.Duration // added to the strategy's offset at each spurt (SetHeadroom)
+	reanchor  bool          // the next packet begins a new stream (Reanchor)
 	stats     Stats
 }
 
@@ -331,6 +336,14 @@ func (b *Buffer) push(p Packet, arrival time.Duration) Outcome {
 		return b.pushNewest(p, arrival, x, b.firstTS, true)
 	}
 
+	if b.reanchor {
+		b.reanchor = false
+		out := b.restart(p, arrival)
+		if out != OutcomeFull {
+			b.stats.Restarts++
+		}
+		return out
+	}
 	// Unwrap the sequence number against the newest one (RFC 3550 A.1): one
 	// further ahead or behind does not belong to the stream as it stands.
 	var x int64
@@ -390,11 +403,7 @@ func (b *Buffer) misfit(p Packet, arrival time.Duration) Outcome {
 		ticks := int64(int32(p.Timestamp - c.ts))
 		gap := arrival - c.arrival - b.duration(ticks)
 		if ticks > 0 && gap <= maxTransitJump && gap >= -maxTransitJump {
-			// Keep transit continuous across the restart so that the
-			// estimates carry over: the packet's media time is the newest
-			// packet's plus the time between their arrivals.
-			advance := max(b.ticks(arrival-b.newest.arrival), int64(b.newest.samples))
-			out := b.pushNewest(p, arrival, b.newest.extSeq+1, b.newest.extTS+advance, true)
+			out := b.restart(p, arrival)
 			if out != OutcomeFull {
 				b.cand = candidate{}
 				b.stats.Restarts++
@@ -404,6 +413,34 @@ func (b *Buffer) misfit(p Packet, arrival time.Duration) Outcome {
 	}
 	b.cand = candidate{ok: true, seq: p.SequenceNumber, ts: p.Timestamp, arrival: arrival}
 	return OutcomeTooOld
+}
+
+// Newest returns the RTP timestamp and media time of the newest packet
+// queued so far (the highest sequence number), and false before any.
+func (b *Buffer) Newest() (ts uint32, media time.Duration, ok bool) {
+	if !b.started {
+		return 0, 0, false
+	}
+	return b.newest.ts, b.mediaTime(b.newest.extTS), true
+}
+
+// Reanchor says the next packet pushed begins a new stream: a new source
+// that replaced the one before (RFC 3550 A.1), or a sender restart the
+// caller has confirmed. It starts a talk spurt after whatever is queued,
+// without the confirmation a misfit needs, its timing continued from the
+// newest packet. Before the first packet it changes nothing.
+func (b *Buffer) Reanchor() {
+	b.reanchor = b.started
+	b.cand = candidate{}
+}
+
+// restart stores p as the first packet of a restarted stream. Transit is
+// kept continuous across the restart so that the estimates carry over: the
+// packet's media time is the newest packet's plus the time between their
+// arrivals.
+func (b *Buffer) restart(p Packet, arrival time.Duration) Outcome {
+	advance := max(b.ticks(arrival-b.newest.arrival), int64(b.newest.samples))
+	return b.pushNewest(p, arrival, b.newest.extSeq+1, b.newest.extTS+advance, true)
 }
 
 // pushNewest stores a packet with a higher extended sequence number x than
@@ -536,6 +573,7 @@ func (b *Buffer) Pop(now time.Duration) (Chunk, bool) {
 			Samples:        s.samples,
 			PlayAt:         s.playAt,
 			Arrival:        s.arrival,
+			Media:          b.mediaTime(s.extTS),
 			SpurtStart:     !b.emitted.ok || s.spurt != b.emitted.spurt,
 			Payload:        s.payload,
 			Meta:           s.meta,
@@ -578,6 +616,7 @@ func (b *Buffer) popHole(now time.Duration, x int64, s *slot) (Chunk, bool) {
 		Timestamp:      s.ts - uint32(s.extTS-start),
 		Samples:        int(end - start),
 		PlayAt:         playAt,
+		Media:          b.mediaTime(start),
 		Missing:        true,
 	}
 	b.next = next

@@ -182,6 +182,9 @@ func (e *Endpoint) Receive(b []byte, arrival time.Duration) (media bool) {
 		return false
 	}
 	if e.cfg.Trace != nil {
+		if held, at, ok := e.sess.receiver.Replayed(); ok {
+			e.cfg.Trace.RecordDatagram(held, at) // the source's first, held through probation
+		}
 		e.cfg.Trace.RecordDatagram(b, arrival)
 	}
 	return true
@@ -189,11 +192,12 @@ func (e *Endpoint) Receive(b []byte, arrival time.Duration) (media bool) {
 
 // Cancel tells the endpoint at time now that the call is being cut short
 // from outside. If the peer's BYE has already come, the cancellation is that
-// same hang-up reaching us another way (signaling): the endpoint plays out
-// what is queued, as for the BYE alone, and Cancel reports true; the shell
-// goes on stepping until Step ends the call.
+// same hang-up reaching us another way (signaling), which confirms the BYE
+// without waiting for the peer's stream to stop (Session.PeerLeft): the
+// endpoint plays out what is queued, as for the BYE alone, and Cancel reports
+// true; the shell goes on stepping until Step ends the call.
 func (e *Endpoint) Cancel(now time.Duration) (draining bool) {
-	if !e.sess.PeerLeft() {
+	if !e.sess.PeerLeft(now) && !e.sess.ConfirmBye() {
 		return false
 	}
 	e.startDrain(now)
@@ -273,7 +277,7 @@ func (e *Endpoint) shouldEnd(now time.Duration) (Outcome, bool, error) {
 	if e.cfg.Duration > 0 && now-e.start >= e.cfg.Duration {
 		return EndedDuration, true, nil
 	}
-	if e.sess.PeerLeft() {
+	if e.sess.PeerLeft(now) {
 		e.startDrain(now)
 		if e.sess.Idle() || now >= e.drainUntil {
 			return EndedPeerBye, true, nil

@@ -427,10 +427,10 @@ func TestEndpointStepAllocatesNothing(t *testing.T) {
 	}
 }
 
-// TestEndpointSendsNothingAfterThePeerLeft: once the peer's BYE has come,
-// the endpoint plays out what it holds (for drainLimit at most) but, from
-// the step that sees the BYE on, sends neither media nor reports, even when
-// a report is due.
+// TestEndpointSendsNothingAfterThePeerLeft: once the peer's BYE stands (its
+// stream quiet for byeGrace after it), the endpoint plays out what it holds
+// (for drainLimit at most) but, from the step that sees it stand on, sends
+// neither media nor reports, even when a report is due.
 func TestEndpointSendsNothingAfterThePeerLeft(t *testing.T) {
 	var clock time.Duration
 	var a, b *Endpoint
@@ -455,13 +455,17 @@ func TestEndpointSendsNothingAfterThePeerLeft(t *testing.T) {
 	}
 	clock = bye
 	b.HangUp(bye)
-	// The step that sees the BYE begins the drain.
-	if _, end, err := a.Step(bye); end || err != nil {
-		t.Fatalf("ended at the BYE: %v", err)
+	// The BYE stands once b's stream has been quiet for byeGrace after it;
+	// the step that sees it stand begins the drain.
+	for ; clock <= bye+byeGrace; clock += 5 * time.Millisecond {
+		if _, end, err := a.Step(clock); end || err != nil {
+			t.Fatalf("ended at %v, before the drain: %v", clock, err)
+		}
 	}
-	a.nextReport = bye // a report is due
+	left := clock - 5*time.Millisecond
+	a.nextReport = left // a report is due
 	before := len(fromA)
-	for clock += 5 * time.Millisecond; clock < bye+drainLimit; clock += 5 * time.Millisecond {
+	for ; clock < left+drainLimit; clock += 5 * time.Millisecond {
 		if clock%(20*time.Millisecond) == 0 {
 			a.Frame(pcm, clock)
 		}

@@ -89,7 +89,8 @@ type ReceiverStats struct {
 	Packets          uint64 // RTP packets of the call's stream accepted for the playout buffer
 	Malformed        uint64 // datagrams that did not parse as RTP
 	WrongPayload     uint64 // RTP with a payload type other than the negotiated one
-	RejectedSource   uint64 // RTP from an SSRC other than the call's
+	RejectedSource   uint64 // RTP not taken for the call's stream: another SSRC while the call's keeps coming, a source that failed probation, a sequence jump A.1 does not believe
+	SourceChanges    uint64 // times a new SSRC replaced the call's (RFC 3550 A.1 probation, after the old one went quiet)
 	Expected         uint64 // packets the sequence numbers say were sent (RFC 3550 A.3)
 	Lost             uint64 // expected packets that never arrived (clamped at zero)
 	Late             uint64 // arrived after their playout time
@@ -135,9 +136,14 @@ type Receiver struct {
 	src            sourceState
 	delays         delayStats
 
-	playedTS rtpseq.Unwrapper // unwraps the timestamps of played chunks
-	onPlay   func(Played)     // nil: nobody listens
-	noAudio  bool
+	epoch uint64 // bumped at every re-anchoring: a sender restart or a new source
+	// replayed is the held first packet of a source that the last HandleRTP
+	// let through probation, taken ahead of that call's datagram; nil if none.
+	// Valid until the next HandleRTP.
+	replayed   []byte
+	replayedAt time.Duration
+	onPlay     func(Played) // nil: nobody listens
+	noAudio    bool
 }
 
 // bufferSlots is the playout buffer's capacity in packets: 10 s of 20 ms chunks.
@@ -241,8 +247,8 @@ func NewReceiver(cfg ReceiverConfig) (*Receiver, error) {
 // path after it in rebuilt; then de-interleaving or redundant audio), the
 // playout buffer. Render takes it on from there.
 func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) (media bool) {
-	if err := r.packet.Unmarshal(datagram); err != nil {
-		r.stats.Malformed++
+	r.replayed = nil
+	if !r.parse(datagram) {
 		return false
 	}
 	h := &r.packet.Header
@@ -256,15 +262,51 @@ func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) (media bool
 		r.stats.WrongPayload++
 		return false
 	}
-	if !r.src.accept(h.SSRC) {
+	switch r.src.admit(h.SSRC, h.SequenceNumber, arrival, datagram) {
+	case admitReject:
 		r.stats.RejectedSource++
 		return false
+	case admitHeld:
+		return false // counted once it plays, or as rejected_source once let go
+	case admitLock:
+		// The source's first packet, held through probation, goes first.
+		// Both parsed before, and parse again the same.
+		ssrc := h.SSRC
+		if held, at, ok := r.src.held(ssrc); ok && r.parse(held) && r.take(held, at) {
+			r.replayed, r.replayedAt = held, at
+		}
+		r.parse(datagram)
 	}
+	return r.take(datagram, arrival)
+}
+
+// Replayed returns the packet the last HandleRTP took ahead of its own
+// datagram: a new source's first, held through probation, and its arrival.
+// The slice is valid until the next HandleRTP.
+func (r *Receiver) Replayed() ([]byte, time.Duration, bool) {
+	return r.replayed, r.replayedAt, r.replayed != nil
+}
+
+// parse reads datagram into r.packet, and counts it as malformed if it is
+// not RTP: it does not parse, or its version is not 2 (RFC 3550 A.1).
+func (r *Receiver) parse(datagram []byte) bool {
+	if err := r.packet.Unmarshal(datagram); err != nil || r.packet.Version != 2 {
+		r.stats.Malformed++
+		return false
+	}
+	return true
+}
+
+// take carries a parsed packet (r.packet, from datagram) of the call's
+// source on to the repair stages and the playout buffer, and reports whether
+// it was counted as one of the stream's.
+func (r *Receiver) take(datagram []byte, arrival time.Duration) (media bool) {
+	h := &r.packet.Header
 	seq := h.SequenceNumber
-	if isInterleaved {
+	if r.il != nil && h.PayloadType == r.il.pt {
 		media = r.receiveInterleaved(arrival)
 	} else {
-		media = r.receivePlain(isRED, arrival)
+		media = r.receivePlain(r.red != nil && h.PayloadType == r.red.PayloadType(), arrival)
 	}
 	if media && r.xor != nil {
 		r.xor.AddMedia(seq, datagram, arrival) // may rebuild a packet it completes
@@ -276,7 +318,9 @@ func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) (media bool
 // stream to the de-interleaving stage.
 func (r *Receiver) receiveInterleaved(arrival time.Duration) (counted bool) {
 	h := &r.packet.Header
-	r.received(h.SequenceNumber, h.Timestamp, arrival)
+	if _, ok := r.received(h.SequenceNumber, h.Timestamp, arrival); !ok {
+		return false
+	}
 	if r.xor != nil && r.rebuiltTwinIn(h.SequenceNumber, h.Timestamp, arrival) {
 		return true
 	}
@@ -304,7 +348,10 @@ func (r *Receiver) receivePlain(isRED bool, arrival time.Duration) (counted bool
 		return false
 	}
 	r.chunkSamples = samples
-	first := r.received(h.SequenceNumber, h.Timestamp, arrival)
+	first, ok := r.received(h.SequenceNumber, h.Timestamp, arrival)
+	if !ok {
+		return false
+	}
 
 	copyTried := false
 	if r.red != nil {
@@ -343,16 +390,30 @@ func (r *Receiver) receivePlain(isRED bool, arrival time.Duration) (counted bool
 	return true
 }
 
-// received counts a packet of the stream that arrived and reports whether it
-// is the first.
-func (r *Receiver) received(seq uint16, ts uint32, arrival time.Duration) (first bool) {
-	first = r.stats.Packets == 0
-	if first {
-		r.playedTS.Unwrap(ts) // played chunks unwrap from the buffer's base
+// received counts a packet of the stream that arrived, and reports whether
+// it is the first of its source and whether it belongs to the stream at all:
+// a sequence jump A.1 does not believe yet is counted as rejected_source and
+// goes no further. At a believed jump (a restart) or the first packet of a
+// new source, the playout buffer re-anchors: a new spurt, its timing
+// continued from the stream before.
+func (r *Receiver) received(seq uint16, ts uint32, arrival time.Duration) (first, ok bool) {
+	fresh := r.src.renew
+	switch r.src.received(seq, ts, arrival, r.codec.ClockRate) {
+	case seqJump:
+		r.stats.RejectedSource++
+		return false, false
+	case seqRestart:
+		r.buffer.Reanchor()
+		r.epoch++
+	case seqCounted:
+		if fresh {
+			r.buffer.Reanchor()
+			r.epoch++
+		}
 	}
+	first = r.stats.Packets == 0 || fresh
 	r.stats.Packets++
-	r.src.received(seq, ts, arrival, r.codec.ClockRate)
-	return first
+	return first, true
 }
 
 // push hands one packet to the playout buffer, with what Render needs to
@@ -475,7 +536,7 @@ func (r *Receiver) playChunk(chunk jitter.Chunk) {
 		r.out.place(chunk.PlayAt, pcm)
 	}
 	r.stats.Played++
-	media := r.mediaTime(chunk.Timestamp)
+	media := chunk.Media
 	r.delays.record(chunk.PlayAt-media-r.duration(chunk.Samples), chunk.PlayAt-chunk.Arrival)
 	r.played(Played{Seq: chunk.SequenceNumber, PlayAt: chunk.PlayAt, Arrival: chunk.Arrival,
 		Samples: chunk.Samples, Kind: kind, Holes: meta.Holes})
@@ -498,6 +559,8 @@ func (r *Receiver) Stats() ReceiverStats {
 	s := r.stats
 	b := r.buffer.Stats()
 	s.Spurts = b.Spurts
+	s.RejectedSource += r.src.dropped + uint64(r.src.holding) // held on probation: not taken (yet)
+	s.SourceChanges = r.src.changes
 	s.Expected, s.Lost = r.src.expectedLost()
 	s.Jitter = r.src.jitter(r.codec.ClockRate)
 	if r.red != nil {
@@ -511,12 +574,6 @@ func (r *Receiver) Stats() ReceiverStats {
 
 // Buffer exposes the playout buffer, for its strategy's estimates and stats.
 func (r *Receiver) Buffer() *jitter.Buffer { return r.buffer }
-
-// mediaTime turns a played chunk's RTP timestamp into media time since the
-// stream's first timestamp, the time base the playout buffer uses too.
-func (r *Receiver) mediaTime(ts uint32) time.Duration {
-	return r.duration64(r.playedTS.Unwrap(ts) - int64(r.src.firstTS))
-}
 
 func (r *Receiver) duration(ticks int) time.Duration { return r.duration64(int64(ticks)) }
 

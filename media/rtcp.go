@@ -47,7 +47,10 @@ type reporter struct {
 	remoteJitter uint32
 	haveRemote   bool
 
-	peerBye   bool
+	// byeHeard: an RTCP BYE naming the peer's source came, at byeAt. The
+	// Session decides whether the peer has left (see Session.PeerLeft).
+	byeHeard  bool
+	byeAt     time.Duration
 	lastHeard time.Duration
 	heard     bool
 	malformed uint64
@@ -149,12 +152,32 @@ func (r *reporter) handle(datagram []byte, arrival time.Duration, wall time.Time
 			}
 		case *rtcp.Goodbye:
 			for _, s := range p.Sources {
-				if r.havePeer && s == r.peerSSRC {
-					r.peerBye = true
+				if r.havePeer && s == r.peerSSRC && !r.byeHeard {
+					r.byeHeard, r.byeAt = true, arrival
 				}
 			}
 		}
 	}
+}
+
+// follow makes ssrc the peer's source, the one the receiver has locked on
+// (RFC 3550 A.1 probation): RTCP from another is ignored. What was learned
+// from another source's sender reports (the clock mapping) is forgotten:
+// its media clock is not the new source's.
+func (r *reporter) follow(ssrc uint32) {
+	if r.havePeer && r.peerSSRC == ssrc {
+		return
+	}
+	r.peerSSRC, r.havePeer = ssrc, true
+	r.forgetSR()
+}
+
+// forgetSR drops what the peer's sender reports said about its media clock,
+// when that clock is no longer the stream's (a new source, a restart).
+func (r *reporter) forgetSR() {
+	r.lastSR, r.lastSRAt, r.haveSR = 0, 0, false
+	r.srTimes = rtpseq.Unwrapper{}
+	r.bestSRTS, r.bestSRDelay, r.bestSRAt, r.bestSRWall = 0, 0, 0, 0
 }
 
 func (r *reporter) acceptPeer(ssrc uint32) bool {
@@ -222,10 +245,12 @@ func (r *reporter) receptionReports(blocks []rtcp.ReceptionReport, wall time.Tim
 	}
 }
 
-// mapping returns M (see reporter) for a stream whose first RTP timestamp was
-// firstTS: one-way delay = (r - t) + M. ok is false until the peer's first SR
-// and a flight time for it (see srFlight).
-func (r *reporter) mapping(firstTS uint32) (time.Duration, bool) {
+// mapping returns M (see reporter) for a stream whose RTP timestamp anchorTS
+// is at media time anchorMedia (the first packet's: zero; after a new source
+// or a restart, where the playout buffer continued it): one-way delay =
+// (r - t) + M. ok is false until the peer's first SR and a flight time for
+// it (see srFlight).
+func (r *reporter) mapping(anchorTS uint32, anchorMedia time.Duration) (time.Duration, bool) {
 	if !r.haveSR {
 		return 0, false
 	}
@@ -233,6 +258,6 @@ func (r *reporter) mapping(firstTS uint32) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	tSR := time.Duration(int64(int32(r.bestSRTS-firstTS)) * int64(time.Second) / int64(r.rate))
+	tSR := anchorMedia + time.Duration(int64(int32(r.bestSRTS-anchorTS))*int64(time.Second)/int64(r.rate))
 	return flight - (r.bestSRAt - tSR), true
 }

@@ -30,7 +30,7 @@ func TestByeCarriesNoReceptionReport(t *testing.T) {
 		t.Errorf("first packet %T %+v, want an empty receiver report", pkts[0], pkts[0])
 	}
 	peer.handle(b, time.Second, time.Unix(100, 0))
-	if !peer.peerBye {
+	if !peer.byeHeard {
 		t.Error("peer did not see the BYE")
 	}
 	if peer.rtt != 30*time.Millisecond || peer.haveRemote {
@@ -63,7 +63,7 @@ func TestMappingUsesAgreeingWallClocks(t *testing.T) {
 			sr := &rtcp.SenderReport{SSRC: 2, NTPTime: ntpTime(sent.Add(tt.peerOffset)), RTPTime: firstTS + 2*rate}
 			arrival := 10*time.Second + 5*time.Millisecond
 			r.senderReport(sr, arrival, sent.Add(5*time.Millisecond))
-			m, ok := r.mapping(firstTS)
+			m, ok := r.mapping(firstTS, 0)
 			if !ok {
 				t.Fatal("no mapping after an SR")
 			}
@@ -93,7 +93,7 @@ func TestMappingBeforeRTT(t *testing.T) {
 			r := reporter{ssrc: 1, rate: 8000}
 			sr := &rtcp.SenderReport{SSRC: 2, NTPTime: ntpTime(sent.Add(tt.peerOffset)), RTPTime: 1000}
 			r.senderReport(sr, time.Second, sent.Add(7*time.Millisecond))
-			m, ok := r.mapping(1000)
+			m, ok := r.mapping(1000, 0)
 			if ok != tt.wantOK {
 				t.Fatalf("mapping known %v, want %v", ok, tt.wantOK)
 			}

@@ -49,7 +49,30 @@ type Session struct {
 	frameDur     time.Duration
 	rtpFrom      time.Duration // last RTP from the peer
 	heardRTP     bool
+
+	// The media time anchor of the peer's stream for the RTCP clock mapping:
+	// its first timestamp at zero, moved where the playout buffer re-anchored
+	// the stream (receiver epoch).
+	anchorTS    uint32
+	anchorMedia time.Duration
+	anchorEpoch uint64
+
+	left       bool   // the peer's BYE stands: it has left
+	byeIgnored uint64 // BYEs its stream went on after
 }
+
+// How an RTCP BYE is believed. Without SRTP anyone who can send from the
+// peer's address can forge one, so a BYE naming the peer's source stands only
+// once that source's RTP has stopped too: byeGrace after the BYE and after
+// its last RTP packet, whichever is later. Packets the peer sent before
+// hanging up may still arrive after its BYE (the BYE takes no queue); RTP
+// still coming byeVoid after the BYE shows a stream that goes on, and the
+// BYE is ignored (bye_ignored). A hang-up that reaches us another way
+// (signaling, Endpoint.Cancel) confirms a BYE at once.
+const (
+	byeGrace = 300 * time.Millisecond
+	byeVoid  = time.Second
+)
 
 // NewSession builds an endpoint.
 func NewSession(cfg SessionConfig) (*Session, error) {
@@ -107,12 +130,31 @@ func fecScheme(red *REDConfig, xor *XORConfig) string {
 // section 4: an RTCP packet type occupies the second octet's range 192-223).
 // It reports whether b was a media packet of the peer's stream.
 func (s *Session) HandleDatagram(b []byte, arrival time.Duration, wall time.Time) (media bool) {
+	src := &s.receiver.src
 	if IsRTCP(b) {
+		if src.locked {
+			s.rep.follow(src.ssrc)
+		}
 		s.rep.handle(b, arrival, wall)
 		return false
 	}
 	if !s.receiver.HandleRTP(b, arrival) {
 		return false
+	}
+	s.rep.follow(src.ssrc)
+	if s.receiver.epoch != s.anchorEpoch {
+		// The stream was re-anchored: a new source or a sender restart.
+		// Its media clock is new; the mapping is learned again from its SRs.
+		if ts, media, ok := s.receiver.buffer.Newest(); ok {
+			s.anchorTS, s.anchorMedia, s.anchorEpoch = ts, media, s.receiver.epoch
+			s.rep.forgetSR()
+		}
+	} else if !s.heardRTP {
+		s.anchorTS = src.firstTS
+	}
+	if s.rep.byeHeard && !s.left && arrival-s.rep.byeAt > byeVoid {
+		s.rep.byeHeard = false
+		s.byeIgnored++
 	}
 	s.rtpFrom, s.heardRTP = arrival, true
 	return true
@@ -145,8 +187,29 @@ func (s *Session) Report(now time.Duration, wall time.Time) ([]byte, error) {
 // Bye builds the RTCP packet that leaves the call.
 func (s *Session) Bye() ([]byte, error) { return s.rep.bye() }
 
-// PeerLeft reports whether the peer sent an RTCP BYE.
-func (s *Session) PeerLeft() bool { return s.rep.peerBye }
+// PeerLeft reports whether, at time now, the peer has left: its RTCP BYE
+// came and its stream has stopped since (see byeGrace).
+func (s *Session) PeerLeft(now time.Duration) bool {
+	if s.left || !s.rep.byeHeard {
+		return s.left
+	}
+	quietFrom := s.rep.byeAt
+	if s.heardRTP {
+		quietFrom = max(quietFrom, s.rtpFrom)
+	}
+	s.left = now-quietFrom >= byeGrace
+	return s.left
+}
+
+// ConfirmBye takes a hang-up that reached us another way (signaling) as
+// confirming the peer's RTCP BYE, if one came: the peer has left at once.
+// It reports whether one had.
+func (s *Session) ConfirmBye() bool {
+	if s.rep.byeHeard {
+		s.left = true
+	}
+	return s.left
+}
 
 // LastHeard is when anything (RTP or RTCP) last came from the peer.
 func (s *Session) LastHeard() (time.Duration, bool) {
@@ -187,7 +250,7 @@ func (s *Session) Status() Status {
 		Spurts:   rs.Spurts,
 		Strategy: s.receiver.strategy.Name(),
 	}
-	m, mapped := s.rep.mapping(s.receiver.src.firstTS)
+	m, mapped := s.rep.mapping(s.anchorTS, s.anchorMedia)
 	st.Mapped = mapped
 	st.PlayoutDelay = buf.PlayoutOffset + m - s.frameDur
 	if e, ok := s.receiver.strategy.(*jitter.EWMA); ok {
@@ -219,6 +282,8 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 		Malformed:       rs.Malformed + s.rep.malformed,
 		WrongPayload:    rs.WrongPayload,
 		RejectedSource:  rs.RejectedSource,
+		SourceChanges:   rs.SourceChanges,
+		ByeIgnored:      s.byeIgnored,
 		Refused:         rs.Refused,
 		Jitter:          ms(rs.Jitter),
 		FEC:             s.fec,
@@ -234,7 +299,7 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 	if media := snd.Octets - snd.FECOctets; media > 0 {
 		st.OverheadRatio = math.Round(float64(snd.FECOctets)/float64(media)*10000) / 10000
 	}
-	if m, ok := s.rep.mapping(s.receiver.src.firstTS); ok {
+	if m, ok := s.rep.mapping(s.anchorTS, s.anchorMedia); ok {
 		if mean, ok := s.receiver.delays.mean(); ok {
 			st.PlayoutDelayMean = msPtr(mean + m)
 		}

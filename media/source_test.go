@@ -33,34 +33,45 @@ func TestSourceState(t *testing.T) {
 		packets              []pkt
 		wantExpected, wantLo uint64
 		wantRestarts         uint64
+		pauseAt              int // from this packet on, arrivals are a second later (0: none)
 	}{
-		{"in order", seqs(10, 50), 50, 0, 0},
-		{"a gap is loss", join(seqs(10, 5), seqs(20, 5)), 15, 5, 0},
-		{"reordered", join(seqs(10, 3), []pkt{{14, 14 * 160, true}, {13, 13 * 160, true}}), 5, 0, 0},
-		{"reordered ahead of the first", join(seqs(10, 3), []pkt{{9, 9 * 160, true}}), 4, 0, 0},
-		{"duplicates do not count", join(seqs(10, 3), []pkt{{11, 11 * 160, false}, {12, 12 * 160, false}}, seqs(13, 2)), 5, 0, 0},
-		{"sequence number wraps", seqs(65530, 12), 12, 0, 0},
+		{"in order", seqs(10, 50), 50, 0, 0, 0},
+		{"a gap is loss", join(seqs(10, 5), seqs(20, 5)), 15, 5, 0, 0},
+		{"reordered", join(seqs(10, 3), []pkt{{14, 14 * 160, true}, {13, 13 * 160, true}}), 5, 0, 0, 0},
+		{"reordered ahead of the first", join(seqs(10, 3), []pkt{{9, 9 * 160, true}}), 4, 0, 0, 0},
+		{"duplicates do not count", join(seqs(10, 3), []pkt{{11, 11 * 160, false}, {12, 12 * 160, false}}, seqs(13, 2)), 5, 0, 0, 0},
+		{"sequence number wraps", seqs(65530, 12), 12, 0, 0, 0},
 		{
 			"one stray jump is not believed",
 			join(seqs(10, 150), []pkt{{20160, 0, false}}, seqs(160, 10)),
-			160, 0, 0,
+			160, 0, 0, 0,
 		},
 		{
 			"a stray packet far behind is not believed",
 			join(seqs(1000, 10), []pkt{{500, 0, false}}, seqs(1010, 2)),
-			12, 0, 0,
+			12, 0, 0, 0,
 		},
 		{
 			"a jump the next packet continues is a restart",
 			join(seqs(10, 20), []pkt{{40000, 0, false}, {40001, 160, true}, {40002, 320, true}, {40004, 640, true}}),
-			20 + 4, 1, 1,
+			20 + 4, 1, 1, 20,
+		},
+		{
+			"a jump is not believed while the stream it leaves keeps coming",
+			join(seqs(10, 20), []pkt{{40000, 0, false}, {40001, 160, false}}, seqs(30, 5)),
+			25, 0, 0, 0,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var s sourceState
 			for i, p := range tt.packets {
-				if got := s.received(p.seq, p.ts, time.Duration(i)*20*time.Millisecond, 8000); got != p.want {
+				at := time.Duration(i) * 20 * time.Millisecond
+				if tt.pauseAt > 0 && i >= tt.pauseAt {
+					at += time.Second
+				}
+				v := s.received(p.seq, p.ts, at, 8000)
+				if got := v == seqCounted || v == seqRestart; got != p.want {
 					t.Errorf("packet %d (seq %d): counted %v, want %v", i, p.seq, got, p.want)
 				}
 			}

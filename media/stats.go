@@ -25,6 +25,11 @@ type Stats struct {
 	WrongPayload    uint64 `json:"wrong_payload_type"`
 	RejectedSource  uint64 `json:"rejected_source"`
 	Refused         uint64 `json:"refused"`
+	// The peer's source (RFC 3550 A.1): how often a new SSRC replaced the
+	// one that had gone quiet, and how many RTCP BYEs were ignored because
+	// the stream went on after them (see Session.PeerLeft).
+	SourceChanges uint64 `json:"source_changes"`
+	ByeIgnored    uint64 `json:"bye_ignored"`
 
 	// Redundant audio (RFC 2198). FEC is the scheme this side sends ("none",
 	// "red:1", "red:2") and OverheadRatio its cost: RED headers and copies

@@ -90,5 +90,9 @@ func Summary(s Stats, outcome Outcome) string {
 		fmt.Fprintf(&b, "  dropped input: %d malformed, %d wrong payload type, %d from other sources, %d refused\n",
 			s.Malformed, s.WrongPayload, s.RejectedSource, s.Refused)
 	}
+	if s.SourceChanges > 0 || s.ByeIgnored > 0 {
+		fmt.Fprintf(&b, "  the peer's source: %d changes of SSRC, %d RTCP BYEs ignored (its stream went on)\n",
+			s.SourceChanges, s.ByeIgnored)
+	}
 	return b.String()
 }

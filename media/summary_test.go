@@ -15,11 +15,13 @@ func TestSummary(t *testing.T) {
 	}{
 		{"plain", Stats{Codec: "PCMU", Expected: 100, PacketsReceived: 98, NetworkLost: 2, PlayoutDelayMean: &delay, RFactor: &r, MOS: &mos},
 			[]string{"codec PCMU", "network loss 2 (2.0%)", "playout delay mean 45.5 ms", "R 88.0, MOS 4.31"},
-			[]string{"fec", "dropped input"}},
+			[]string{"fec", "dropped input", "changes of SSRC"}},
 		{"no delay yet", Stats{Codec: "PCMA"},
 			[]string{"playout delay mean n/a"}, []string{"MOS"}},
 		{"fec and bad input", Stats{Codec: "PCMU", FEC: "red:1", OverheadRatio: 0.237, FECRecovered: 5, ResidualLost: 1, Malformed: 3},
 			[]string{"fec red:1 (overhead 24%)", "5 chunks recovered, 1 lost for good", "3 malformed"}, nil},
+		{"the peer's source", Stats{Codec: "PCMU", SourceChanges: 1, ByeIgnored: 2, RejectedSource: 25},
+			[]string{"1 changes of SSRC, 2 RTCP BYEs ignored", "25 from other sources"}, nil},
 	}
 	for _, tt := range tests {
 		got := Summary(tt.st, EndedDuration)

@@ -90,7 +90,7 @@ func validGroup(n int) bool { return n == 0 || (n >= fec.MinGroupSize && n <= fe
 // takeParity takes one ULPFEC packet (r.packet) of the peer's to the parity
 // stage, which hands on what it rebuilds (rebuilt).
 func (r *Receiver) takeParity(datagram []byte, arrival time.Duration) {
-	if !r.src.accept(r.packet.SSRC) {
+	if !r.src.isCall(r.packet.SSRC) { // parity counts for nothing until its source passes probation
 		r.stats.RejectedSource++
 		return
 	}
@@ -116,7 +116,7 @@ func (r *Receiver) rebuilt(pkt []byte, arrival time.Duration) {
 		r.stats.WrongPayload++
 		return
 	}
-	if !r.src.accept(h.SSRC) {
+	if !r.src.isCall(h.SSRC) {
 		r.stats.RejectedSource++
 		return
 	}

@@ -229,16 +229,30 @@ func TestXORMalformedParityIsCounted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r.HandleRTP(append(append([]byte(nil), header...), tt.body...), time.Millisecond)
+		// Parity counts only from the call's source: two media packets of
+		// SSRC 7 take it through probation first.
+		snd, err := NewSender(SenderConfig{Codec: pcmu(t), SSRC: 7, InitialSeq: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 {
+			pkt, err := onePacket(snd, make([]int16, 160))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.HandleRTP(pkt, time.Duration(i)*20*time.Millisecond)
+		}
+		r.HandleRTP(append(append([]byte(nil), header...), tt.body...), 30*time.Millisecond)
+		// Version 1 is not RTP at all (RFC 3550 A.1): malformed, whatever follows.
 		version1 := append(append([]byte{0x40}, header[1:]...), 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0)
-		r.HandleRTP(version1, 2*time.Millisecond)
-		want, taken := uint64(2), uint64(0)
+		r.HandleRTP(version1, 31*time.Millisecond)
+		want, taken := uint64(1), uint64(0)
 		if !tt.malformed {
-			want, taken = 1, 1
+			want, taken = 0, 1
 		}
 		st := r.Stats()
-		if st.FECMalformed != want || st.FECPackets != taken || st.Malformed != 0 || st.Packets != 0 {
-			t.Errorf("%s: fec_malformed %d, parity taken %d, malformed %d, packets %d; want %d (with an RTP version 1 packet), %d, 0, 0",
+		if st.FECMalformed != want || st.FECPackets != taken || st.Malformed != 1 || st.Packets != 2 {
+			t.Errorf("%s: fec_malformed %d, parity taken %d, malformed %d, packets %d; want %d, %d, 1 (the version 1 packet), 2",
 				tt.name, st.FECMalformed, st.FECPackets, st.Malformed, st.Packets, want, taken)
 		}
 	}
