@@ -173,12 +173,16 @@ type Row struct {
 	// payloads) over the primary audio bytes.
 	Overhead float64 `json:"fec_overhead"`
 
-	DelayMean  float64 `json:"playout_delay_ms_mean"`
-	DelayP95   float64 `json:"playout_delay_ms_p95"`
-	MouthToEar float64 `json:"mouth_to_ear_ms"`
-	BurstR     float64 `json:"burst_r"`
-	R          float64 `json:"r_factor"`
-	MOS        float64 `json:"mos"`
+	// The delays are null when no chunk was played, and R and MOS when no
+	// packet was sent (there was nothing to hear). A row whose packets were
+	// all lost is rated at 100 % loss and the least mouth-to-ear delay
+	// (packetization alone): an upper bound, and a low one.
+	DelayMean  *float64 `json:"playout_delay_ms_mean"`
+	DelayP95   *float64 `json:"playout_delay_ms_p95"`
+	MouthToEar *float64 `json:"mouth_to_ear_ms"`
+	BurstR     float64  `json:"burst_r"`
+	R          *float64 `json:"r_factor"`
+	MOS        *float64 `json:"mos"`
 	// RatedAs is the codec the E-model rated, as the pipeline plays
 	// holes: "G.711 with PLC" when it conceals them, "G.711" when they play
 	// as silence (pion's buffer conceals nothing), or "GSM-FR".
@@ -285,9 +289,9 @@ func Run(cfg Config) (Result, error) {
 			}
 			o := oracleRow(rated, outs[si], row.Late, keep)
 			o.Strategy, o.FEC, o.RatedAs = "oracle@"+s.Name, sch.name, rated.Name
-			row.OracleDelayMean = ptr(o.DelayMean)
-			if o.DelayMean > 0 {
-				row.DelayRatio = ptr(round3(row.DelayMean / o.DelayMean))
+			row.OracleDelayMean = o.DelayMean
+			if o.DelayMean != nil && row.DelayMean != nil && *o.DelayMean > 0 {
+				row.DelayRatio = ptr(round3(*row.DelayMean / *o.DelayMean))
 			}
 			res.Rows = append(res.Rows, row, o)
 		}
@@ -733,8 +737,9 @@ func summarise(c quality.Codec, sch scheme, dirs []*direction, i int, concealed 
 		r := d.recv[i]
 		st := r.pipe.stats()
 		row.Sent += d.sent
-		row.Expected += st.Expected
-		row.NetworkLost += st.Lost
+		expected, lost := d.expectedLost(st)
+		row.Expected += expected
+		row.NetworkLost += lost
 		row.Late += st.Late
 		row.Played += st.Played
 		row.Talkspurts += st.Spurts
@@ -758,21 +763,35 @@ func summarise(c quality.Codec, sch scheme, dirs []*direction, i int, concealed 
 	if octets > fecOctets {
 		row.Overhead = round6(float64(fecOctets) / float64(octets-fecOctets))
 	}
-	mean, p95 := meanP95(delays)
 	burstR := lp.BurstR()
 	if sch.il != nil {
 		// Interleaving spreads every lost packet over its group's chunks as
 		// short gaps: the losses the ear meets are as random as they get.
 		burstR = 1
 	}
-	fill(&row, c, mean, p95, burstR)
+	fill(&row, c, delays, burstR)
 	return row
 }
 
+// expectedLost returns the media packets the sender sent and, of those, the
+// ones that never arrived. The receiver counts only within the sequence
+// numbers it saw (RFC 3550 A.3), so it misses the packets lost before the
+// first it received and after the last (all of them, if none arrived); the
+// harness knows what was sent.
+func (d *direction) expectedLost(st media.ReceiverStats) (expected, lost uint64) {
+	if d.sent <= st.Expected {
+		return st.Expected, st.Lost
+	}
+	return d.sent, st.Lost + d.sent - st.Expected
+}
+
 // fill derives the shares, delays and E-model scores of a row from its
-// counts. The E-model's packet loss is the residual loss: network plus late
-// losses the FEC did not repair.
-func fill(row *Row, c quality.Codec, mean, p95 time.Duration, burstR float64) {
+// counts and the playout delays of the chunks played (which it sorts). The
+// E-model's packet loss is the residual loss: network plus late losses the
+// FEC did not repair. With nothing played the delays are unknown and the
+// mouth-to-ear delay is taken as packetization alone; with nothing sent
+// there is nothing to rate.
+func fill(row *Row, c quality.Codec, delays []time.Duration, burstR float64) {
 	if row.Expected > 0 {
 		row.NetworkLoss = round6(float64(row.NetworkLost) / float64(row.Expected))
 		row.LateLoss = round6(float64(row.Late) / float64(row.Expected))
@@ -782,17 +801,24 @@ func fill(row *Row, c quality.Codec, mean, p95 time.Duration, burstR float64) {
 		}
 		row.ResidualLoss = round6(float64(lost) / float64(row.Expected))
 	}
-	row.DelayMean, row.DelayP95 = millis(mean), millis(p95)
-	m2e := mean + frameDuration
-	row.MouthToEar = millis(m2e)
 	row.BurstR = round3(burstR)
+	m2e := time.Duration(frameDuration)
+	if len(delays) > 0 {
+		mean, p95 := meanP95(delays)
+		row.DelayMean, row.DelayP95 = ptr(millis(mean)), ptr(millis(p95))
+		m2e += mean
+		row.MouthToEar = ptr(millis(m2e))
+	}
+	if row.Expected == 0 {
+		return
+	}
 	r := quality.R(quality.Input{
 		Codec:      c,
 		MouthToEar: m2e,
 		PacketLoss: row.ResidualLoss,
 		BurstR:     burstR,
 	})
-	row.R, row.MOS = round3(r), round3(quality.MOS(r))
+	row.R, row.MOS = ptr(round3(r)), ptr(round3(quality.MOS(r)))
 }
 
 // EModelCodec returns the E-model's planning values for a codec whose holes
@@ -859,3 +885,11 @@ func millis(d time.Duration) float64 { return round3(float64(d) / float64(time.M
 func round3(x float64) float64       { return math.Round(x*1000) / 1000 }
 func round6(x float64) float64       { return math.Round(x*1e6) / 1e6 }
 func ptr[T any](v T) *T              { return &v }
+
+// orNaN reads an optional figure, NaN when it is unknown.
+func orNaN(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}

@@ -170,8 +170,9 @@ func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timelin
 	for di, d := range dirs {
 		st := d.recv[0].pipe.stats()
 		row.Sent += d.sent
-		row.Expected += st.Expected
-		row.NetworkLost += st.Lost
+		expected, lost := d.expectedLost(st)
+		row.Expected += expected
+		row.NetworkLost += lost
 		row.SpurtsSent += d.spurtsSent()
 		arrived := -1 // the latest spurt with a packet in, relative to the first
 
@@ -208,7 +209,6 @@ func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timelin
 			keep.Playout = append(keep.Playout, NamedDelays{Name: "oracle", Delays: kept})
 		}
 	}
-	mean, p95 := meanP95(played)
-	fill(&row, c, mean, p95, lp.BurstR())
+	fill(&row, c, played, lp.BurstR())
 	return row
 }

@@ -95,7 +95,7 @@ func (s SweepResult) WritePlots(dir string) ([]string, error) {
 			return written, err
 		}
 		p.Title.Text = fmt.Sprintf("MOS over K and alpha, %s network (best %.2f at K=%g, alpha=%g)",
-			s.Network, s.Points[s.Best].Row.MOS, s.Points[s.Best].K, s.Points[s.Best].Alpha)
+			s.Network, orNaN(s.Points[s.Best].Row.MOS), s.Points[s.Best].K, s.Points[s.Best].Alpha)
 		if err := save(p, dir, PlotHeatmap, &written); err != nil {
 			return written, err
 		}
@@ -337,7 +337,7 @@ func tradeoffPlot(rows []Row, front []int) (*plot.Plot, error) {
 	p.X.Min, p.Y.Min = 0, 0
 	xy := make(plotter.XYs, len(rows))
 	for i, r := range rows {
-		xy[i] = plotter.XY{X: 100 * r.LateLoss, Y: r.DelayMean}
+		xy[i] = plotter.XY{X: 100 * r.LateLoss, Y: orNaN(r.DelayMean)}
 	}
 	if front != nil {
 		sc, err := plotter.NewScatter(xy)
@@ -445,8 +445,8 @@ func newMOSGrid(points []SweepPoint) *mosGrid {
 	}
 	for _, p := range points {
 		c, r := slices.Index(g.k, p.K), slices.Index(g.alpha, p.Alpha)
-		if v := g.mos[r][c]; math.IsNaN(v) || p.Row.MOS > v {
-			g.mos[r][c] = p.Row.MOS
+		if v, m := g.mos[r][c], orNaN(p.Row.MOS); math.IsNaN(v) || m > v {
+			g.mos[r][c] = m
 		}
 	}
 	return &g

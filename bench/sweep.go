@@ -91,10 +91,14 @@ func Sweep(base Config, grid []jitter.EWMAConfig, progress func(done, total int)
 		DurationS: base.Duration.Seconds(), Seed: base.Seed, TwoWay: !base.OneWay, PLC: !base.DisablePLC,
 		Audio: !base.NoAudio, Points: points,
 	}
+	res.Best = -1
 	for i, p := range points {
-		if p.Row.MOS > points[res.Best].Row.MOS {
+		if p.Row.MOS != nil && (res.Best < 0 || *p.Row.MOS > *points[res.Best].Row.MOS) {
 			res.Best = i
 		}
+	}
+	if res.Best < 0 {
+		return SweepResult{}, errors.New("bench: no sweep point could be rated: nothing was sent")
 	}
 	res.BestAtEdge = atEdge(points, res.Best)
 	res.Front = paretoFront(points)
@@ -140,9 +144,11 @@ func sweepPoint(base Config, cfg jitter.EWMAConfig) (SweepPoint, error) {
 // paretoFront returns the indices of the points not dominated in (late loss,
 // mean delay), ordered by late loss.
 func paretoFront(points []SweepPoint) []int {
-	order := make([]int, len(points))
-	for i := range order {
-		order[i] = i
+	var order []int
+	for i, p := range points {
+		if p.Row.DelayMean != nil {
+			order = append(order, i)
+		}
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
 		pa, pb := points[a].Row, points[b].Row
@@ -150,12 +156,12 @@ func paretoFront(points []SweepPoint) []int {
 		case pa.LateLoss != pb.LateLoss:
 			return cmpFloat(pa.LateLoss, pb.LateLoss)
 		default:
-			return cmpFloat(pa.DelayMean, pb.DelayMean)
+			return cmpFloat(*pa.DelayMean, *pb.DelayMean)
 		}
 	})
 	var front []int
 	for _, i := range order {
-		if len(front) == 0 || points[i].Row.DelayMean < points[front[len(front)-1]].Row.DelayMean {
+		if len(front) == 0 || *points[i].Row.DelayMean < *points[front[len(front)-1]].Row.DelayMean {
 			front = append(front, i)
 		}
 	}
