@@ -95,8 +95,10 @@ type Strategy struct {
 type Config struct {
 	// Scenario is the network of each direction, used unless Trace is set.
 	Scenario impair.Scenario
-	// Trace, when set, is replayed (looping) as each direction's loss and delay.
-	Trace *impair.Trace
+	// Trace, when set, is replayed (looping) as each direction's loss and
+	// delay; TraceName names it in the results (its file, say).
+	Trace     *impair.Trace
+	TraceName string
 	// Speech is recorded 8 kHz speech, looped and sent through the default
 	// VAD; nil selects the synthetic on/off model.
 	Speech []int16
@@ -207,7 +209,10 @@ type Result struct {
 	// Loss is what the scenario's loss model implies in the long run (not
 	// what the run measured); nil for a replayed trace.
 	Loss *impair.LossMeans `json:"loss_model,omitempty"`
-	Rows []Row             `json:"rows"`
+	// TracePasses is, for a replayed trace, how many times the busiest
+	// direction went through it: above 1, the trace was looped.
+	TracePasses float64 `json:"trace_passes,omitempty"`
+	Rows        []Row   `json:"rows"`
 	// Timeline is the per-packet record Config.Timeline asks for.
 	Timeline *Timeline `json:"-"`
 }
@@ -266,6 +271,8 @@ func Run(cfg Config) (Result, error) {
 		if m, ok := cfg.Scenario.Loss.Means(); ok {
 			res.Loss = &m
 		}
+	} else {
+		res.TracePasses = tracePasses(cfg.Trace, outs)
 	}
 	if cfg.Timeline {
 		res.Timeline = outs[0][0].timeline(cfg.Strategies)
@@ -369,10 +376,29 @@ func (cfg *Config) check() error {
 }
 
 func (cfg *Config) networkName() string {
-	if cfg.Trace != nil {
+	switch {
+	case cfg.Trace != nil && cfg.TraceName != "":
+		return "trace " + cfg.TraceName
+	case cfg.Trace != nil:
 		return "trace"
 	}
 	return cfg.Scenario.Name
+}
+
+// tracePasses is how many times the busiest direction's media went through
+// the trace, which a replay takes packet by packet (parity packets, fewer,
+// go through one of their own).
+func tracePasses(t *impair.Trace, outs [][]*direction) float64 {
+	var most uint64
+	for _, dirs := range outs {
+		for _, d := range dirs {
+			most = max(most, d.sent)
+		}
+	}
+	if len(t.Rows) == 0 {
+		return 0
+	}
+	return round3(float64(most) / float64(len(t.Rows)))
 }
 
 func (cfg *Config) sourceName() string {

@@ -18,21 +18,24 @@ type SweepPoint struct {
 	Beta  float64 `json:"beta"`
 	Row   Row     `json:"result"`
 
-	codec string
+	codec       string
+	tracePasses float64
 }
 
 // SweepResult is a grid of EWMA settings run on the same call.
 type SweepResult struct {
-	Network   string       `json:"network"`
-	Source    string       `json:"source"`
-	Codec     string       `json:"codec"`
-	FEC       string       `json:"fec"`
-	DurationS float64      `json:"duration_s"`
-	Seed      uint64       `json:"seed"`
-	TwoWay    bool         `json:"two_way"`
-	PLC       bool         `json:"plc"`
-	Audio     bool         `json:"audio"`
-	Points    []SweepPoint `json:"points"`
+	Network   string  `json:"network"`
+	Source    string  `json:"source"`
+	Codec     string  `json:"codec"`
+	FEC       string  `json:"fec"`
+	DurationS float64 `json:"duration_s"`
+	Seed      uint64  `json:"seed"`
+	TwoWay    bool    `json:"two_way"`
+	PLC       bool    `json:"plc"`
+	Audio     bool    `json:"audio"`
+	// TracePasses: see Result.
+	TracePasses float64      `json:"trace_passes,omitempty"`
+	Points      []SweepPoint `json:"points"`
 	// Best is the index of the point with the highest MOS (the first such).
 	Best int `json:"best"`
 	// BestAtEdge names the swept parameters ("k", "alpha", "beta") whose
@@ -89,7 +92,7 @@ func Sweep(base Config, grid []jitter.EWMAConfig, progress func(done, total int)
 	res := SweepResult{
 		Network: base.networkName(), Source: base.sourceName(), Codec: points[0].codec, FEC: points[0].Row.FEC,
 		DurationS: base.Duration.Seconds(), Seed: base.Seed, TwoWay: !base.OneWay, PLC: !base.DisablePLC,
-		Audio: !base.NoAudio, Points: points,
+		Audio: !base.NoAudio, Points: points, TracePasses: points[0].tracePasses,
 	}
 	res.Best = -1
 	for i, p := range points {
@@ -138,7 +141,7 @@ func sweepPoint(base Config, cfg jitter.EWMAConfig) (SweepPoint, error) {
 	if err != nil {
 		return SweepPoint{}, err
 	}
-	return SweepPoint{K: cfg.K, Alpha: cfg.Alpha, Beta: cfg.Beta, Row: res.Rows[0], codec: res.Codec}, nil
+	return SweepPoint{K: cfg.K, Alpha: cfg.Alpha, Beta: cfg.Beta, Row: res.Rows[0], codec: res.Codec, tracePasses: res.TracePasses}, nil
 }
 
 // paretoFront returns the indices of the points not dominated in (late loss,

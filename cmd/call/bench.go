@@ -101,6 +101,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
+		warnLooped(stderr, cfg, res.TracePasses)
 		fmt.Fprintf(stdout, "%s\n", header(res.Network, res.Source, res.Codec, f.duration, res.TwoWay, res.Seed, res.PLC, res.Audio))
 		fmt.Fprintf(stdout, "sweeping ewma over %d settings, FEC %s\n", len(res.Points), res.FEC)
 		if err := res.WriteTable(stdout); err != nil {
@@ -126,6 +127,7 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	warnLooped(stderr, cfg, res.TracePasses)
 	fmt.Fprintf(stdout, "%s\n", header(res.Network, res.Source, res.Codec, f.duration, res.TwoWay, res.Seed, res.PLC, res.Audio))
 	if line := lossModelLine(cfg.Scenario.Loss, res.Loss); cfg.Trace == nil && line != "" {
 		fmt.Fprintln(stdout, line)
@@ -137,6 +139,20 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	return writePlots(stdout, f.plot, func(dir string) ([]string, error) { return res.WritePlots(dir, f.plotWindow) })
+}
+
+// warnLooped says on stderr when a replayed trace was shorter than the call
+// and was looped: its losses and delays then repeat, which a researcher
+// should know before trusting long-run figures.
+func warnLooped(stderr io.Writer, cfg bench.Config, passes float64) {
+	if cfg.Trace == nil || passes <= 1 {
+		return
+	}
+	rows := cfg.Trace.Rows
+	span := rows[len(rows)-1].Send - rows[0].Send
+	fmt.Fprintf(stderr, "warning: trace %s holds %d packets (%.1f s); the %v call sent about %d a direction, "+
+		"so the trace was looped %.1f times and its losses and delays repeat\n",
+		cfg.TraceName, len(rows), span.Seconds(), cfg.Duration, int(math.Round(passes*float64(len(rows)))), passes)
 }
 
 // header is the line that says what was simulated.
@@ -188,6 +204,9 @@ func (f *benchFlags) config() (bench.Config, error) {
 	}
 	cfg.Codec = c
 	if f.trace != "" {
+		if f.set["scenario"] {
+			return cfg, errors.New("--trace replaces --scenario as the network: give one or the other")
+		}
 		file, err := os.Open(f.trace)
 		if err != nil {
 			return cfg, fmt.Errorf("--trace: %w", err)
@@ -196,6 +215,7 @@ func (f *benchFlags) config() (bench.Config, error) {
 		if cfg.Trace, err = impair.ParseTrace(file); err != nil {
 			return cfg, fmt.Errorf("--trace %s: %w", f.trace, err)
 		}
+		cfg.TraceName = f.trace
 	} else if cfg.Scenario, err = loadScenario(f.scenario); err != nil {
 		return cfg, err
 	}
@@ -299,11 +319,17 @@ func (f *benchFlags) strategy(name string) (bench.Strategy, error) {
 func (f *benchFlags) grid() ([]jitter.EWMAConfig, error) {
 	grid := []jitter.EWMAConfig{jitter.DefaultEWMAConfig()}
 	grid[0].K, grid[0].Alpha, grid[0].Beta = f.k, f.alpha, f.beta
+	swept := map[string]bool{}
 	for _, s := range f.sweeps {
 		name, spec, ok := strings.Cut(s, "=")
 		if !ok {
 			return nil, fmt.Errorf("--sweep %q: want NAME=FROM:TO:STEP or NAME=V1,V2", s)
 		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		if swept[name] {
+			return nil, fmt.Errorf("--sweep %s given twice: give each parameter's values in one --sweep", name)
+		}
+		swept[name] = true
 		values, err := sweepValues(spec)
 		if err != nil {
 			return nil, fmt.Errorf("--sweep %s: %w", name, err)
@@ -314,7 +340,7 @@ func (f *benchFlags) grid() ([]jitter.EWMAConfig, error) {
 		var next []jitter.EWMAConfig
 		for _, g := range grid {
 			for _, v := range values {
-				switch strings.ToLower(name) {
+				switch name {
 				case "k":
 					g.K = v
 				case "alpha":

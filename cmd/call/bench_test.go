@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,6 +163,57 @@ func TestSweepValues(t *testing.T) {
 	for _, bad := range []string{"1:x:1", "1:2:0", "a,b", "1:1e9:1e-9"} {
 		if _, err := sweepValues(bad); err == nil {
 			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+// A trace is named, its looping said, and it is never silently mixed with
+// --scenario; a parameter swept twice is refused rather than multiplied.
+func TestBenchTraceAndSweepChecks(t *testing.T) {
+	trace := filepath.Join(t.TempDir(), "short.csv")
+	var csv strings.Builder
+	csv.WriteString("seq,send_ms,recv_ms\n")
+	for i := range 100 { // 2 s of packets
+		fmt.Fprintf(&csv, "%d,%d,%d\n", i, 20*i, 20*i+50)
+	}
+	if err := os.WriteFile(trace, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name              string
+		args              []string
+		errWant           string // "" for success
+		stdoutWant        string
+		stderrWant, avoid string
+	}{
+		{name: "trace and scenario", args: []string{"--trace", trace, "--scenario", "lte"}, errWant: "--trace replaces --scenario"},
+		{name: "looped trace", args: []string{"--trace", trace, "--duration", "10s"},
+			stdoutWant: "network trace " + trace, stderrWant: "looped"},
+		{name: "trace long enough", args: []string{"--trace", trace, "--duration", "1s"},
+			stdoutWant: "network trace " + trace, avoid: "looped"},
+		{name: "parameter swept twice", args: []string{"--sweep", "k=1:8:1", "--sweep", "K=2,3"}, errWant: "--sweep k given twice"},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"bench", "--quiet", "--playout", "ewma"}, tt.args...), &out, &errOut)
+		if tt.name == "parameter swept twice" && err != nil && strings.Contains(err.Error(), "drop --playout") {
+			err = run(context.Background(), append([]string{"bench", "--quiet"}, tt.args...), &out, &errOut)
+		}
+		switch {
+		case tt.errWant != "":
+			if err == nil || !strings.Contains(err.Error(), tt.errWant) {
+				t.Errorf("%s: error %v, want one saying %q", tt.name, err, tt.errWant)
+			}
+			continue
+		case err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if !strings.Contains(out.String(), tt.stdoutWant) {
+			t.Errorf("%s: output lacks %q:\n%s", tt.name, tt.stdoutWant, out.String())
+		}
+		if !strings.Contains(errOut.String(), tt.stderrWant) || (tt.avoid != "" && strings.Contains(errOut.String(), tt.avoid)) {
+			t.Errorf("%s: stderr %q, want %q and not %q", tt.name, errOut.String(), tt.stderrWant, tt.avoid)
 		}
 	}
 }
