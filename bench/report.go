@@ -131,6 +131,17 @@ func (s SweepResult) WriteTable(w io.Writer) error {
 	b := s.Points[s.Best]
 	fmt.Fprintf(tw, "best by MOS: K=%g alpha=%g beta=%g  MOS %.3f  R %.1f  late %.2f%%  delay %.1f ms\n",
 		b.K, b.Alpha, b.Beta, orNaN(b.Row.MOS), orNaN(b.Row.R), 100*b.Row.LateLoss, orNaN(b.Row.DelayMean))
+	fmt.Fprintf(tw, "  (\"best\" maximises the E-model's MOS, which weighs residual loss against mouth-to-ear delay; nothing else)\n")
+	if s.Knee >= 0 {
+		k := s.Points[s.Knee]
+		fmt.Fprintf(tw, "knee of the trade-off: K=%g alpha=%g beta=%g  late %.2f%%  delay %.1f ms  MOS %.3f\n"+
+			"  (before it a little more delay buys much less late loss; past it, little)\n",
+			k.K, k.Alpha, k.Beta, 100*k.Row.LateLoss, orNaN(k.Row.DelayMean), orNaN(k.Row.MOS))
+	}
+	fmt.Fprintf(tw, "trade-off curve: %d of %d settings (no other has both less late loss and less delay)\n", len(s.Front), len(s.Points))
+	if len(s.Front) > 1 && 4*len(s.Front) > 3*len(s.Points) {
+		fmt.Fprintf(tw, "  (most settings only trade delay for late loss, none simply worse: choose by the delay the call can bear)\n")
+	}
 	if len(s.BestAtEdge) > 0 {
 		fmt.Fprintf(tw, "warning: the best setting lies at the edge of the grid in %s, so a better one may lie beyond it: widen the sweep\n",
 			strings.Join(s.BestAtEdge, " and "))
@@ -138,13 +149,13 @@ func (s SweepResult) WriteTable(w io.Writer) error {
 	fmt.Fprintln(tw)
 	list := s.Front
 	if len(s.Points) <= maxTablePoints {
-		fmt.Fprintf(tw, "late loss against delay (* on the trade-off curve: no setting is better on both):\n")
+		fmt.Fprintf(tw, "late loss against delay (* on the trade-off curve):\n")
 		list = make([]int, len(s.Points))
 		for i := range list {
 			list[i] = i
 		}
 	} else {
-		fmt.Fprintf(tw, "trade-off curve (no setting is better on both late loss and delay):\n")
+		fmt.Fprintf(tw, "the trade-off curve:\n")
 	}
 	fmt.Fprintf(tw, "K\talpha\tbeta\tlate loss\tdelay ms\tp95 ms\tR\tMOS\t\t\n")
 	for _, i := range list {
@@ -152,6 +163,9 @@ func (s SweepResult) WriteTable(w io.Writer) error {
 		mark := ""
 		if slices.Contains(s.Front, i) {
 			mark = "*"
+		}
+		if i == s.Knee {
+			mark += " knee"
 		}
 		if i == s.Best {
 			mark += " best"

@@ -36,7 +36,9 @@ type SweepResult struct {
 	// TracePasses: see Result.
 	TracePasses float64      `json:"trace_passes,omitempty"`
 	Points      []SweepPoint `json:"points"`
-	// Best is the index of the point with the highest MOS (the first such).
+	// Best is the index of the point with the highest MOS (the first such):
+	// the E-model's rating of residual loss and mouth-to-ear delay together,
+	// which is all "best" optimises.
 	Best int `json:"best"`
 	// BestAtEdge names the swept parameters ("k", "alpha", "beta") whose
 	// best value is the smallest or the largest of the grid's: the best
@@ -45,6 +47,9 @@ type SweepResult struct {
 	// Front lists the points on the late-loss/delay trade-off curve: those
 	// no other point beats on both late loss and mean delay, by late loss.
 	Front []int `json:"front"`
+	// Knee is the point of the front where the trade-off turns (see knee),
+	// -1 if the front has fewer than three points or no turn.
+	Knee int `json:"knee"`
 }
 
 // Sweep runs base once per EWMA setting in grid, with that strategy alone
@@ -105,6 +110,7 @@ func Sweep(base Config, grid []jitter.EWMAConfig, progress func(done, total int)
 	}
 	res.BestAtEdge = atEdge(points, res.Best)
 	res.Front = paretoFront(points)
+	res.Knee = knee(points, res.Front)
 	return res, nil
 }
 
@@ -144,8 +150,10 @@ func sweepPoint(base Config, cfg jitter.EWMAConfig) (SweepPoint, error) {
 	return SweepPoint{K: cfg.K, Alpha: cfg.Alpha, Beta: cfg.Beta, Row: res.Rows[0], codec: res.Codec, tracePasses: res.TracePasses}, nil
 }
 
-// paretoFront returns the indices of the points not dominated in (late loss,
-// mean delay), ordered by late loss.
+// paretoFront returns the indices of the points on the late-loss/delay
+// trade-off curve, ordered by late loss: those no other point beats on both,
+// with strictly less late loss and a strictly shorter mean delay. Points of
+// unknown delay (nothing played) are on no curve.
 func paretoFront(points []SweepPoint) []int {
 	var order []int
 	for i, p := range points {
@@ -153,22 +161,60 @@ func paretoFront(points []SweepPoint) []int {
 			order = append(order, i)
 		}
 	}
+	late := func(i int) float64 { return points[i].Row.LateLoss }
+	delay := func(i int) float64 { return *points[i].Row.DelayMean }
 	slices.SortStableFunc(order, func(a, b int) int {
-		pa, pb := points[a].Row, points[b].Row
-		switch {
-		case pa.LateLoss != pb.LateLoss:
-			return cmpFloat(pa.LateLoss, pb.LateLoss)
-		default:
-			return cmpFloat(*pa.DelayMean, *pb.DelayMean)
+		if c := cmpFloat(late(a), late(b)); c != 0 {
+			return c
 		}
+		return cmpFloat(delay(a), delay(b))
 	})
 	var front []int
-	for _, i := range order {
-		if len(front) == 0 || *points[i].Row.DelayMean < *points[front[len(front)-1]].Row.DelayMean {
-			front = append(front, i)
+	best := math.Inf(1) // the least delay among points of strictly less late loss
+	for g := 0; g < len(order); {
+		end := g // the group of equal late loss
+		for end < len(order) && late(order[end]) == late(order[g]) {
+			end++
 		}
+		for _, i := range order[g:end] {
+			if delay(i) <= best {
+				front = append(front, i)
+			}
+		}
+		best = min(best, delay(order[g]))
+		g = end
 	}
 	return front
+}
+
+// knee returns the point of the front where the trade-off turns: with late
+// loss and delay each scaled to the front's range, the point farthest below
+// the straight line from least late loss to least delay. Before it, a little
+// more delay buys much less late loss; past it, little. -1 for a front of
+// under three points, or one with no point below that line.
+func knee(points []SweepPoint, front []int) int {
+	if len(front) < 3 {
+		return -1
+	}
+	x := func(i int) float64 { return points[i].Row.LateLoss }
+	y := func(i int) float64 { return *points[i].Row.DelayMean }
+	loX, hiX, loY, hiY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
+	for _, i := range front {
+		loX, hiX, loY, hiY = min(loX, x(i)), max(hiX, x(i)), min(loY, y(i)), max(hiY, y(i))
+	}
+	if hiX <= loX || hiY <= loY {
+		return -1
+	}
+	bestI, bestD := -1, 1e-9
+	for _, i := range front {
+		// Scaled to [0, 1] both ways, the line runs from (0, 1) to (1, 0):
+		// the distance below it is (1 - u - v)/√2, so 1 - u - v ranks.
+		u, v := (x(i)-loX)/(hiX-loX), (y(i)-loY)/(hiY-loY)
+		if d := 1 - u - v; d > bestD {
+			bestI, bestD = i, d
+		}
+	}
+	return bestI
 }
 
 func cmpFloat(a, b float64) int {
