@@ -59,6 +59,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -131,9 +132,10 @@ type Config struct {
 	// the same figures, without making audio.
 	NoAudio bool
 	// Progress, if not nil, is called during Run, from one goroutine at a
-	// time, with the simulated frames done so far and the total, over all
-	// directions and FEC schemes. It does not change the results.
-	Progress func(done, total int)
+	// time, with the phase the run is in and how far it has come: the
+	// frames simulated over all directions and FEC schemes, then the
+	// oracle rows computed. It does not change the results.
+	Progress func(Progress)
 
 	schemes []scheme
 	// talker, if not nil, replaces the synthetic talker (tests).
@@ -237,7 +239,17 @@ type NamedDelays struct {
 
 // Run simulates the call cfg describes. Both directions and every FEC scheme
 // run concurrently; the result does not depend on their scheduling.
-func Run(cfg Config) (Result, error) {
+func Run(cfg Config) (Result, error) { return RunContext(context.Background(), cfg) }
+
+// ErrInterrupted says a run or a sweep was cancelled: the result returned
+// with it holds only what had finished (see RunContext and SweepContext).
+var ErrInterrupted = errors.New("bench: interrupted")
+
+// RunContext is Run, cancelled with ctx. A cancelled run returns, with an
+// error wrapping ErrInterrupted, the rows already finished: those of the FEC
+// schemes whose directions had all been simulated, and the oracle rows
+// computed by then.
+func RunContext(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.check(); err != nil {
 		return Result{}, err
 	}
@@ -245,21 +257,32 @@ func Run(cfg Config) (Result, error) {
 	if cfg.OneWay {
 		dirs = 1
 	}
-	var prog *progress
-	if cfg.Progress != nil {
-		prog = &progress{fn: cfg.Progress, total: int(cfg.Duration/frameDuration) * dirs * len(cfg.schemes)}
-	}
+	prog := &progress{fn: cfg.Progress}
+	prog.start(PhaseSimulating, int(cfg.Duration/frameDuration)*dirs*len(cfg.schemes))
 	outs := make([][]*direction, len(cfg.schemes))
 	errs := make([]error, len(cfg.schemes)*dirs)
 	var wg sync.WaitGroup
 	for s := range cfg.schemes {
 		outs[s] = make([]*direction, dirs)
 		for d := range dirs {
-			wg.Go(func() { outs[s][d], errs[s*dirs+d] = simulate(&cfg, d, cfg.schemes[s], prog) })
+			wg.Go(func() { outs[s][d], errs[s*dirs+d] = simulate(ctx, &cfg, d, cfg.schemes[s], prog) })
 		}
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	done := make([]bool, len(cfg.schemes)) // every direction of the scheme simulated
+	var failed []error
+	for si := range cfg.schemes {
+		done[si] = true
+		for _, err := range errs[si*dirs : (si+1)*dirs] {
+			if err != nil {
+				done[si] = false
+				if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+					failed = append(failed, err)
+				}
+			}
+		}
+	}
+	if err := errors.Join(failed...); err != nil {
 		return Result{}, err
 	}
 	res := Result{
@@ -271,13 +294,20 @@ func Run(cfg Config) (Result, error) {
 		if m, ok := cfg.Scenario.Loss.Means(); ok {
 			res.Loss = &m
 		}
-	} else {
+	} else if !slices.Contains(done, false) {
 		res.TracePasses = tracePasses(cfg.Trace, outs)
 	}
-	if cfg.Timeline {
+	if cfg.Timeline && done[0] {
 		res.Timeline = outs[0][0].timeline(cfg.Strategies)
 	}
+	if none := slices.IndexFunc(cfg.schemes, func(s scheme) bool { return s.name == FECNone }); cfg.Oracle && none >= 0 && done[none] {
+		prog.start(PhaseOracle, len(cfg.Strategies))
+	}
+	interrupted := slices.Contains(done, false)
 	for si, sch := range cfg.schemes {
+		if !done[si] {
+			continue
+		}
 		for i, s := range cfg.Strategies {
 			if s.pionMinPackets > 0 && sch.name != FECNone {
 				continue // pion's buffer knows nothing of FEC
@@ -287,6 +317,11 @@ func Run(cfg Config) (Result, error) {
 			row := summarise(rated, sch, outs[si], i, concealed)
 			row.Strategy, row.FEC, row.RatedAs = s.Name, sch.name, rated.Name
 			if !cfg.Oracle || sch.name != FECNone {
+				res.Rows = append(res.Rows, row)
+				continue
+			}
+			if ctx.Err() != nil {
+				interrupted = true // the oracle rows left undone
 				res.Rows = append(res.Rows, row)
 				continue
 			}
@@ -301,30 +336,61 @@ func Run(cfg Config) (Result, error) {
 				row.DelayRatio = ptr(round3(*row.DelayMean / *o.DelayMean))
 			}
 			res.Rows = append(res.Rows, row, o)
+			prog.add(1)
 		}
+	}
+	if interrupted {
+		return res, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
 	}
 	return res, nil
 }
 
-// progress adds up the frames simulated by every goroutine of a run.
+// Run phases, as Progress reports them.
+const (
+	// PhaseSimulating counts the frames simulated over every direction
+	// and FEC scheme.
+	PhaseSimulating = "simulating"
+	// PhaseOracle counts the oracle rows computed, one per strategy.
+	PhaseOracle = "oracle"
+)
+
+// Progress says how far a run has come in its current phase.
+type Progress struct {
+	Phase       string
+	Done, Total int
+}
+
+// progress adds up the work done in a phase by every goroutine of a run.
 type progress struct {
 	mu          sync.Mutex
+	phase       string
 	done, total int
-	fn          func(done, total int)
+	fn          func(Progress)
+}
+
+// start begins a phase of total steps.
+func (p *progress) start(phase string, total int) {
+	if p.fn == nil || total == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.phase, p.done, p.total = phase, 0, total
+	p.fn(Progress{Phase: phase, Done: 0, Total: total})
 }
 
 // progressStep is how many frames a direction simulates between reports:
 // a minute of call.
 const progressStep = int(time.Minute / frameDuration)
 
-func (p *progress) add(frames int) {
-	if p == nil || frames == 0 {
+func (p *progress) add(steps int) {
+	if p == nil || p.fn == nil || steps == 0 {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done += frames
-	p.fn(p.done, p.total)
+	p.done += steps
+	p.fn(Progress{Phase: p.phase, Done: p.done, Total: p.total})
 }
 
 func (cfg *Config) check() error {
@@ -521,7 +587,7 @@ func (cfg *Config) talker(d int, seed uint64) (source, *vad.Detector, error) {
 }
 
 // simulate runs direction d of the call under one FEC scheme.
-func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error) {
+func simulate(ctx context.Context, cfg *Config, d int, sch scheme, prog *progress) (*direction, error) {
 	frames := int(cfg.Duration / frameDuration)
 	seed := cfg.Seed ^ uint64(d)*0x9e3779b97f4a7c15
 
@@ -650,6 +716,9 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 		}
 		if (n+1)%progressStep == 0 {
 			prog.add(progressStep)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	prog.add(frames % progressStep)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -696,11 +697,11 @@ func TestPerPacketRecordMatchesReceivers(t *testing.T) {
 				red.Secondary = cfg.Codec
 				sch.red = &red
 			}
-			d, err := simulate(&cfg, 0, sch, nil)
+			d, err := simulate(context.Background(), &cfg, 0, sch, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			dq, err := simulate(&quiet, 0, sch, nil)
+			dq, err := simulate(context.Background(), &quiet, 0, sch, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

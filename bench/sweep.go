@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -59,6 +60,13 @@ type SweepResult struct {
 // packets, and the result does not depend on scheduling. progress, if not
 // nil, is called (from one goroutine at a time) after each point.
 func Sweep(base Config, grid []jitter.EWMAConfig, progress func(done, total int)) (SweepResult, error) {
+	return SweepContext(context.Background(), base, grid, progress)
+}
+
+// SweepContext is Sweep, cancelled with ctx. A cancelled sweep returns, with
+// an error wrapping ErrInterrupted, the points already finished (in grid
+// order), its best, curve and knee taken over those alone.
+func SweepContext(ctx context.Context, base Config, grid []jitter.EWMAConfig, progress func(done, total int)) (SweepResult, error) {
 	switch {
 	case len(grid) == 0:
 		return SweepResult{}, errors.New("bench: empty sweep grid")
@@ -76,7 +84,10 @@ func Sweep(base Config, grid []jitter.EWMAConfig, progress func(done, total int)
 	for range min(runtime.GOMAXPROCS(0), len(grid)) {
 		wg.Go(func() {
 			for i := range next {
-				points[i], errs[i] = sweepPoint(base, grid[i])
+				if errs[i] = ctx.Err(); errs[i] != nil {
+					continue
+				}
+				points[i], errs[i] = sweepPoint(ctx, base, grid[i])
 				mu.Lock()
 				done++
 				if progress != nil {
@@ -91,8 +102,26 @@ func Sweep(base Config, grid []jitter.EWMAConfig, progress func(done, total int)
 	}
 	close(next)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	var failed []error
+	finished := points[:0:0]
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			finished = append(finished, points[i])
+		case ctx.Err() == nil || !errors.Is(err, ctx.Err()):
+			failed = append(failed, err)
+		}
+	}
+	if err := errors.Join(failed...); err != nil {
 		return SweepResult{}, err
+	}
+	var interrupted error
+	if len(finished) < len(points) {
+		interrupted = fmt.Errorf("%w: %d of %d settings finished: %w", ErrInterrupted, len(finished), len(points), context.Cause(ctx))
+		if len(finished) == 0 {
+			return SweepResult{}, interrupted
+		}
+		points = finished
 	}
 	res := SweepResult{
 		Network: base.networkName(), Source: base.sourceName(), Codec: points[0].codec, FEC: points[0].Row.FEC,
@@ -111,7 +140,7 @@ func Sweep(base Config, grid []jitter.EWMAConfig, progress func(done, total int)
 	res.BestAtEdge = atEdge(points, res.Best)
 	res.Front = paretoFront(points)
 	res.Knee = knee(points, res.Front)
-	return res, nil
+	return res, interrupted
 }
 
 // atEdge names the parameters that take several values in the grid and
@@ -137,13 +166,13 @@ func atEdge(points []SweepPoint, best int) []string {
 	return edges
 }
 
-func sweepPoint(base Config, cfg jitter.EWMAConfig) (SweepPoint, error) {
+func sweepPoint(ctx context.Context, base Config, cfg jitter.EWMAConfig) (SweepPoint, error) {
 	if _, err := jitter.NewEWMA(cfg); err != nil {
 		return SweepPoint{}, fmt.Errorf("bench: sweep point K=%v alpha=%v beta=%v: %w", cfg.K, cfg.Alpha, cfg.Beta, err)
 	}
 	base.Strategies = []Strategy{{Name: "ewma", New: func() (jitter.Strategy, error) { return jitter.NewEWMA(cfg) }}}
 	base.Timeline, base.Progress = false, nil
-	res, err := Run(base)
+	res, err := RunContext(ctx, base)
 	if err != nil {
 		return SweepPoint{}, err
 	}

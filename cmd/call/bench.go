@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -46,7 +47,7 @@ type sweepFlag []string
 func (s *sweepFlag) String() string     { return strings.Join(*s, " ") }
 func (s *sweepFlag) Set(v string) error { *s = append(*s, v); return nil }
 
-func benchCmd(args []string, stdout, stderr io.Writer) error {
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", stderr)
 	def := jitter.DefaultEWMAConfig()
 	var f benchFlags
@@ -94,18 +95,27 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return usageError{err}
 		}
 		var progress func(done, total int)
+		bar := newProgressBar(stderr)
 		if showProgress {
-			progress = func(done, total int) { progressBar(stderr, done, total, strconv.Itoa) }
+			progress = func(done, total int) { bar.show("settings", done, total, strconv.Itoa) }
 		}
-		res, err := bench.Sweep(cfg, grid, progress)
-		if err != nil {
+		res, err := bench.SweepContext(ctx, cfg, grid, progress)
+		bar.end()
+		interrupted := errors.Is(err, bench.ErrInterrupted) && len(res.Points) > 0
+		if err != nil && !interrupted {
 			return err
 		}
 		warnLooped(stderr, cfg, res.TracePasses)
 		fmt.Fprintf(stdout, "%s\n", header(res.Network, res.Source, res.Codec, f.duration, res.TwoWay, res.Seed, res.PLC, res.Audio))
+		if interrupted {
+			fmt.Fprintf(stdout, "interrupted: the %d of %d settings finished\n", len(res.Points), len(grid))
+		}
 		fmt.Fprintf(stdout, "sweeping ewma over %d settings, FEC %s\n", len(res.Points), res.FEC)
 		if err := res.WriteTable(stdout); err != nil {
 			return err
+		}
+		if interrupted {
+			return err // no files from a partial sweep
 		}
 		if err := writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV); err != nil {
 			return err
@@ -113,22 +123,36 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 		return writePlots(stdout, f.plot, func(dir string) ([]string, error) { return res.WritePlots(dir) })
 	}
 	cfg.Timeline = f.plot != ""
+	bar := newProgressBar(stderr)
 	if showProgress {
-		cfg.Progress = func(done, total int) {
-			// done counts frames over both directions and every scheme:
+		cfg.Progress = func(p bench.Progress) {
+			if p.Phase == bench.PhaseOracle {
+				bar.show("oracle rows", p.Done, p.Total, strconv.Itoa)
+				return
+			}
+			// Done counts frames over both directions and every scheme:
 			// show it as the share of the call simulated.
 			callTime := func(n int) string {
-				return time.Duration(float64(f.duration) * float64(n) / float64(max(total, 1))).Round(time.Second).String()
+				return time.Duration(float64(f.duration) * float64(n) / float64(max(p.Total, 1))).Round(time.Second).String()
 			}
-			progressBar(stderr, done, total, callTime)
+			bar.show("of the call simulated", p.Done, p.Total, callTime)
 		}
 	}
-	res, err := bench.Run(cfg)
-	if err != nil {
+	res, err := bench.RunContext(ctx, cfg)
+	bar.end()
+	interrupted := errors.Is(err, bench.ErrInterrupted) && len(res.Rows) > 0
+	if err != nil && !interrupted {
 		return err
 	}
 	warnLooped(stderr, cfg, res.TracePasses)
 	fmt.Fprintf(stdout, "%s\n", header(res.Network, res.Source, res.Codec, f.duration, res.TwoWay, res.Seed, res.PLC, res.Audio))
+	if interrupted {
+		fmt.Fprintf(stdout, "interrupted: the rows finished so far\n")
+		if err := res.WriteTable(stdout); err != nil {
+			return err
+		}
+		return err
+	}
 	if line := lossModelLine(cfg.Scenario.Loss, res.Loss); cfg.Trace == nil && line != "" {
 		fmt.Fprintln(stdout, line)
 	}
@@ -442,13 +466,45 @@ func writeOutputs(jsonPath, csvPath string, v any, writeCSV func(io.Writer) erro
 	return nil
 }
 
-// progressBar redraws a one-line progress bar on w, counting in the units
-// show writes.
-func progressBar(w io.Writer, done, total int, show func(int) string) {
-	const width = 40
-	filled := width * done / max(total, 1)
-	fmt.Fprintf(w, "\r[%s%s] %s/%s", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), show(done), show(total))
-	if done == total {
-		fmt.Fprintln(w)
+// progressBar redraws a one-line progress bar with an estimate of the time
+// left. Each line overwrites the last in full, so a shorter one leaves no
+// stale characters behind.
+type progressBar struct {
+	w       io.Writer
+	now     func() time.Time
+	phase   string
+	started time.Time // of the phase
+	width   int       // of the line last drawn
+	drawn   bool
+}
+
+func newProgressBar(w io.Writer) *progressBar { return &progressBar{w: w, now: time.Now} }
+
+// show draws done of total steps of a phase, counting in the units show
+// writes.
+func (b *progressBar) show(phase string, done, total int, show func(int) string) {
+	const width = 30
+	if phase != b.phase || !b.drawn {
+		b.phase, b.started = phase, b.now()
+	}
+	filled := width * min(max(done, 0), total) / max(total, 1)
+	line := fmt.Sprintf("[%s%s] %s/%s %s", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), show(done), show(total), phase)
+	if elapsed := b.now().Sub(b.started); done > 0 && done < total && elapsed > 0 {
+		left := time.Duration(float64(elapsed) * float64(total-done) / float64(done))
+		line += ", about " + left.Round(time.Second).String() + " left"
+	}
+	pad := max(b.width-len(line), 0)
+	fmt.Fprintf(b.w, "\r%s%s", line, strings.Repeat(" ", pad))
+	if pad > 0 {
+		fmt.Fprintf(b.w, "\r%s", line) // the cursor back after the text
+	}
+	b.width, b.drawn = len(line), true
+}
+
+// end finishes the bar's line, if one was drawn.
+func (b *progressBar) end() {
+	if b.drawn {
+		fmt.Fprintln(b.w)
+		b.drawn = false
 	}
 }

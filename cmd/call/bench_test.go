@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBenchCommand(t *testing.T) {
@@ -215,5 +216,75 @@ func TestBenchTraceAndSweepChecks(t *testing.T) {
 		if !strings.Contains(errOut.String(), tt.stderrWant) || (tt.avoid != "" && strings.Contains(errOut.String(), tt.avoid)) {
 			t.Errorf("%s: stderr %q, want %q and not %q", tt.name, errOut.String(), tt.stderrWant, tt.avoid)
 		}
+	}
+}
+
+// terminal plays back what a program wrote to a terminal line by line: a
+// carriage return moves to the line's start, where text overwrites.
+func terminal(out string) []string {
+	var lines []string
+	var line []rune
+	col := 0
+	for _, r := range out {
+		switch r {
+		case '\r':
+			col = 0
+		case '\n':
+			lines = append(lines, strings.TrimRight(string(line), " "))
+			line, col = nil, 0
+		default:
+			if col < len(line) {
+				line[col] = r
+			} else {
+				line = append(line, r)
+			}
+			col++
+		}
+	}
+	if len(line) > 0 {
+		lines = append(lines, strings.TrimRight(string(line), " "))
+	}
+	return lines
+}
+
+func TestProgressBar(t *testing.T) {
+	var out bytes.Buffer
+	bar := newProgressBar(&out)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	bar.now = func() time.Time { return clock }
+	steps := []struct {
+		phase       string
+		done, total int
+		advance     time.Duration
+		want        []string // in the line as the terminal shows it
+		avoid       string
+	}{
+		{phase: "of the call", done: 0, total: 36000, want: []string{"0s/10h0m0s"}},
+		{phase: "of the call", done: 18000, total: 36000, advance: 30 * time.Second, want: []string{"5h0m0s/10h0m0s", "about 30s left"}},
+		{phase: "oracle rows", done: 1, total: 4, advance: 10 * time.Second, want: []string{"1/4 oracle rows"}, avoid: "10h0m0s"},
+		{phase: "oracle rows", done: 4, total: 4, advance: 10 * time.Second, want: []string{"] 4/4 oracle rows"}, avoid: "left"},
+	}
+	for i, s := range steps {
+		clock = clock.Add(s.advance)
+		bar.show(s.phase, s.done, s.total, func(n int) string {
+			if s.phase == "oracle rows" {
+				return fmt.Sprint(n)
+			}
+			return (time.Duration(n) * time.Second).String()
+		})
+		lines := terminal(out.String())
+		shown := lines[len(lines)-1]
+		for _, w := range s.want {
+			if !strings.Contains(shown, w) {
+				t.Errorf("step %d: the line reads %q, want %q in it", i, shown, w)
+			}
+		}
+		if s.avoid != "" && strings.Contains(shown, s.avoid) || strings.Contains(shown, "ss") {
+			t.Errorf("step %d: the line reads %q: stale characters", i, shown)
+		}
+	}
+	bar.end()
+	if !strings.HasSuffix(out.String(), "\n") {
+		t.Error("the bar's line was not ended")
 	}
 }
