@@ -87,6 +87,18 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return usageError{err}
 	}
+	meta, err := f.meta(append([]string{"bench"}, args...), cfg)
+	if err != nil {
+		return err
+	}
+	csvWith := func(write func(io.Writer) error) func(io.Writer) error {
+		return func(w io.Writer) error {
+			if err := writeCSVMeta(w, meta); err != nil {
+				return err
+			}
+			return write(w)
+		}
+	}
 	showProgress := !f.quiet && term.IsTerminal(stderr)
 
 	if len(f.sweeps) > 0 {
@@ -117,7 +129,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if interrupted {
 			return err // no files from a partial sweep
 		}
-		if err := writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV); err != nil {
+		out := struct {
+			Meta benchMeta `json:"meta"`
+			bench.SweepResult
+		}{meta, res}
+		if err := writeOutputs(f.jsonOut, f.csvOut, out, csvWith(res.WriteCSV)); err != nil {
 			return err
 		}
 		return writePlots(stdout, f.plot, func(dir string) ([]string, error) { return res.WritePlots(dir) })
@@ -159,7 +175,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := res.WriteTable(stdout); err != nil {
 		return err
 	}
-	if err := writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV); err != nil {
+	out := struct {
+		Meta benchMeta `json:"meta"`
+		bench.Result
+	}{meta, res}
+	if err := writeOutputs(f.jsonOut, f.csvOut, out, csvWith(res.WriteCSV)); err != nil {
 		return err
 	}
 	return writePlots(stdout, f.plot, func(dir string) ([]string, error) { return res.WritePlots(dir, f.plotWindow) })
