@@ -219,15 +219,17 @@ type Result struct {
 	Timeline *Timeline `json:"-"`
 }
 
-// Timeline is one direction's per-packet record, in send order, for plots.
-// Times are on the receiver's clock, relative to the call's start.
+// Timeline is one direction's per-packet record, in send order, for plots:
+// the first direction's (A to B), under the first FEC scheme. Times are on
+// the receiver's clock, relative to the call's start.
 type Timeline struct {
+	FEC     string          // the FEC scheme it ran
 	Send    []time.Duration // capture end (= send time) of each packet
 	Network []time.Duration // its network delay; -1 if lost
 	Spurt   []uint32        // the sender's talk spurt it belongs to
-	// Playout holds, per strategy (and "oracle" for the oracle at the first
-	// strategy's late loss), each packet's playout delay: playout instant
-	// minus Send; -1 if it was not played.
+	// Playout holds, per strategy (and "oracle@" and its name for the
+	// oracle at the first strategy's late loss), each packet's playout
+	// delay: playout instant minus Send; -1 if it was not played.
 	Playout []NamedDelays
 }
 
@@ -299,6 +301,7 @@ func RunContext(ctx context.Context, cfg Config) (Result, error) {
 	}
 	if cfg.Timeline && done[0] {
 		res.Timeline = outs[0][0].timeline(cfg.Strategies)
+		res.Timeline.FEC = cfg.schemes[0].name
 	}
 	if none := slices.IndexFunc(cfg.schemes, func(s scheme) bool { return s.name == FECNone }); cfg.Oracle && none >= 0 && done[none] {
 		prog.start(PhaseOracle, len(cfg.Strategies))
@@ -329,7 +332,7 @@ func RunContext(ctx context.Context, cfg Config) (Result, error) {
 			if i == 0 && si == 0 {
 				keep = res.Timeline
 			}
-			o := oracleRow(rated, outs[si], row.Late, keep)
+			o := oracleRow(rated, outs[si], row.Late, keep, "oracle@"+s.Name)
 			o.Strategy, o.FEC, o.RatedAs = "oracle@"+s.Name, sch.name, rated.Name
 			row.OracleDelayMean = o.DelayMean
 			if o.DelayMean != nil && row.DelayMean != nil && *o.DelayMean > 0 {

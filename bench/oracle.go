@@ -144,8 +144,8 @@ func playable(sorted []time.Duration, k int) bool {
 // budget of a strategy and scores the schedule as a strategy is scored. The
 // network counters come from the first strategy's receivers, which saw the
 // same packets. If keep is not nil, the first direction's per-packet playout
-// delays are added to it.
-func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timeline) Row {
+// delays are added to it, named name.
+func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timeline, name string) Row {
 	var spurts [][]time.Duration
 	first := make([]int, len(dirs)) // index in spurts of each direction's first spurt
 	for di, d := range dirs {
@@ -206,7 +206,7 @@ func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timelin
 			}
 		}
 		if kept != nil {
-			keep.Playout = append(keep.Playout, NamedDelays{Name: "oracle", Delays: kept})
+			keep.Playout = append(keep.Playout, NamedDelays{Name: name, Delays: kept})
 		}
 	}
 	fill(&row, c, played, lp.BurstR())
