@@ -52,7 +52,7 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	def := jitter.DefaultEWMAConfig()
 	var f benchFlags
 	fs.StringVar(&f.scenario, "scenario", "wifi", "network of each direction: "+strings.Join(impair.ScenarioNames(), ", ")+", or a scenario JSON file")
-	fs.StringVar(&f.trace, "trace", "", "replay this trace CSV (seq,send_ms,recv_ms) as the network instead of --scenario")
+	fs.StringVar(&f.trace, "trace", "", "replay this trace CSV (seq,send_ms,recv_ms) as the network instead of --scenario (not with it); looped, with a warning, if shorter than the call")
 	fs.StringVar(&f.source, "source", "synthetic", "talker: `synthetic` (on/off model: exponential 1.0 s talk, 1.35 s silence), speech (the bundled sample, looped), or a WAV file")
 	fs.StringVar(&f.playout, "playout", "ewma,spike,quantile,fixed,oracle", "playout strategies to compare: ewma, spike, quantile, fixed[:DELAY], pion[:MINPACKETS], oracle")
 	fs.StringVar(&f.fec, "fec", bench.FECNone, "FEC schemes to compare, comma-separated: none, red (RFC 2198, one GSM copy), red:N (N copies, up to 4), "+
@@ -69,11 +69,11 @@ func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Float64Var(&f.beta, "beta", def.Beta, "ewma: weight of the previous deviation estimate")
 	fs.DurationVar(&f.fixedDelay, "fixed-delay", 60*time.Millisecond, "fixed: playout delay above the fastest packet")
 	fs.Float64Var(&f.quantile, "quantile", jitter.DefaultQuantileConfig().Quantile, "quantile: share of packets to play in time")
-	fs.StringVar(&f.jsonOut, "json", "", "write the results as JSON to this file")
-	fs.StringVar(&f.csvOut, "csv", "", "write the results as CSV to this file")
+	fs.StringVar(&f.jsonOut, "json", "", "write the results as JSON to this file, with a meta block (version, command line, every parameter)")
+	fs.StringVar(&f.csvOut, "csv", "", "write the results as CSV to this file, after '# ' lines of metadata")
 	fs.StringVar(&f.plot, "plot", "", "write PNG plots to this directory: "+bench.PlotDelays+", "+bench.PlotTradeoff+", and "+bench.PlotHeatmap+" for a sweep over k and alpha")
 	fs.DurationVar(&f.plotWindow, "plot-window", bench.DefaultPlotWindow, "how much of the call "+bench.PlotDelays+" shows, from the start")
-	fs.Var(&f.sweeps, "sweep", "sweep an ewma parameter (k, alpha, beta): NAME=FROM:TO:STEP or NAME=V1,V2,...; repeat for a grid")
+	fs.Var(&f.sweeps, "sweep", "sweep an ewma parameter (k, alpha, beta): NAME=FROM:TO:STEP or NAME=V1,V2,...; repeat with another parameter for a grid")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
