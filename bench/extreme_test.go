@@ -132,3 +132,21 @@ func TestEmptyTraceRefused(t *testing.T) {
 		t.Fatalf("an empty trace gave %v, want an error saying it holds no packets", err)
 	}
 }
+
+// A run that heard nothing still plots what happened to its packets, and
+// has no trade-off to draw.
+func TestPlotsOfACallThatHeardNothing(t *testing.T) {
+	res := run(t, Config{Scenario: randomLoss(1), Duration: 20 * time.Second, Seed: 1, Oracle: true, Timeline: true,
+		Strategies: []Strategy{ewma()}})
+	files, err := res.WritePlots(t.TempDir(), 10*time.Second)
+	if err != nil || len(files) != 1 || !strings.HasSuffix(files[0], PlotDelays) {
+		t.Fatalf("wrote %q: %v; want the delay plot alone", files, err)
+	}
+	p, _, err := delayPlot(res.Timeline, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := hasAll(legendOf(p), "lost in the network"); m != nil {
+		t.Errorf("legend %q lacks the losses", legendOf(p))
+	}
+}

@@ -45,7 +45,8 @@ const (
 // returns the files written: PlotDelays, the classic figure of per-packet
 // network delay with each strategy's playout delay over the first window of
 // the call, talk spurt starts marked (it needs the run's Timeline), and
-// PlotTradeoff, a point per row at its late loss and mean playout delay.
+// PlotTradeoff, a point per row at its late loss and mean playout delay
+// (left out when no row played anything: there is no delay to draw).
 func (r Result) WritePlots(dir string, window time.Duration) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("bench: plot directory: %w", err)
@@ -61,6 +62,9 @@ func (r Result) WritePlots(dir string, window time.Duration) ([]string, error) {
 		if err := save(p, dir, PlotDelays, &written); err != nil {
 			return written, err
 		}
+	}
+	if !slices.ContainsFunc(r.Rows, func(row Row) bool { return row.DelayMean != nil }) {
+		return written, nil
 	}
 	p, err := tradeoffPlot(r.Rows, nil, nil)
 	if err != nil {
