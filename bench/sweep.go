@@ -88,6 +88,9 @@ func SweepContext(ctx context.Context, base Config, grid []jitter.EWMAConfig, pr
 					continue
 				}
 				points[i], errs[i] = sweepPoint(ctx, base, grid[i])
+				if errs[i] != nil {
+					continue // failed or cancelled: not done
+				}
 				mu.Lock()
 				done++
 				if progress != nil {

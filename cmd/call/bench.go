@@ -498,14 +498,19 @@ type progressBar struct {
 	drawn   bool
 }
 
-func newProgressBar(w io.Writer) *progressBar { return &progressBar{w: w, now: time.Now} }
+func newProgressBar(w io.Writer) *progressBar {
+	return &progressBar{w: w, now: time.Now, started: time.Now()}
+}
 
 // show draws done of total steps of a phase, counting in the units show
 // writes.
 func (b *progressBar) show(phase string, done, total int, show func(int) string) {
 	const width = 30
-	if phase != b.phase || !b.drawn {
-		b.phase, b.started = phase, b.now()
+	if phase != b.phase {
+		if b.phase != "" { // the first phase runs from the bar's creation
+			b.started = b.now()
+		}
+		b.phase = phase
 	}
 	filled := width * min(max(done, 0), total) / max(total, 1)
 	line := fmt.Sprintf("[%s%s] %s/%s %s", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), show(done), show(total), phase)

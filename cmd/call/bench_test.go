@@ -261,7 +261,7 @@ func TestProgressBar(t *testing.T) {
 	var out bytes.Buffer
 	bar := newProgressBar(&out)
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	bar.now = func() time.Time { return clock }
+	bar.now, bar.started = func() time.Time { return clock }, clock
 	steps := []struct {
 		phase       string
 		done, total int
