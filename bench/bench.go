@@ -59,6 +59,7 @@
 package bench
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -95,8 +96,10 @@ type Strategy struct {
 type Config struct {
 	// Scenario is the network of each direction, used unless Trace is set.
 	Scenario impair.Scenario
-	// Trace, when set, is replayed (looping) as each direction's loss and delay.
-	Trace *impair.Trace
+	// Trace, when set, is replayed (looping) as each direction's loss and
+	// delay; TraceName names it in the results (its file, say).
+	Trace     *impair.Trace
+	TraceName string
 	// Speech is recorded 8 kHz speech, looped and sent through the default
 	// VAD; nil selects the synthetic on/off model.
 	Speech []int16
@@ -129,9 +132,10 @@ type Config struct {
 	// the same figures, without making audio.
 	NoAudio bool
 	// Progress, if not nil, is called during Run, from one goroutine at a
-	// time, with the simulated frames done so far and the total, over all
-	// directions and FEC schemes. It does not change the results.
-	Progress func(done, total int)
+	// time, with the phase the run is in and how far it has come: the
+	// frames simulated over all directions and FEC schemes, then the
+	// oracle rows computed. It does not change the results.
+	Progress func(Progress)
 
 	schemes []scheme
 	// talker, if not nil, replaces the synthetic talker (tests).
@@ -173,12 +177,16 @@ type Row struct {
 	// payloads) over the primary audio bytes.
 	Overhead float64 `json:"fec_overhead"`
 
-	DelayMean  float64 `json:"playout_delay_ms_mean"`
-	DelayP95   float64 `json:"playout_delay_ms_p95"`
-	MouthToEar float64 `json:"mouth_to_ear_ms"`
-	BurstR     float64 `json:"burst_r"`
-	R          float64 `json:"r_factor"`
-	MOS        float64 `json:"mos"`
+	// The delays are null when no chunk was played, and R and MOS when no
+	// packet was sent (there was nothing to hear). A row whose packets were
+	// all lost is rated at 100 % loss and the least mouth-to-ear delay
+	// (packetization alone): an upper bound, and a low one.
+	DelayMean  *float64 `json:"playout_delay_ms_mean"`
+	DelayP95   *float64 `json:"playout_delay_ms_p95"`
+	MouthToEar *float64 `json:"mouth_to_ear_ms"`
+	BurstR     float64  `json:"burst_r"`
+	R          *float64 `json:"r_factor"`
+	MOS        *float64 `json:"mos"`
 	// RatedAs is the codec the E-model rated, as the pipeline plays
 	// holes: "G.711 with PLC" when it conceals them, "G.711" when they play
 	// as silence (pion's buffer conceals nothing), or "GSM-FR".
@@ -203,20 +211,25 @@ type Result struct {
 	// Loss is what the scenario's loss model implies in the long run (not
 	// what the run measured); nil for a replayed trace.
 	Loss *impair.LossMeans `json:"loss_model,omitempty"`
-	Rows []Row             `json:"rows"`
+	// TracePasses is, for a replayed trace, how many times the busiest
+	// direction went through it: above 1, the trace was looped.
+	TracePasses float64 `json:"trace_passes,omitempty"`
+	Rows        []Row   `json:"rows"`
 	// Timeline is the per-packet record Config.Timeline asks for.
 	Timeline *Timeline `json:"-"`
 }
 
-// Timeline is one direction's per-packet record, in send order, for plots.
-// Times are on the receiver's clock, relative to the call's start.
+// Timeline is one direction's per-packet record, in send order, for plots:
+// the first direction's (A to B), under the first FEC scheme. Times are on
+// the receiver's clock, relative to the call's start.
 type Timeline struct {
+	FEC     string          // the FEC scheme it ran
 	Send    []time.Duration // capture end (= send time) of each packet
 	Network []time.Duration // its network delay; -1 if lost
 	Spurt   []uint32        // the sender's talk spurt it belongs to
-	// Playout holds, per strategy (and "oracle" for the oracle at the first
-	// strategy's late loss), each packet's playout delay: playout instant
-	// minus Send; -1 if it was not played.
+	// Playout holds, per strategy (and "oracle@" and its name for the
+	// oracle at the first strategy's late loss), each packet's playout
+	// delay: playout instant minus Send; -1 if it was not played.
 	Playout []NamedDelays
 }
 
@@ -228,7 +241,17 @@ type NamedDelays struct {
 
 // Run simulates the call cfg describes. Both directions and every FEC scheme
 // run concurrently; the result does not depend on their scheduling.
-func Run(cfg Config) (Result, error) {
+func Run(cfg Config) (Result, error) { return RunContext(context.Background(), cfg) }
+
+// ErrInterrupted says a run or a sweep was cancelled: the result returned
+// with it holds only what had finished (see RunContext and SweepContext).
+var ErrInterrupted = errors.New("bench: interrupted")
+
+// RunContext is Run, cancelled with ctx. A cancelled run returns, with an
+// error wrapping ErrInterrupted, the rows already finished: those of the FEC
+// schemes whose directions had all been simulated, and the oracle rows
+// computed by then.
+func RunContext(ctx context.Context, cfg Config) (Result, error) {
 	if err := cfg.check(); err != nil {
 		return Result{}, err
 	}
@@ -236,21 +259,32 @@ func Run(cfg Config) (Result, error) {
 	if cfg.OneWay {
 		dirs = 1
 	}
-	var prog *progress
-	if cfg.Progress != nil {
-		prog = &progress{fn: cfg.Progress, total: int(cfg.Duration/frameDuration) * dirs * len(cfg.schemes)}
-	}
+	prog := &progress{fn: cfg.Progress}
+	prog.start(PhaseSimulating, int(cfg.Duration/frameDuration)*dirs*len(cfg.schemes))
 	outs := make([][]*direction, len(cfg.schemes))
 	errs := make([]error, len(cfg.schemes)*dirs)
 	var wg sync.WaitGroup
 	for s := range cfg.schemes {
 		outs[s] = make([]*direction, dirs)
 		for d := range dirs {
-			wg.Go(func() { outs[s][d], errs[s*dirs+d] = simulate(&cfg, d, cfg.schemes[s], prog) })
+			wg.Go(func() { outs[s][d], errs[s*dirs+d] = simulate(ctx, &cfg, d, cfg.schemes[s], prog) })
 		}
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+	done := make([]bool, len(cfg.schemes)) // every direction of the scheme simulated
+	var failed []error
+	for si := range cfg.schemes {
+		done[si] = true
+		for _, err := range errs[si*dirs : (si+1)*dirs] {
+			if err != nil {
+				done[si] = false
+				if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+					failed = append(failed, err)
+				}
+			}
+		}
+	}
+	if err := errors.Join(failed...); err != nil {
 		return Result{}, err
 	}
 	res := Result{
@@ -262,11 +296,21 @@ func Run(cfg Config) (Result, error) {
 		if m, ok := cfg.Scenario.Loss.Means(); ok {
 			res.Loss = &m
 		}
+	} else if !slices.Contains(done, false) {
+		res.TracePasses = tracePasses(cfg.Trace, outs)
 	}
-	if cfg.Timeline {
+	if cfg.Timeline && done[0] {
 		res.Timeline = outs[0][0].timeline(cfg.Strategies)
+		res.Timeline.FEC = cfg.schemes[0].name
 	}
+	if none := slices.IndexFunc(cfg.schemes, func(s scheme) bool { return s.name == FECNone }); cfg.Oracle && none >= 0 && done[none] {
+		prog.start(PhaseOracle, len(cfg.Strategies))
+	}
+	interrupted := slices.Contains(done, false)
 	for si, sch := range cfg.schemes {
+		if !done[si] {
+			continue
+		}
 		for i, s := range cfg.Strategies {
 			if s.pionMinPackets > 0 && sch.name != FECNone {
 				continue // pion's buffer knows nothing of FEC
@@ -279,41 +323,77 @@ func Run(cfg Config) (Result, error) {
 				res.Rows = append(res.Rows, row)
 				continue
 			}
+			if ctx.Err() != nil {
+				interrupted = true // the oracle rows left undone
+				res.Rows = append(res.Rows, row)
+				continue
+			}
 			var keep *Timeline
 			if i == 0 && si == 0 {
 				keep = res.Timeline
 			}
-			o := oracleRow(rated, outs[si], row.Late, keep)
+			o := oracleRow(rated, outs[si], row.Late, keep, "oracle@"+s.Name)
 			o.Strategy, o.FEC, o.RatedAs = "oracle@"+s.Name, sch.name, rated.Name
-			row.OracleDelayMean = ptr(o.DelayMean)
-			if o.DelayMean > 0 {
-				row.DelayRatio = ptr(round3(row.DelayMean / o.DelayMean))
+			row.OracleDelayMean = o.DelayMean
+			if o.DelayMean != nil && row.DelayMean != nil && *o.DelayMean > 0 {
+				row.DelayRatio = ptr(round3(*row.DelayMean / *o.DelayMean))
 			}
 			res.Rows = append(res.Rows, row, o)
+			prog.add(1)
 		}
+	}
+	if interrupted {
+		return res, fmt.Errorf("%w: %w", ErrInterrupted, context.Cause(ctx))
 	}
 	return res, nil
 }
 
-// progress adds up the frames simulated by every goroutine of a run.
+// Run phases, as Progress reports them.
+const (
+	// PhaseSimulating counts the frames simulated over every direction
+	// and FEC scheme.
+	PhaseSimulating = "simulating"
+	// PhaseOracle counts the oracle rows computed, one per strategy.
+	PhaseOracle = "oracle"
+)
+
+// Progress says how far a run has come in its current phase.
+type Progress struct {
+	Phase       string
+	Done, Total int
+}
+
+// progress adds up the work done in a phase by every goroutine of a run.
 type progress struct {
 	mu          sync.Mutex
+	phase       string
 	done, total int
-	fn          func(done, total int)
+	fn          func(Progress)
+}
+
+// start begins a phase of total steps.
+func (p *progress) start(phase string, total int) {
+	if p.fn == nil || total == 0 {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.phase, p.done, p.total = phase, 0, total
+	p.fn(Progress{Phase: phase, Done: 0, Total: total})
 }
 
 // progressStep is how many frames a direction simulates between reports:
 // a minute of call.
 const progressStep = int(time.Minute / frameDuration)
 
-func (p *progress) add(frames int) {
-	if p == nil || frames == 0 {
+func (p *progress) add(steps int) {
+	if p == nil || p.fn == nil || steps == 0 {
 		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.done += frames
-	p.fn(p.done, p.total)
+	p.done += steps
+	p.fn(Progress{Phase: p.phase, Done: p.done, Total: p.total})
 }
 
 func (cfg *Config) check() error {
@@ -365,10 +445,29 @@ func (cfg *Config) check() error {
 }
 
 func (cfg *Config) networkName() string {
-	if cfg.Trace != nil {
+	switch {
+	case cfg.Trace != nil && cfg.TraceName != "":
+		return "trace " + cfg.TraceName
+	case cfg.Trace != nil:
 		return "trace"
 	}
 	return cfg.Scenario.Name
+}
+
+// tracePasses is how many times the busiest direction's media went through
+// the trace, which a replay takes packet by packet (parity packets, fewer,
+// go through one of their own).
+func tracePasses(t *impair.Trace, outs [][]*direction) float64 {
+	var most uint64
+	for _, dirs := range outs {
+		for _, d := range dirs {
+			most = max(most, d.sent)
+		}
+	}
+	if len(t.Rows) == 0 {
+		return 0
+	}
+	return round3(float64(most) / float64(len(t.Rows)))
 }
 
 func (cfg *Config) sourceName() string {
@@ -491,7 +590,7 @@ func (cfg *Config) talker(d int, seed uint64) (source, *vad.Detector, error) {
 }
 
 // simulate runs direction d of the call under one FEC scheme.
-func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error) {
+func simulate(ctx context.Context, cfg *Config, d int, sch scheme, prog *progress) (*direction, error) {
 	frames := int(cfg.Duration / frameDuration)
 	seed := cfg.Seed ^ uint64(d)*0x9e3779b97f4a7c15
 
@@ -620,6 +719,9 @@ func simulate(cfg *Config, d int, sch scheme, prog *progress) (*direction, error
 		}
 		if (n+1)%progressStep == 0 {
 			prog.add(progressStep)
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 		}
 	}
 	prog.add(frames % progressStep)
@@ -733,8 +835,9 @@ func summarise(c quality.Codec, sch scheme, dirs []*direction, i int, concealed 
 		r := d.recv[i]
 		st := r.pipe.stats()
 		row.Sent += d.sent
-		row.Expected += st.Expected
-		row.NetworkLost += st.Lost
+		expected, lost := d.expectedLost(st)
+		row.Expected += expected
+		row.NetworkLost += lost
 		row.Late += st.Late
 		row.Played += st.Played
 		row.Talkspurts += st.Spurts
@@ -758,21 +861,35 @@ func summarise(c quality.Codec, sch scheme, dirs []*direction, i int, concealed 
 	if octets > fecOctets {
 		row.Overhead = round6(float64(fecOctets) / float64(octets-fecOctets))
 	}
-	mean, p95 := meanP95(delays)
 	burstR := lp.BurstR()
 	if sch.il != nil {
 		// Interleaving spreads every lost packet over its group's chunks as
 		// short gaps: the losses the ear meets are as random as they get.
 		burstR = 1
 	}
-	fill(&row, c, mean, p95, burstR)
+	fill(&row, c, delays, burstR)
 	return row
 }
 
+// expectedLost returns the media packets the sender sent and, of those, the
+// ones that never arrived. The receiver counts only within the sequence
+// numbers it saw (RFC 3550 A.3), so it misses the packets lost before the
+// first it received and after the last (all of them, if none arrived); the
+// harness knows what was sent.
+func (d *direction) expectedLost(st media.ReceiverStats) (expected, lost uint64) {
+	if d.sent <= st.Expected {
+		return st.Expected, st.Lost
+	}
+	return d.sent, st.Lost + d.sent - st.Expected
+}
+
 // fill derives the shares, delays and E-model scores of a row from its
-// counts. The E-model's packet loss is the residual loss: network plus late
-// losses the FEC did not repair.
-func fill(row *Row, c quality.Codec, mean, p95 time.Duration, burstR float64) {
+// counts and the playout delays of the chunks played (which it sorts). The
+// E-model's packet loss is the residual loss: network plus late losses the
+// FEC did not repair. With nothing played the delays are unknown and the
+// mouth-to-ear delay is taken as packetization alone; with nothing sent
+// there is nothing to rate.
+func fill(row *Row, c quality.Codec, delays []time.Duration, burstR float64) {
 	if row.Expected > 0 {
 		row.NetworkLoss = round6(float64(row.NetworkLost) / float64(row.Expected))
 		row.LateLoss = round6(float64(row.Late) / float64(row.Expected))
@@ -782,17 +899,24 @@ func fill(row *Row, c quality.Codec, mean, p95 time.Duration, burstR float64) {
 		}
 		row.ResidualLoss = round6(float64(lost) / float64(row.Expected))
 	}
-	row.DelayMean, row.DelayP95 = millis(mean), millis(p95)
-	m2e := mean + frameDuration
-	row.MouthToEar = millis(m2e)
 	row.BurstR = round3(burstR)
+	m2e := time.Duration(frameDuration)
+	if len(delays) > 0 {
+		mean, p95 := meanP95(delays)
+		row.DelayMean, row.DelayP95 = ptr(millis(mean)), ptr(millis(p95))
+		m2e += mean
+		row.MouthToEar = ptr(millis(m2e))
+	}
+	if row.Expected == 0 {
+		return
+	}
 	r := quality.R(quality.Input{
 		Codec:      c,
 		MouthToEar: m2e,
 		PacketLoss: row.ResidualLoss,
 		BurstR:     burstR,
 	})
-	row.R, row.MOS = round3(r), round3(quality.MOS(r))
+	row.R, row.MOS = ptr(round3(r)), ptr(round3(quality.MOS(r)))
 }
 
 // EModelCodec returns the E-model's planning values for a codec whose holes
@@ -859,3 +983,11 @@ func millis(d time.Duration) float64 { return round3(float64(d) / float64(time.M
 func round3(x float64) float64       { return math.Round(x*1000) / 1000 }
 func round6(x float64) float64       { return math.Round(x*1e6) / 1e6 }
 func ptr[T any](v T) *T              { return &v }
+
+// orNaN reads an optional figure, NaN when it is unknown.
+func orNaN(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -97,12 +98,12 @@ func TestRunUsesTheRealStages(t *testing.T) {
 	// A few late packets remain even so: a reordered last packet of a spurt
 	// is late when the next spurt, played at a smaller offset because a
 	// faster packet lowered the fixed buffer's baseline, already covers it.
-	if long.LateLoss > 0.001 || long.DelayMean < 500 {
-		t.Errorf("fixed 500 ms: late loss %.4f, mean delay %.1f ms; want almost none late, delay above 500 ms", long.LateLoss, long.DelayMean)
+	if long.LateLoss > 0.001 || orNaN(long.DelayMean) < 500 {
+		t.Errorf("fixed 500 ms: late loss %.4f, mean delay %.1f ms; want almost none late, delay above 500 ms", long.LateLoss, orNaN(long.DelayMean))
 	}
-	if adaptive.Late == 0 || adaptive.Late >= zero.Late || adaptive.DelayMean >= long.DelayMean {
+	if adaptive.Late == 0 || adaptive.Late >= zero.Late || orNaN(adaptive.DelayMean) >= orNaN(long.DelayMean) {
 		t.Errorf("ewma (late %d, delay %.1f) not between fixed 0 (%d) and fixed 500 ms (%.1f)",
-			adaptive.Late, adaptive.DelayMean, zero.Late, long.DelayMean)
+			adaptive.Late, orNaN(adaptive.DelayMean), zero.Late, orNaN(long.DelayMean))
 	}
 	// Every strategy saw the same packets.
 	for _, r := range res.Rows {
@@ -114,9 +115,9 @@ func TestRunUsesTheRealStages(t *testing.T) {
 	lan := base
 	lan.Scenario = scenario(t, "lan")
 	lr := rowOf(t, run(t, lan), "ewma")
-	if lr.NetworkLost != 0 || lr.DelayMean >= adaptive.DelayMean/4 || lr.MOS <= adaptive.MOS {
+	if lr.NetworkLost != 0 || orNaN(lr.DelayMean) >= orNaN(adaptive.DelayMean)/4 || orNaN(lr.MOS) <= orNaN(adaptive.MOS) {
 		t.Errorf("lan vs lte: loss %d, delay %.1f vs %.1f ms, MOS %.2f vs %.2f", lr.NetworkLost,
-			lr.DelayMean, adaptive.DelayMean, lr.MOS, adaptive.MOS)
+			orNaN(lr.DelayMean), orNaN(adaptive.DelayMean), orNaN(lr.MOS), orNaN(adaptive.MOS))
 	}
 }
 
@@ -186,9 +187,9 @@ func TestOracleNeverSlowerThanStrategies(t *testing.T) {
 			if o.Late > s.Late {
 				t.Errorf("%s: oracle lost %d late, over the %d of %s", name, o.Late, s.Late, s.Strategy)
 			}
-			if o.DelayMean > s.DelayMean {
+			if orNaN(o.DelayMean) > orNaN(s.DelayMean) {
 				t.Errorf("%s: oracle mean delay %.2f ms above %s's %.2f ms at the same late loss",
-					name, o.DelayMean, s.Strategy, s.DelayMean)
+					name, orNaN(o.DelayMean), s.Strategy, orNaN(s.DelayMean))
 			}
 		}
 	}
@@ -358,8 +359,8 @@ func TestSpeechSourceAndTrace(t *testing.T) {
 	}
 	// Every chunk plays 30 ms after the fastest (40 ms) packet would: 70 ms
 	// after capture, the 60 ms ones in time too.
-	if r.Late != 0 || r.DelayMean != 70 || r.DelayP95 != 70 {
-		t.Errorf("fixed 30 ms above the 40 ms minimum: %d late, delay mean %.3f p95 %.3f ms, want none and 70 ms", r.Late, r.DelayMean, r.DelayP95)
+	if r.Late != 0 || orNaN(r.DelayMean) != 70 || orNaN(r.DelayP95) != 70 {
+		t.Errorf("fixed 30 ms above the 40 ms minimum: %d late, delay mean %.3f p95 %.3f ms, want none and 70 ms", r.Late, orNaN(r.DelayMean), orNaN(r.DelayP95))
 	}
 	// The recorded speech goes through the default VAD: its spurts are the
 	// detector's, several per pass through the 9 s sample.
@@ -457,11 +458,11 @@ func TestSweep(t *testing.T) {
 		if p.K != grid[i].K {
 			t.Errorf("point %d has K %v, want %v (results out of order)", i, p.K, grid[i].K)
 		}
-		if i > 0 && p.Row.DelayMean <= res.Points[i-1].Row.DelayMean {
-			t.Errorf("K %v: mean delay %.1f not above K %v's %.1f", p.K, p.Row.DelayMean, grid[i-1].K, res.Points[i-1].Row.DelayMean)
+		if i > 0 && orNaN(p.Row.DelayMean) <= orNaN(res.Points[i-1].Row.DelayMean) {
+			t.Errorf("K %v: mean delay %.1f not above K %v's %.1f", p.K, orNaN(p.Row.DelayMean), grid[i-1].K, orNaN(res.Points[i-1].Row.DelayMean))
 		}
-		if p.Row.MOS > res.Points[res.Best].Row.MOS {
-			t.Errorf("best point %d has MOS %.3f, below point %d's %.3f", res.Best, res.Points[res.Best].Row.MOS, i, p.Row.MOS)
+		if orNaN(p.Row.MOS) > orNaN(res.Points[res.Best].Row.MOS) {
+			t.Errorf("best point %d has MOS %.3f, below point %d's %.3f", res.Best, orNaN(res.Points[res.Best].Row.MOS), i, orNaN(p.Row.MOS))
 		}
 	}
 	if len(res.Front) == 0 {
@@ -565,8 +566,8 @@ func TestFECThroughHarness(t *testing.T) {
 			t.Errorf("%s: residual loss none %.4f, red:1 %.4f (recovered %d), red:2 %.4f",
 				strat, n.ResidualLoss, r1.ResidualLoss, *r1.FECRecovered, r2.ResidualLoss)
 		}
-		if r1.MOS <= n.MOS {
-			t.Errorf("%s: MOS with RED %.2f not above %.2f without", strat, r1.MOS, n.MOS)
+		if orNaN(r1.MOS) <= orNaN(n.MOS) {
+			t.Errorf("%s: MOS with RED %.2f not above %.2f without", strat, orNaN(r1.MOS), orNaN(n.MOS))
 		}
 		// A GSM copy is 33 bytes plus a 4-byte block header, over 160
 		// bytes of G.711 (one final header byte more per packet).
@@ -575,11 +576,11 @@ func TestFECThroughHarness(t *testing.T) {
 		}
 	}
 	// The adaptive buffer waits for copies: its delay grows by the span.
-	if d := rows["ewma red:2"].DelayMean - none.DelayMean; d < 30 || d > 50 {
+	if d := orNaN(rows["ewma red:2"].DelayMean) - orNaN(none.DelayMean); d < 30 || d > 50 {
 		t.Errorf("ewma delay grew by %.1f ms with red:2, want about 40", d)
 	}
-	if rows["fixed red:1"].DelayMean != rows["fixed none"].DelayMean {
-		t.Errorf("the fixed buffer's delay moved with RED: %.1f vs %.1f", rows["fixed red:1"].DelayMean, rows["fixed none"].DelayMean)
+	if orNaN(rows["fixed red:1"].DelayMean) != orNaN(rows["fixed none"].DelayMean) {
+		t.Errorf("the fixed buffer's delay moved with RED: %.1f vs %.1f", orNaN(rows["fixed red:1"].DelayMean), orNaN(rows["fixed none"].DelayMean))
 	}
 }
 
@@ -597,11 +598,11 @@ func TestPionStrategy(t *testing.T) {
 			t.Errorf("pion: played %d + lost %d + late %d != expected %d", p.Played, p.NetworkLost, p.Late, p.Expected)
 		}
 	}
-	if p50.DelayMean <= p2.DelayMean {
-		t.Errorf("pion with 50 packets before playback: mean delay %.1f ms, not above %.1f with 2", p50.DelayMean, p2.DelayMean)
+	if orNaN(p50.DelayMean) <= orNaN(p2.DelayMean) {
+		t.Errorf("pion with 50 packets before playback: mean delay %.1f ms, not above %.1f with 2", orNaN(p50.DelayMean), orNaN(p2.DelayMean))
 	}
-	if p2.DelayMean < 25 {
-		t.Errorf("pion mean delay %.1f ms is below the network's 25 ms base", p2.DelayMean)
+	if orNaN(p2.DelayMean) < 25 {
+		t.Errorf("pion mean delay %.1f ms is below the network's 25 ms base", orNaN(p2.DelayMean))
 	}
 }
 
@@ -696,11 +697,11 @@ func TestPerPacketRecordMatchesReceivers(t *testing.T) {
 				red.Secondary = cfg.Codec
 				sch.red = &red
 			}
-			d, err := simulate(&cfg, 0, sch, nil)
+			d, err := simulate(context.Background(), &cfg, 0, sch, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			dq, err := simulate(&quiet, 0, sch, nil)
+			dq, err := simulate(context.Background(), &quiet, 0, sch, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -868,11 +869,11 @@ func TestXORThroughHarness(t *testing.T) {
 	}
 	// The adaptive buffer waits for the group: its delay grows by the span
 	// of N-1 packets; the fixed buffer's does not move.
-	if d := rows["ewma xor:4"].DelayMean - rows["ewma none"].DelayMean; d < 50 || d > 70 {
+	if d := orNaN(rows["ewma xor:4"].DelayMean) - orNaN(rows["ewma none"].DelayMean); d < 50 || d > 70 {
 		t.Errorf("ewma delay grew by %.1f ms with xor:4, want about 60", d)
 	}
-	if math.Abs(rows["fixed xor:4"].DelayMean-rows["fixed none"].DelayMean) > 0.5 {
-		t.Errorf("the fixed buffer's delay moved with parity: %.1f vs %.1f", rows["fixed xor:4"].DelayMean, rows["fixed none"].DelayMean)
+	if math.Abs(orNaN(rows["fixed xor:4"].DelayMean)-orNaN(rows["fixed none"].DelayMean)) > 0.5 {
+		t.Errorf("the fixed buffer's delay moved with parity: %.1f vs %.1f", orNaN(rows["fixed xor:4"].DelayMean), orNaN(rows["fixed none"].DelayMean))
 	}
 }
 
@@ -889,8 +890,8 @@ func TestInterleaveThroughHarness(t *testing.T) {
 		rows[r.Strategy+" "+r.FEC] = r
 	}
 	n, il, ilx := rows["ewma none"], rows["ewma interleave:4"], rows["ewma interleave:4+xor:4"]
-	if d := il.DelayMean - n.DelayMean; d < 45 || d > 80 {
-		t.Errorf("ewma delay grew by %.1f ms with interleave:4 (%.1f vs %.1f), want about 60", d, il.DelayMean, n.DelayMean)
+	if d := orNaN(il.DelayMean) - orNaN(n.DelayMean); d < 45 || d > 80 {
+		t.Errorf("ewma delay grew by %.1f ms with interleave:4 (%.1f vs %.1f), want about 60", d, orNaN(il.DelayMean), orNaN(n.DelayMean))
 	}
 	if il.ResidualLoss < 0.5*n.ResidualLoss || il.ResidualLoss > 2*n.ResidualLoss || *il.FECRecovered != 0 {
 		t.Errorf("interleave:4 residual loss %.4f (recovered %d), without %.4f: want the same order",
@@ -907,8 +908,8 @@ func TestInterleaveThroughHarness(t *testing.T) {
 	if *ilx.FECRecovered == 0 || ilx.ResidualLoss > 0.3*il.ResidualLoss {
 		t.Errorf("interleave:4+xor:4 residual %.4f (recovered %d), interleave:4 alone %.4f", ilx.ResidualLoss, *ilx.FECRecovered, il.ResidualLoss)
 	}
-	if f, fn := rows["fixed interleave:4"], rows["fixed none"]; f.DelayMean < fn.DelayMean+55 || f.DelayMean > fn.DelayMean+65 {
-		t.Errorf("fixed buffer: delay %.1f ms with interleave:4, %.1f without: want 60 ms more (the hold)", f.DelayMean, fn.DelayMean)
+	if f, fn := rows["fixed interleave:4"], rows["fixed none"]; orNaN(f.DelayMean) < orNaN(fn.DelayMean)+55 || orNaN(f.DelayMean) > orNaN(fn.DelayMean)+65 {
+		t.Errorf("fixed buffer: delay %.1f ms with interleave:4, %.1f without: want 60 ms more (the hold)", orNaN(f.DelayMean), orNaN(fn.DelayMean))
 	}
 }
 
@@ -926,22 +927,22 @@ func TestPLCThroughHarness(t *testing.T) {
 	}
 	for k, a := range on.Rows {
 		b := off.Rows[k]
-		if a.NetworkLost != b.NetworkLost || a.Late != b.Late || a.ResidualLoss != b.ResidualLoss || a.DelayMean != b.DelayMean {
+		if a.NetworkLost != b.NetworkLost || a.Late != b.Late || a.ResidualLoss != b.ResidualLoss || orNaN(a.DelayMean) != orNaN(b.DelayMean) {
 			t.Errorf("%s %s: concealment changed the packets: %+v vs %+v", a.Strategy, a.FEC, a, b)
 		}
 		if b.Concealed != nil {
 			t.Errorf("%s %s without PLC: concealed %d", b.Strategy, b.FEC, *b.Concealed)
 		}
 		if a.Strategy == "pion" {
-			if a.Concealed != nil || a.MOS != b.MOS {
-				t.Errorf("pion conceals nothing, yet: concealed %v, MOS %.2f vs %.2f", a.Concealed, a.MOS, b.MOS)
+			if a.Concealed != nil || orNaN(a.MOS) != orNaN(b.MOS) {
+				t.Errorf("pion conceals nothing, yet: concealed %v, MOS %.2f vs %.2f", a.Concealed, orNaN(a.MOS), orNaN(b.MOS))
 			}
 			continue
 		}
 		// Every hole inside a spurt is concealed; a packet lost at a spurt's
 		// edge leaves none (nothing after it in its spurt proves it missing).
-		if a.Concealed == nil || *a.Concealed > *a.Residual || *a.Concealed < *a.Residual*8/10 || a.MOS <= b.MOS+0.1 {
-			t.Errorf("%s %s: concealed %v of %d lost, MOS %.2f with PLC, %.2f without", a.Strategy, a.FEC, ptrString(a.Concealed), *a.Residual, a.MOS, b.MOS)
+		if a.Concealed == nil || *a.Concealed > *a.Residual || *a.Concealed < *a.Residual*8/10 || orNaN(a.MOS) <= orNaN(b.MOS)+0.1 {
+			t.Errorf("%s %s: concealed %v of %d lost, MOS %.2f with PLC, %.2f without", a.Strategy, a.FEC, ptrString(a.Concealed), *a.Residual, orNaN(a.MOS), orNaN(b.MOS))
 		}
 	}
 }

@@ -144,8 +144,8 @@ func playable(sorted []time.Duration, k int) bool {
 // budget of a strategy and scores the schedule as a strategy is scored. The
 // network counters come from the first strategy's receivers, which saw the
 // same packets. If keep is not nil, the first direction's per-packet playout
-// delays are added to it.
-func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timeline) Row {
+// delays are added to it, named name.
+func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timeline, name string) Row {
 	var spurts [][]time.Duration
 	first := make([]int, len(dirs)) // index in spurts of each direction's first spurt
 	for di, d := range dirs {
@@ -170,8 +170,9 @@ func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timelin
 	for di, d := range dirs {
 		st := d.recv[0].pipe.stats()
 		row.Sent += d.sent
-		row.Expected += st.Expected
-		row.NetworkLost += st.Lost
+		expected, lost := d.expectedLost(st)
+		row.Expected += expected
+		row.NetworkLost += lost
 		row.SpurtsSent += d.spurtsSent()
 		arrived := -1 // the latest spurt with a packet in, relative to the first
 
@@ -205,10 +206,9 @@ func oracleRow(c quality.Codec, dirs []*direction, maxLate uint64, keep *Timelin
 			}
 		}
 		if kept != nil {
-			keep.Playout = append(keep.Playout, NamedDelays{Name: "oracle", Delays: kept})
+			keep.Playout = append(keep.Playout, NamedDelays{Name: name, Delays: kept})
 		}
 	}
-	mean, p95 := meanP95(played)
-	fill(&row, c, mean, p95, lp.BurstR())
+	fill(&row, c, played, lp.BurstR())
 	return row
 }

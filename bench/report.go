@@ -28,9 +28,9 @@ func (r Result) WriteTable(w io.Writer) error {
 		if row.Concealed != nil {
 			concealed = strconv.FormatUint(*row.Concealed, 10)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.2f%%\t%s\t%.2f%%\t%s\t%.0f%%\t%.1f\t%.1f\t%.1f\t%d\t%.2f\t%.1f\t%.2f\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%.2f%%\t%.2f%%\t%s\t%.2f%%\t%s\t%.0f%%\t%s\t%s\t%s\t%d\t%.2f\t%s\t%s\t%s\t\n",
 			row.Strategy, row.FEC, 100*row.NetworkLoss, 100*row.LateLoss, recovered, 100*row.ResidualLoss, concealed, 100*row.Overhead,
-			row.DelayMean, row.DelayP95, row.MouthToEar, row.Talkspurts, row.BurstR, row.R, row.MOS, ratio)
+			optF(row.DelayMean, 1), optF(row.DelayP95, 1), optF(row.MouthToEar, 1), row.Talkspurts, row.BurstR, optF(row.R, 1), optF(row.MOS, 2), ratio)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("bench: writing table: %w", err)
@@ -59,6 +59,14 @@ func (r Result) ratingNote() string {
 	}
 	return fmt.Sprintf("note: rows are rated as %s: pion conceals nothing, so its R and MOS carry its holes as silence\n"+
 		"while the others conceal them; run with --plc=false to compare like for like.", strings.Join(names, " and "))
+}
+
+// optF formats an optional figure with prec decimals, "-" when unknown.
+func optF(v *float64, prec int) string {
+	if v == nil {
+		return "-"
+	}
+	return strconv.FormatFloat(*v, 'f', prec, 64)
 }
 
 // csvHeader names WriteCSV's columns, the JSON keys of Row.
@@ -106,8 +114,8 @@ func (row Row) csvRecord() []string {
 	return []string{
 		row.Strategy, row.FEC, u(row.Sent), u(row.Expected), u(row.NetworkLost), u(row.Late), u(row.Played),
 		u(row.Talkspurts), u(row.SpurtsSent), f(row.NetworkLoss), f(row.LateLoss), optU(row.FECRecovered), optU(row.Residual),
-		optU(row.Concealed), f(row.ResidualLoss), f(row.Overhead), f(row.DelayMean), f(row.DelayP95),
-		f(row.MouthToEar), f(row.BurstR), f(row.R), f(row.MOS), row.RatedAs, opt(row.OracleDelayMean), opt(row.DelayRatio),
+		optU(row.Concealed), f(row.ResidualLoss), f(row.Overhead), opt(row.DelayMean), opt(row.DelayP95),
+		opt(row.MouthToEar), f(row.BurstR), opt(row.R), opt(row.MOS), row.RatedAs, opt(row.OracleDelayMean), opt(row.DelayRatio),
 	}
 }
 
@@ -122,7 +130,18 @@ func (s SweepResult) WriteTable(w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	b := s.Points[s.Best]
 	fmt.Fprintf(tw, "best by MOS: K=%g alpha=%g beta=%g  MOS %.3f  R %.1f  late %.2f%%  delay %.1f ms\n",
-		b.K, b.Alpha, b.Beta, b.Row.MOS, b.Row.R, 100*b.Row.LateLoss, b.Row.DelayMean)
+		b.K, b.Alpha, b.Beta, orNaN(b.Row.MOS), orNaN(b.Row.R), 100*b.Row.LateLoss, orNaN(b.Row.DelayMean))
+	fmt.Fprintf(tw, "  (\"best\" maximises the E-model's MOS, which weighs residual loss against mouth-to-ear delay; nothing else)\n")
+	if s.Knee >= 0 {
+		k := s.Points[s.Knee]
+		fmt.Fprintf(tw, "knee of the trade-off: K=%g alpha=%g beta=%g  late %.2f%%  delay %.1f ms  MOS %.3f\n"+
+			"  (before it a little more delay buys much less late loss; past it, little)\n",
+			k.K, k.Alpha, k.Beta, 100*k.Row.LateLoss, orNaN(k.Row.DelayMean), orNaN(k.Row.MOS))
+	}
+	fmt.Fprintf(tw, "trade-off curve: %d of %d settings (no other has both less late loss and less delay)\n", len(s.Front), len(s.Points))
+	if len(s.Front) > 1 && 4*len(s.Front) > 3*len(s.Points) {
+		fmt.Fprintf(tw, "  (most settings only trade delay for late loss, none simply worse: choose by the delay the call can bear)\n")
+	}
 	if len(s.BestAtEdge) > 0 {
 		fmt.Fprintf(tw, "warning: the best setting lies at the edge of the grid in %s, so a better one may lie beyond it: widen the sweep\n",
 			strings.Join(s.BestAtEdge, " and "))
@@ -130,13 +149,13 @@ func (s SweepResult) WriteTable(w io.Writer) error {
 	fmt.Fprintln(tw)
 	list := s.Front
 	if len(s.Points) <= maxTablePoints {
-		fmt.Fprintf(tw, "late loss against delay (* on the trade-off curve: no setting is better on both):\n")
+		fmt.Fprintf(tw, "late loss against delay (* on the trade-off curve):\n")
 		list = make([]int, len(s.Points))
 		for i := range list {
 			list[i] = i
 		}
 	} else {
-		fmt.Fprintf(tw, "trade-off curve (no setting is better on both late loss and delay):\n")
+		fmt.Fprintf(tw, "the trade-off curve:\n")
 	}
 	fmt.Fprintf(tw, "K\talpha\tbeta\tlate loss\tdelay ms\tp95 ms\tR\tMOS\t\t\n")
 	for _, i := range list {
@@ -145,11 +164,14 @@ func (s SweepResult) WriteTable(w io.Writer) error {
 		if slices.Contains(s.Front, i) {
 			mark = "*"
 		}
+		if i == s.Knee {
+			mark += " knee"
+		}
 		if i == s.Best {
 			mark += " best"
 		}
 		fmt.Fprintf(tw, "%g\t%g\t%g\t%.2f%%\t%.1f\t%.1f\t%.1f\t%.3f\t%s\t\n",
-			p.K, p.Alpha, p.Beta, 100*p.Row.LateLoss, p.Row.DelayMean, p.Row.DelayP95, p.Row.R, p.Row.MOS, mark)
+			p.K, p.Alpha, p.Beta, 100*p.Row.LateLoss, orNaN(p.Row.DelayMean), orNaN(p.Row.DelayP95), orNaN(p.Row.R), orNaN(p.Row.MOS), mark)
 	}
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("bench: writing table: %w", err)

@@ -13,7 +13,12 @@ func TestStatsQuality(t *testing.T) {
 		wantNil    bool
 		rMin, rMax float64
 	}{
-		{"delay unknown", Stats{Codec: "PCMU", Expected: 100}, true, 0, 0},
+		{"delay unknown", Stats{Codec: "PCMU", Expected: 100, Played: 100}, true, 0, 0},
+		{"nothing expected", Stats{Codec: "PCMU"}, true, 0, 0},
+		// Everything lost: rated at 100 % loss, the delay taken as
+		// packetization alone (the best it could be), never as perfect.
+		{"all lost", Stats{Codec: "PCMU", PLC: true, Expected: 100, NetworkLost: 100, ResidualLost: 100}, false, 0, 20},
+		{"nothing played", Stats{Codec: "PCMU", Expected: 100}, false, 0, 20},
 		// No loss, 20+20 ms mouth to ear: G.107's default ~93.2 less a
 		// little delay impairment.
 		{"clean", Stats{Codec: "PCMU", Expected: 1000, PlayoutDelayMean: delay(20)}, false, 91, 93.2},
@@ -32,8 +37,12 @@ func TestStatsQuality(t *testing.T) {
 			}
 			continue
 		}
-		if r == nil || mos == nil || *r < tt.rMin || *r > tt.rMax || math.IsNaN(*mos) || *mos < 1 || *mos > 4.5 {
+		if r == nil || mos == nil || *r < tt.rMin || *r > tt.rMax || math.IsNaN(*mos) || *mos < 0.99 || *mos > 4.5 {
 			t.Errorf("%s: R %v MOS %v, want R in [%v, %v]", tt.name, valueOf(r), valueOf(mos), tt.rMin, tt.rMax)
+		}
+		// (G.107's polynomial dips just below 1 for R under 6.5.)
+		if tt.st.PlayoutDelayMean == nil && *mos > 1.5 {
+			t.Errorf("%s: nothing played, yet MOS %v", tt.name, *mos)
 		}
 	}
 }

@@ -39,6 +39,7 @@ type reporter struct {
 	bestSRDelay time.Duration // its r - t, with t from its own unwrapped timestamp chain
 	bestSRAt    time.Duration
 	bestSRWall  time.Duration // its flight time by the wall clocks: arrival minus its NTP time
+	peerSent    uint64        // the most media packets the peer's SRs said it had sent (RFC 3550 6.4.1)
 
 	rtt     time.Duration
 	haveRTT bool
@@ -190,6 +191,7 @@ func (r *reporter) acceptPeer(ssrc uint32) bool {
 func (r *reporter) senderReport(sr *rtcp.SenderReport, arrival time.Duration, wall time.Time) {
 	first := !r.haveSR
 	r.lastSR, r.lastSRAt, r.haveSR = ntpMiddle(sr.NTPTime), arrival, true
+	r.peerSent = max(r.peerSent, uint64(sr.PacketCount))
 	ext := r.srTimes.Unwrap(sr.RTPTime)
 	delay := arrival - time.Duration(ext*int64(time.Second)/int64(r.rate))
 	if first || delay < r.bestSRDelay {

@@ -296,6 +296,16 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 		Concealed:       rs.Concealed,
 		ConcealedMs:     math.Round(float64(rs.ConcealedSamples)*1000/float64(s.rep.rate)*10) / 10,
 	}
+	if extra := s.rep.peerSent; extra > st.Expected {
+		// The peer's sender reports count every media packet it sent; the
+		// sequence numbers only those between the first and the last that
+		// came. The rest (before the first, after the last, or all of
+		// them) were lost too.
+		extra -= st.Expected
+		st.Expected += extra
+		st.NetworkLost += extra
+		st.ResidualLost += extra
+	}
 	if media := snd.Octets - snd.FECOctets; media > 0 {
 		st.OverheadRatio = math.Round(float64(snd.FECOctets)/float64(media)*10000) / 10000
 	}

@@ -72,15 +72,29 @@ type Stats struct {
 	Beta  float64 `json:"beta"`
 
 	// The G.107 E-model's rating of what this side heard, and the MOS it
-	// predicts (see quality.go); null while the playout delay is unknown.
+	// predicts (see quality.go); null while nothing is known to have been
+	// sent, and when the call ended because the peer went silent.
 	RFactor *float64 `json:"r_factor"`
 	MOS     *float64 `json:"mos"`
+	// PeerSilent is, when the call ended because nothing more came from
+	// the peer, how long it had been silent, in seconds: what it sent
+	// meanwhile is unknown, and so is the rating. 0 otherwise.
+	PeerSilent float64 `json:"peer_silent_s"`
 
 	// How the media path was opened: "direct" (the remote address was
 	// given), or the checked pair as "LOCAL->REMOTE" candidate types such
 	// as "srflx->host" (see OpenedPath), and the connectivity checks sent.
 	Path       string `json:"path"`
 	ChecksSent uint64 `json:"checks_sent"`
+}
+
+// PeerWentSilent records that the call ended after silent without a word
+// from the peer: its media and reports stopped, so whatever it sent then
+// went unheard and uncounted. The rating is withdrawn rather than left to
+// describe only the part of the call that was heard.
+func (s *Stats) PeerWentSilent(silent time.Duration) {
+	s.PeerSilent = math.Round(silent.Seconds()*10) / 10
+	s.RFactor, s.MOS = nil, nil
 }
 
 // delayStats accumulates, per played chunk, the playout delay (capture to

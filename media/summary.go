@@ -83,8 +83,11 @@ func Summary(s Stats, outcome Outcome) string {
 		fmt.Fprintf(&b, "  concealed %d chunks (%.0f ms); fec rebuilt too late %d, malformed %d\n",
 			s.Concealed, s.ConcealedMs, s.FECLate, s.FECMalformed)
 	}
-	if s.RFactor != nil && s.MOS != nil {
+	switch {
+	case s.RFactor != nil && s.MOS != nil:
 		fmt.Fprintf(&b, "  voice quality (ITU-T G.107 E-model): R %.1f, MOS %.2f\n", *s.RFactor, *s.MOS)
+	case s.PeerSilent > 0:
+		fmt.Fprintf(&b, "  voice quality unknown: nothing came from the peer for the last %.1f s, so what it sent then is unknown\n", s.PeerSilent)
 	}
 	if bad := s.Malformed + s.WrongPayload + s.RejectedSource + s.Refused; bad > 0 {
 		fmt.Fprintf(&b, "  dropped input: %d malformed, %d wrong payload type, %d from other sources, %d refused\n",

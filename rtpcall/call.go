@@ -203,6 +203,10 @@ func (c *callLoop) run(ctx context.Context) (media.Stats, media.Outcome, error) 
 	c.ep.HangUp(now)
 	c.clearStatus()
 	st := c.sess.Stats(now)
+	if outcome == media.EndedPeerTimeout {
+		heard, _ := c.sess.LastHeard() // 0 if nothing came: silent since the start
+		st.PeerWentSilent(now - heard)
+	}
 	c.pathStats(&st)
 	if dropped, full := c.ep.Dropped(), c.ep.QueueFull(); dropped > 0 || full > 0 || c.sendErrors > 0 {
 		c.log.Info("send path", "impairment_dropped", dropped, "delay_line_full", full, "send_errors", c.sendErrors)

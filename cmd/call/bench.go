@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -46,12 +47,12 @@ type sweepFlag []string
 func (s *sweepFlag) String() string     { return strings.Join(*s, " ") }
 func (s *sweepFlag) Set(v string) error { *s = append(*s, v); return nil }
 
-func benchCmd(args []string, stdout, stderr io.Writer) error {
+func benchCmd(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("bench", stderr)
 	def := jitter.DefaultEWMAConfig()
 	var f benchFlags
 	fs.StringVar(&f.scenario, "scenario", "wifi", "network of each direction: "+strings.Join(impair.ScenarioNames(), ", ")+", or a scenario JSON file")
-	fs.StringVar(&f.trace, "trace", "", "replay this trace CSV (seq,send_ms,recv_ms) as the network instead of --scenario")
+	fs.StringVar(&f.trace, "trace", "", "replay this trace CSV (seq,send_ms,recv_ms) as the network instead of --scenario (not with it); looped, with a warning, if shorter than the call")
 	fs.StringVar(&f.source, "source", "synthetic", "talker: `synthetic` (on/off model: exponential 1.0 s talk, 1.35 s silence), speech (the bundled sample, looped), or a WAV file")
 	fs.StringVar(&f.playout, "playout", "ewma,spike,quantile,fixed,oracle", "playout strategies to compare: ewma, spike, quantile, fixed[:DELAY], pion[:MINPACKETS], oracle")
 	fs.StringVar(&f.fec, "fec", bench.FECNone, "FEC schemes to compare, comma-separated: none, red (RFC 2198, one GSM copy), red:N (N copies, up to 4), "+
@@ -68,11 +69,11 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(&f.beta, "beta", def.Beta, "ewma: weight of the previous deviation estimate")
 	fs.DurationVar(&f.fixedDelay, "fixed-delay", 60*time.Millisecond, "fixed: playout delay above the fastest packet")
 	fs.Float64Var(&f.quantile, "quantile", jitter.DefaultQuantileConfig().Quantile, "quantile: share of packets to play in time")
-	fs.StringVar(&f.jsonOut, "json", "", "write the results as JSON to this file")
-	fs.StringVar(&f.csvOut, "csv", "", "write the results as CSV to this file")
+	fs.StringVar(&f.jsonOut, "json", "", "write the results as JSON to this file, with a meta block (version, command line, every parameter)")
+	fs.StringVar(&f.csvOut, "csv", "", "write the results as CSV to this file, after '# ' lines of metadata")
 	fs.StringVar(&f.plot, "plot", "", "write PNG plots to this directory: "+bench.PlotDelays+", "+bench.PlotTradeoff+", and "+bench.PlotHeatmap+" for a sweep over k and alpha")
 	fs.DurationVar(&f.plotWindow, "plot-window", bench.DefaultPlotWindow, "how much of the call "+bench.PlotDelays+" shows, from the start")
-	fs.Var(&f.sweeps, "sweep", "sweep an ewma parameter (k, alpha, beta): NAME=FROM:TO:STEP or NAME=V1,V2,...; repeat for a grid")
+	fs.Var(&f.sweeps, "sweep", "sweep an ewma parameter (k, alpha, beta): NAME=FROM:TO:STEP or NAME=V1,V2,...; repeat with another parameter for a grid")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -86,6 +87,18 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageError{err}
 	}
+	meta, err := f.meta(append([]string{"bench"}, args...), cfg)
+	if err != nil {
+		return err
+	}
+	csvWith := func(write func(io.Writer) error) func(io.Writer) error {
+		return func(w io.Writer) error {
+			if err := writeCSVMeta(w, meta); err != nil {
+				return err
+			}
+			return write(w)
+		}
+	}
 	showProgress := !f.quiet && term.IsTerminal(stderr)
 
 	if len(f.sweeps) > 0 {
@@ -94,49 +107,96 @@ func benchCmd(args []string, stdout, stderr io.Writer) error {
 			return usageError{err}
 		}
 		var progress func(done, total int)
+		bar := newProgressBar(stderr)
 		if showProgress {
-			progress = func(done, total int) { progressBar(stderr, done, total, strconv.Itoa) }
+			progress = func(done, total int) { bar.show("settings", done, total, strconv.Itoa) }
 		}
-		res, err := bench.Sweep(cfg, grid, progress)
-		if err != nil {
+		res, err := bench.SweepContext(ctx, cfg, grid, progress)
+		bar.end()
+		interrupted := errors.Is(err, bench.ErrInterrupted) && len(res.Points) > 0
+		if err != nil && !interrupted {
 			return err
 		}
+		warnLooped(stderr, cfg, res.TracePasses)
 		fmt.Fprintf(stdout, "%s\n", header(res.Network, res.Source, res.Codec, f.duration, res.TwoWay, res.Seed, res.PLC, res.Audio))
+		if interrupted {
+			fmt.Fprintf(stdout, "interrupted: the %d of %d settings finished\n", len(res.Points), len(grid))
+		}
 		fmt.Fprintf(stdout, "sweeping ewma over %d settings, FEC %s\n", len(res.Points), res.FEC)
 		if err := res.WriteTable(stdout); err != nil {
 			return err
 		}
-		if err := writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV); err != nil {
+		if interrupted {
+			return err // no files from a partial sweep
+		}
+		out := struct {
+			Meta benchMeta `json:"meta"`
+			bench.SweepResult
+		}{meta, res}
+		if err := writeOutputs(f.jsonOut, f.csvOut, out, csvWith(res.WriteCSV)); err != nil {
 			return err
 		}
 		return writePlots(stdout, f.plot, func(dir string) ([]string, error) { return res.WritePlots(dir) })
 	}
 	cfg.Timeline = f.plot != ""
+	bar := newProgressBar(stderr)
 	if showProgress {
-		cfg.Progress = func(done, total int) {
-			// done counts frames over both directions and every scheme:
+		cfg.Progress = func(p bench.Progress) {
+			if p.Phase == bench.PhaseOracle {
+				bar.show("oracle rows", p.Done, p.Total, strconv.Itoa)
+				return
+			}
+			// Done counts frames over both directions and every scheme:
 			// show it as the share of the call simulated.
 			callTime := func(n int) string {
-				return time.Duration(float64(f.duration) * float64(n) / float64(max(total, 1))).Round(time.Second).String()
+				return time.Duration(float64(f.duration) * float64(n) / float64(max(p.Total, 1))).Round(time.Second).String()
 			}
-			progressBar(stderr, done, total, callTime)
+			bar.show("of the call simulated", p.Done, p.Total, callTime)
 		}
 	}
-	res, err := bench.Run(cfg)
-	if err != nil {
+	res, err := bench.RunContext(ctx, cfg)
+	bar.end()
+	interrupted := errors.Is(err, bench.ErrInterrupted) && len(res.Rows) > 0
+	if err != nil && !interrupted {
 		return err
 	}
+	warnLooped(stderr, cfg, res.TracePasses)
 	fmt.Fprintf(stdout, "%s\n", header(res.Network, res.Source, res.Codec, f.duration, res.TwoWay, res.Seed, res.PLC, res.Audio))
+	if interrupted {
+		fmt.Fprintf(stdout, "interrupted: the rows finished so far\n")
+		if err := res.WriteTable(stdout); err != nil {
+			return err
+		}
+		return err
+	}
 	if line := lossModelLine(cfg.Scenario.Loss, res.Loss); cfg.Trace == nil && line != "" {
 		fmt.Fprintln(stdout, line)
 	}
 	if err := res.WriteTable(stdout); err != nil {
 		return err
 	}
-	if err := writeOutputs(f.jsonOut, f.csvOut, res, res.WriteCSV); err != nil {
+	out := struct {
+		Meta benchMeta `json:"meta"`
+		bench.Result
+	}{meta, res}
+	if err := writeOutputs(f.jsonOut, f.csvOut, out, csvWith(res.WriteCSV)); err != nil {
 		return err
 	}
 	return writePlots(stdout, f.plot, func(dir string) ([]string, error) { return res.WritePlots(dir, f.plotWindow) })
+}
+
+// warnLooped says on stderr when a replayed trace was shorter than the call
+// and was looped: its losses and delays then repeat, which a researcher
+// should know before trusting long-run figures.
+func warnLooped(stderr io.Writer, cfg bench.Config, passes float64) {
+	if cfg.Trace == nil || passes <= 1 {
+		return
+	}
+	rows := cfg.Trace.Rows
+	span := rows[len(rows)-1].Send - rows[0].Send
+	fmt.Fprintf(stderr, "warning: trace %s holds %d packets (%.1f s); the %v call sent about %d a direction, "+
+		"so the trace was looped %.1f times and its losses and delays repeat\n",
+		cfg.TraceName, len(rows), span.Seconds(), cfg.Duration, int(math.Round(passes*float64(len(rows)))), passes)
 }
 
 // header is the line that says what was simulated.
@@ -188,6 +248,9 @@ func (f *benchFlags) config() (bench.Config, error) {
 	}
 	cfg.Codec = c
 	if f.trace != "" {
+		if f.set["scenario"] {
+			return cfg, errors.New("--trace replaces --scenario as the network: give one or the other")
+		}
 		file, err := os.Open(f.trace)
 		if err != nil {
 			return cfg, fmt.Errorf("--trace: %w", err)
@@ -196,6 +259,7 @@ func (f *benchFlags) config() (bench.Config, error) {
 		if cfg.Trace, err = impair.ParseTrace(file); err != nil {
 			return cfg, fmt.Errorf("--trace %s: %w", f.trace, err)
 		}
+		cfg.TraceName = f.trace
 	} else if cfg.Scenario, err = loadScenario(f.scenario); err != nil {
 		return cfg, err
 	}
@@ -299,11 +363,17 @@ func (f *benchFlags) strategy(name string) (bench.Strategy, error) {
 func (f *benchFlags) grid() ([]jitter.EWMAConfig, error) {
 	grid := []jitter.EWMAConfig{jitter.DefaultEWMAConfig()}
 	grid[0].K, grid[0].Alpha, grid[0].Beta = f.k, f.alpha, f.beta
+	swept := map[string]bool{}
 	for _, s := range f.sweeps {
 		name, spec, ok := strings.Cut(s, "=")
 		if !ok {
 			return nil, fmt.Errorf("--sweep %q: want NAME=FROM:TO:STEP or NAME=V1,V2", s)
 		}
+		name = strings.ToLower(strings.TrimSpace(name))
+		if swept[name] {
+			return nil, fmt.Errorf("--sweep %s given twice: give each parameter's values in one --sweep", name)
+		}
+		swept[name] = true
 		values, err := sweepValues(spec)
 		if err != nil {
 			return nil, fmt.Errorf("--sweep %s: %w", name, err)
@@ -314,7 +384,7 @@ func (f *benchFlags) grid() ([]jitter.EWMAConfig, error) {
 		var next []jitter.EWMAConfig
 		for _, g := range grid {
 			for _, v := range values {
-				switch strings.ToLower(name) {
+				switch name {
 				case "k":
 					g.K = v
 				case "alpha":
@@ -416,13 +486,50 @@ func writeOutputs(jsonPath, csvPath string, v any, writeCSV func(io.Writer) erro
 	return nil
 }
 
-// progressBar redraws a one-line progress bar on w, counting in the units
-// show writes.
-func progressBar(w io.Writer, done, total int, show func(int) string) {
-	const width = 40
-	filled := width * done / max(total, 1)
-	fmt.Fprintf(w, "\r[%s%s] %s/%s", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), show(done), show(total))
-	if done == total {
-		fmt.Fprintln(w)
+// progressBar redraws a one-line progress bar with an estimate of the time
+// left. Each line overwrites the last in full, so a shorter one leaves no
+// stale characters behind.
+type progressBar struct {
+	w       io.Writer
+	now     func() time.Time
+	phase   string
+	started time.Time // of the phase
+	width   int       // of the line last drawn
+	drawn   bool
+}
+
+func newProgressBar(w io.Writer) *progressBar {
+	return &progressBar{w: w, now: time.Now, started: time.Now()}
+}
+
+// show draws done of total steps of a phase, counting in the units show
+// writes.
+func (b *progressBar) show(phase string, done, total int, show func(int) string) {
+	const width = 30
+	if phase != b.phase {
+		if b.phase != "" { // the first phase runs from the bar's creation
+			b.started = b.now()
+		}
+		b.phase = phase
+	}
+	filled := width * min(max(done, 0), total) / max(total, 1)
+	line := fmt.Sprintf("[%s%s] %s/%s %s", strings.Repeat("#", filled), strings.Repeat(" ", width-filled), show(done), show(total), phase)
+	if elapsed := b.now().Sub(b.started); done > 0 && done < total && elapsed > 0 {
+		left := time.Duration(float64(elapsed) * float64(total-done) / float64(done))
+		line += ", about " + left.Round(time.Second).String() + " left"
+	}
+	pad := max(b.width-len(line), 0)
+	fmt.Fprintf(b.w, "\r%s%s", line, strings.Repeat(" ", pad))
+	if pad > 0 {
+		fmt.Fprintf(b.w, "\r%s", line) // the cursor back after the text
+	}
+	b.width, b.drawn = len(line), true
+}
+
+// end finishes the bar's line, if one was drawn.
+func (b *progressBar) end() {
+	if b.drawn {
+		fmt.Fprintln(b.w)
+		b.drawn = false
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestBenchCommand(t *testing.T) {
@@ -38,10 +40,20 @@ func TestBenchCommand(t *testing.T) {
 	}
 	b := filepath.Join(dir, "b.json")
 	runBench(append(args, "--json", b)...)
-	ja, errA := os.ReadFile(a)
-	jb, errB := os.ReadFile(b)
-	if errA != nil || errB != nil || !bytes.Equal(ja, jb) {
-		t.Errorf("two runs with the same seed wrote different JSON (%v, %v)", errA, errB)
+	// The same figures; only the metadata's command line (the file
+	// names) differs.
+	results := func(path string) []byte {
+		var doc map[string]json.RawMessage
+		data, err := os.ReadFile(path)
+		if err != nil || json.Unmarshal(data, &doc) != nil || doc["meta"] == nil {
+			t.Fatalf("JSON %s without its metadata: %v", path, err)
+		}
+		delete(doc, "meta")
+		out, _ := json.Marshal(doc)
+		return out
+	}
+	if !bytes.Equal(results(a), results(b)) {
+		t.Error("two runs with the same seed wrote different results")
 	}
 	plots := filepath.Join(dir, "plots")
 	sweep := runBench("--scenario", "lte", "--duration", "20s", "--quiet", "--sweep", "k=1:3:1", "--sweep", "alpha=0.99,0.998002",
@@ -163,5 +175,126 @@ func TestSweepValues(t *testing.T) {
 		if _, err := sweepValues(bad); err == nil {
 			t.Errorf("%s accepted", bad)
 		}
+	}
+}
+
+// A trace is named, its looping said, and it is never silently mixed with
+// --scenario; a parameter swept twice is refused rather than multiplied.
+func TestBenchTraceAndSweepChecks(t *testing.T) {
+	trace := filepath.Join(t.TempDir(), "short.csv")
+	var csv strings.Builder
+	csv.WriteString("seq,send_ms,recv_ms\n")
+	for i := range 100 { // 2 s of packets
+		fmt.Fprintf(&csv, "%d,%d,%d\n", i, 20*i, 20*i+50)
+	}
+	if err := os.WriteFile(trace, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name              string
+		args              []string
+		errWant           string // "" for success
+		stdoutWant        string
+		stderrWant, avoid string
+	}{
+		{name: "trace and scenario", args: []string{"--trace", trace, "--scenario", "lte"}, errWant: "--trace replaces --scenario"},
+		{name: "looped trace", args: []string{"--trace", trace, "--duration", "10s"},
+			stdoutWant: "network trace " + trace, stderrWant: "looped"},
+		{name: "trace long enough", args: []string{"--trace", trace, "--duration", "1s"},
+			stdoutWant: "network trace " + trace, avoid: "looped"},
+		{name: "parameter swept twice", args: []string{"--sweep", "k=1:8:1", "--sweep", "K=2,3"}, errWant: "--sweep k given twice"},
+	}
+	for _, tt := range tests {
+		var out, errOut bytes.Buffer
+		err := run(context.Background(), append([]string{"bench", "--quiet", "--playout", "ewma"}, tt.args...), &out, &errOut)
+		if tt.name == "parameter swept twice" && err != nil && strings.Contains(err.Error(), "drop --playout") {
+			err = run(context.Background(), append([]string{"bench", "--quiet"}, tt.args...), &out, &errOut)
+		}
+		switch {
+		case tt.errWant != "":
+			if err == nil || !strings.Contains(err.Error(), tt.errWant) {
+				t.Errorf("%s: error %v, want one saying %q", tt.name, err, tt.errWant)
+			}
+			continue
+		case err != nil:
+			t.Errorf("%s: %v", tt.name, err)
+			continue
+		}
+		if !strings.Contains(out.String(), tt.stdoutWant) {
+			t.Errorf("%s: output lacks %q:\n%s", tt.name, tt.stdoutWant, out.String())
+		}
+		if !strings.Contains(errOut.String(), tt.stderrWant) || (tt.avoid != "" && strings.Contains(errOut.String(), tt.avoid)) {
+			t.Errorf("%s: stderr %q, want %q and not %q", tt.name, errOut.String(), tt.stderrWant, tt.avoid)
+		}
+	}
+}
+
+// terminal plays back what a program wrote to a terminal line by line: a
+// carriage return moves to the line's start, where text overwrites.
+func terminal(out string) []string {
+	var lines []string
+	var line []rune
+	col := 0
+	for _, r := range out {
+		switch r {
+		case '\r':
+			col = 0
+		case '\n':
+			lines = append(lines, strings.TrimRight(string(line), " "))
+			line, col = nil, 0
+		default:
+			if col < len(line) {
+				line[col] = r
+			} else {
+				line = append(line, r)
+			}
+			col++
+		}
+	}
+	if len(line) > 0 {
+		lines = append(lines, strings.TrimRight(string(line), " "))
+	}
+	return lines
+}
+
+func TestProgressBar(t *testing.T) {
+	var out bytes.Buffer
+	bar := newProgressBar(&out)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	bar.now, bar.started = func() time.Time { return clock }, clock
+	steps := []struct {
+		phase       string
+		done, total int
+		advance     time.Duration
+		want        []string // in the line as the terminal shows it
+		avoid       string
+	}{
+		{phase: "of the call", done: 0, total: 36000, want: []string{"0s/10h0m0s"}},
+		{phase: "of the call", done: 18000, total: 36000, advance: 30 * time.Second, want: []string{"5h0m0s/10h0m0s", "about 30s left"}},
+		{phase: "oracle rows", done: 1, total: 4, advance: 10 * time.Second, want: []string{"1/4 oracle rows"}, avoid: "10h0m0s"},
+		{phase: "oracle rows", done: 4, total: 4, advance: 10 * time.Second, want: []string{"] 4/4 oracle rows"}, avoid: "left"},
+	}
+	for i, s := range steps {
+		clock = clock.Add(s.advance)
+		bar.show(s.phase, s.done, s.total, func(n int) string {
+			if s.phase == "oracle rows" {
+				return fmt.Sprint(n)
+			}
+			return (time.Duration(n) * time.Second).String()
+		})
+		lines := terminal(out.String())
+		shown := lines[len(lines)-1]
+		for _, w := range s.want {
+			if !strings.Contains(shown, w) {
+				t.Errorf("step %d: the line reads %q, want %q in it", i, shown, w)
+			}
+		}
+		if s.avoid != "" && strings.Contains(shown, s.avoid) || strings.Contains(shown, "ss") {
+			t.Errorf("step %d: the line reads %q: stale characters", i, shown)
+		}
+	}
+	bar.end()
+	if !strings.HasSuffix(out.String(), "\n") {
+		t.Error("the bar's line was not ended")
 	}
 }

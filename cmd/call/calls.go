@@ -394,6 +394,7 @@ func runMedia(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPCo
 	if err != nil {
 		return usageError{err}
 	}
+	f.announceSeed(stderr)
 	detector, err := f.detector()
 	if err != nil {
 		return err
@@ -459,7 +460,7 @@ func runMedia(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPCo
 	}
 	fmt.Fprint(stdout, media.Summary(stats, outcome))
 	if f.statsJSON != "" {
-		if err := writeJSON(f.statsJSON, stats); err != nil && runErr == nil {
+		if err := writeJSON(f.statsJSON, f.statsReport(stats)); err != nil && runErr == nil {
 			runErr = err
 		}
 	}

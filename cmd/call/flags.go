@@ -41,6 +41,8 @@ type callFlags struct {
 	plc               bool             // conceal holes rather than play silence
 	traceOut          string           // traceout.go
 	delaySet, seedSet bool
+	seedRandom        bool     // --seed was not given: seed was drawn at random
+	commandLine       []string // as parsed, for the stats' metadata
 }
 
 func (f *callFlags) register(fs *flag.FlagSet) {
@@ -74,7 +76,9 @@ func (f *callFlags) register(fs *flag.FlagSet) {
 
 // resolve checks the flags' values together, after parsing.
 func (f *callFlags) resolve(fs *flag.FlagSet) error {
+	f.commandLine = strings.Fields(fs.Name()) // "call listen"
 	fs.Visit(func(fl *flag.Flag) {
+		f.commandLine = append(f.commandLine, "--"+fl.Name+"="+fl.Value.String())
 		switch fl.Name {
 		case "delay":
 			f.delaySet = true
@@ -82,6 +86,14 @@ func (f *callFlags) resolve(fs *flag.FlagSet) error {
 			f.seedSet = true
 		}
 	})
+	f.commandLine = append(f.commandLine, fs.Args()...)
+	if !f.seedSet {
+		// Drawn once, so that the impairment built now to check the flags
+		// and the one the call uses are the same, and can be reported.
+		// 53 bits: the seed survives JSON readers that hold numbers as
+		// doubles.
+		f.seed, f.seedRandom = rand.Uint64()>>11, true
+	}
 	if f.duration < 0 {
 		return errors.New("--duration must not be negative")
 	}
@@ -175,12 +187,8 @@ func (f *callFlags) path() (mediaPath, rtcp *impair.Path, err error) {
 	if f.loss.value == 0 && delay == 0 && f.jitterAmount == 0 {
 		return nil, nil, nil
 	}
-	seed := f.seed
-	if !f.seedSet {
-		seed = rand.Uint64()
-	}
 	build := func(stream uint64) (*impair.Path, error) {
-		rng := rand.New(rand.NewPCG(seed, stream))
+		rng := rand.New(rand.NewPCG(f.seed, stream))
 		p := &impair.Path{}
 		if f.loss.value > 0 {
 			b, err := impair.NewBernoulli(f.loss.value, rng)

@@ -69,6 +69,7 @@ Usage:
   call devices                                  list microphones and speakers
   call bench [--scenario wifi] [options]        loss and jitter benchmarks of the playout strategies on a
                                                 virtual clock: a table, --json/--csv, --sweep k=..., --plot DIR
+  call version                                  the version (also --version), from the build
   call help                                     this text
 
 Run 'call listen -h' (or dial, rtp, bench) for every option.
@@ -95,7 +96,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "transcode":
 		return transcode(args[1:], stdout, stderr)
 	case "bench":
-		return benchCmd(args[1:], stdout, stderr)
+		return benchCmd(ctx, args[1:], stdout, stderr)
+	case "version", "--version", "-version":
+		fmt.Fprintf(stdout, "call %s\n", version())
+		return nil
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -76,7 +76,7 @@ func TestTraceOutReplaysInBench(t *testing.T) {
 		t.Fatalf("bench JSON %s: %v", data, err)
 	}
 	want := float64(lost) / float64(len(tr.Rows))
-	if res.Network != "trace" || res.Rows[0].NetworkLoss < want/3 || res.Rows[0].NetworkLoss > want*3 {
+	if res.Network != "trace "+trace || res.Rows[0].NetworkLoss < want/3 || res.Rows[0].NetworkLoss > want*3 {
 		t.Errorf("replayed network loss %.3f, the trace's %.3f", res.Rows[0].NetworkLoss, want)
 	}
 }
