@@ -44,6 +44,10 @@ type Packet struct {
 	// not the network's own (a chunk of an interleaved group after the first
 	// arrives with it, held back by the sender).
 	Unobserved bool
+	// Ready, when later than the packet's arrival, is when it could first be
+	// played: a packet held until its source was confirmed. The strategy sees
+	// its arrival; its playout is scheduled no earlier than Ready.
+	Ready time.Duration
 }
 
 // PushFunc is how a repair stage on the receive path (redundant audio,
@@ -460,7 +464,7 @@ func (b *Buffer) pushNewest(p Packet, arrival time.Duration, x, extTS int64, sta
 	b.observe(&p, media, arrival)
 	var playAt time.Duration
 	if start {
-		playAt = max(media+b.SpurtOffset(), arrival)
+		playAt = max(media+b.SpurtOffset(), arrival, p.Ready)
 		if b.scheduled {
 			playAt = max(playAt, b.schedEnd) // never overlap the previous spurt
 		}
@@ -474,7 +478,7 @@ func (b *Buffer) pushNewest(p Packet, arrival time.Duration, x, extTS int64, sta
 		extSeq: x, extTS: extTS, seq: p.SequenceNumber, ts: p.Timestamp,
 		samples: p.Samples, arrival: arrival, transit: arrival - media,
 	}
-	return b.store(p, arrival, x, extTS, b.spurt, b.offset, playAt, arrival > playAt)
+	return b.store(p, arrival, x, extTS, b.spurt, b.offset, playAt, max(arrival, p.Ready) > playAt)
 }
 
 // pushOlder places a packet between the oldest place Pop may still fill and
@@ -519,7 +523,7 @@ func (b *Buffer) pushOlder(p Packet, arrival time.Duration, x, extTS int64, medi
 	playAt := media + owner.offset
 	end := playAt + b.duration(int64(p.Samples))
 	b.observe(&p, media, arrival)
-	late := arrival > playAt ||
+	late := max(arrival, p.Ready) > playAt ||
 		(owner == before && nextSpurt != nil && end > nextSpurt.playAt) ||
 		(before == nil && b.emitted.ok && playAt < b.emitted.end) ||
 		(before != nil && leads && playAt < before.playAt+b.duration(int64(before.samples)))

@@ -49,3 +49,24 @@ func TestBufferMetaObserveAndHeadroom(t *testing.T) {
 		t.Errorf("next spurt plays at %v (ok %v), want 1265ms: media 1200ms + 40ms + 25ms headroom", c.PlayAt, ok)
 	}
 }
+
+// A packet held until its source was confirmed plays no earlier than Ready,
+// and its spurt's offset follows, so the chunks after it are not late.
+func TestBufferReady(t *testing.T) {
+	s := offsets(10)
+	b := newTestBuffer(t, s, 16)
+	first := in{seq: 1, ts: 0, marker: true}.packet()
+	first.Ready = ms(45) // confirmed by the next packet's arrival
+	if got := b.Push(first, ms(5)); got != OutcomeQueued {
+		t.Fatalf("held first packet: %v, want queued", got)
+	}
+	if got := b.Push(in{seq: 2, ts: 160}.packet(), ms(45)); got != OutcomeQueued {
+		t.Fatalf("confirming packet: %v, want queued (its spurt starts at 45ms)", got)
+	}
+	for i, want := range []float64{45, 65} {
+		c, ok := b.Pop(time.Hour)
+		if !ok || c.PlayAt != ms(want) {
+			t.Errorf("chunk %d plays at %v (ok %v), want %vms", i, c.PlayAt, ok, want)
+		}
+	}
+}

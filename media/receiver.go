@@ -272,12 +272,12 @@ func (r *Receiver) HandleRTP(datagram []byte, arrival time.Duration) (media bool
 		// The source's first packet, held through probation, goes first.
 		// Both parsed before, and parse again the same.
 		ssrc := h.SSRC
-		if held, at, ok := r.src.held(ssrc); ok && r.parse(held) && r.take(held, at) {
+		if held, at, ok := r.src.held(ssrc); ok && r.parse(held) && r.take(held, at, arrival) {
 			r.replayed, r.replayedAt = held, at
 		}
 		r.parse(datagram)
 	}
-	return r.take(datagram, arrival)
+	return r.take(datagram, arrival, arrival)
 }
 
 // Replayed returns the packet the last HandleRTP took ahead of its own
@@ -299,14 +299,16 @@ func (r *Receiver) parse(datagram []byte) bool {
 
 // take carries a parsed packet (r.packet, from datagram) of the call's
 // source on to the repair stages and the playout buffer, and reports whether
-// it was counted as one of the stream's.
-func (r *Receiver) take(datagram []byte, arrival time.Duration) (media bool) {
+// it was counted as one of the stream's. ready is when it could first play:
+// its arrival, or for a first packet held through probation, the arrival of
+// the packet that confirmed its source.
+func (r *Receiver) take(datagram []byte, arrival, ready time.Duration) (media bool) {
 	h := &r.packet.Header
 	seq := h.SequenceNumber
 	if r.il != nil && h.PayloadType == r.il.pt {
 		media = r.receiveInterleaved(arrival)
 	} else {
-		media = r.receivePlain(r.red != nil && h.PayloadType == r.red.PayloadType(), arrival)
+		media = r.receivePlain(r.red != nil && h.PayloadType == r.red.PayloadType(), arrival, ready)
 	}
 	if media && r.xor != nil {
 		r.xor.AddMedia(seq, datagram, arrival) // may rebuild a packet it completes
@@ -331,7 +333,7 @@ func (r *Receiver) receiveInterleaved(arrival time.Duration) (counted bool) {
 // receivePlain takes a received packet of plain or redundant audio (r.packet)
 // through the redundant-audio stage to the playout buffer, and reports
 // whether it was counted as one of the stream's.
-func (r *Receiver) receivePlain(isRED bool, arrival time.Duration) (counted bool) {
+func (r *Receiver) receivePlain(isRED bool, arrival, ready time.Duration) (counted bool) {
 	h := &r.packet.Header
 	primary := r.packet.Payload
 	var redundant []fec.Block
@@ -371,7 +373,8 @@ func (r *Receiver) receivePlain(isRED bool, arrival time.Duration) (counted bool
 	if r.xor != nil {
 		rebuiltQueued, rebuiltTried = r.xor.Arrived(h.SequenceNumber)
 	}
-	switch r.push(h.SequenceNumber, h.Timestamp, h.Marker, samples, jitter.Meta{}, primary, arrival) {
+	switch r.pushRepaired(jitter.Packet{SequenceNumber: h.SequenceNumber, Timestamp: h.Timestamp, Marker: h.Marker,
+		Samples: samples, Payload: primary, Ready: ready}, arrival) {
 	case jitter.OutcomeLate:
 		r.stats.Late++
 	case jitter.OutcomeDuplicate:
