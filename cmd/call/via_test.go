@@ -303,9 +303,16 @@ func checkHeard(t *testing.T, dir, wav string, sides ...string) {
 			t.Fatal(err)
 		}
 		r := audiotest.Compare(sent, heard, 2*audio.SampleRate, 800)
-		t.Logf("%s heard: SNR %.1f dB, coverage %.3f", side, r.SNR, r.Coverage)
-		if r.SNR < 30 || r.Coverage < 0.9 {
-			t.Errorf("%s: SNR %.1f dB, coverage %.3f; want > 30 dB and > 0.9", side, r.SNR, r.Coverage)
+		late := num(t, readStats(t, filepath.Join(dir, side+".json")), "late_lost")
+		// A chunk that came too late is a silent gap the comparison
+		// leaves out, and may cost the frame beside it its alignment: on
+		// a loaded machine the playout buffer, a few milliseconds deep
+		// here, lets some through late (up to 40 in 18 s seen). What is
+		// missing beyond that is the call's fault, and never a quarter.
+		want := max(0.75, 0.9-2*late*audio.FrameSamples/float64(len(sent)))
+		t.Logf("%s heard: SNR %.1f dB, coverage %.3f with %v late", side, r.SNR, r.Coverage, late)
+		if r.SNR < 30 || r.Coverage < want {
+			t.Errorf("%s: SNR %.1f dB, coverage %.3f with %v late; want > 30 dB and > %.3f", side, r.SNR, r.Coverage, late, want)
 		}
 	}
 }
