@@ -111,7 +111,7 @@ func virtualCall(t *testing.T, speech []int16, delay, jitterMax time.Duration, s
 // every packet sent is received and expected.
 func TestVirtualCallExchangesSpeech(t *testing.T) {
 	speech := speechSample(t)
-	for _, seed := range []uint64{1, 2, 3} {
+	for _, seed := range []uint64{1, 2} {
 		a, b := virtualCall(t, speech, 25*time.Millisecond, 10*time.Millisecond, seed)
 		end := time.Duration(len(speech)/audio.FrameSamples)*20*time.Millisecond + 500*time.Millisecond
 		for _, side := range []struct {

@@ -452,16 +452,22 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"dial", "127.0.0.1:1", "--in-device", "no-such-card-xyz", "--out", "none"}, 1, "no microphone"},
 		{[]string{"listen", "--addr", "127.0.0.1:0", "--in", "none", "--out", filepath.Join(dir, "nodir", "x.wav")}, 1, "does not exist"},
 	}
+	// Built before the first run's limit starts: on a loaded machine the
+	// build alone took over 20 s, and a command whose context had expired
+	// before it started reported exit 0 and no output.
+	bin := callBinary(t)
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			cmd := exec.CommandContext(ctx, callBinary(t), tt.args...)
+			cmd := exec.CommandContext(ctx, bin, tt.args...)
 			out, err := cmd.CombinedOutput()
 			code := 0
 			var ee *exec.ExitError
 			if errors.As(err, &ee) {
 				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatalf("running call: %v", err)
 			}
 			if code != tt.wantCode || !strings.Contains(string(out), tt.wantMsg) {
 				t.Errorf("exit %d, output:\n%s\nwant exit %d and %q", code, out, tt.wantCode, tt.wantMsg)
