@@ -16,8 +16,9 @@ build:
 demo: build
 	./scripts/demo.sh $(BIN)
 
+# -parallel 4: most of the end-to-end tests wait on real-time calls, not the CPU.
 test: lint
-	$(GO) test $(GOFLAGS_TAGS) -count=1 -timeout 12m ./...
+	$(GO) test $(GOFLAGS_TAGS) -count=1 -parallel 4 -timeout 12m ./...
 
 bench:
 	$(GO) test $(GOFLAGS_TAGS) -run '^$$' -bench . -benchmem ./...

@@ -58,6 +58,7 @@ func deviceBinary(t *testing.T) string {
 // come out of the speaker, the card's clock must pace the sending, and the
 // speaker must not hold up the call.
 func TestCallWithSoundDevices(t *testing.T) {
+	// not parallel: testtool.PulseAudio sets PULSE_SERVER for the process
 	bin := deviceBinary(t)
 	testtool.PulseAudio(t)
 	dir := t.TempDir()
@@ -104,19 +105,26 @@ func TestCallWithSoundDevices(t *testing.T) {
 	ls := readStats(t, lstats)
 	// The card's clock paces the listener's sending. Through PulseAudio
 	// the first captured samples take about 2 s to come (then exactly 50
-	// frames a second), so this checks for pacing, not the count: an
-	// unpaced device would flood thousands of packets in a few seconds.
-	if sent := num(t, ls, "packets_sent"); sent < 0.4*50*seconds || sent > 50*seconds+5 {
+	// frames a second), 3.5 s on a loaded machine (126 packets sent), so
+	// this checks for pacing, not the count: an unpaced device would flood
+	// thousands of packets in a few seconds.
+	if sent := num(t, ls, "packets_sent"); sent < 0.25*50*seconds || sent > 50*seconds+5 {
 		t.Errorf("the listener sent %v packets from its microphone in a %d s call, want about %d", sent, seconds, 50*seconds)
 	}
 	// The speaker must not hold up the listener's loop, which sends what
 	// the microphone captured: with a speaker that blocked the loop, the
-	// dialer measured 22 ms of interarrival jitter; with a queue, 0.2-3.4.
-	if j := num(t, readStats(t, dstats), "jitter_ms"); j > 10 {
-		t.Errorf("the microphone's packets reached the dialer with %.1f ms of interarrival jitter: the speaker held up the listener's loop?", j)
-	}
-	if j := num(t, ls, "jitter_ms"); j > 10 {
-		t.Errorf("the dialer's packets reached the listener with %.1f ms of interarrival jitter", j)
+	// dialer measured 22 ms of interarrival jitter; with a queue, 0.2-3.4
+	// on an idle machine. But a busy machine delays every process's
+	// sending and reading too: there both directions measured 5-27 ms, the
+	// dialer's file-paced packets, which no sound card touches, as much as
+	// the microphone's (within 7 ms). So the other direction, at the same
+	// moment, is the yardstick: what the microphone's packets suffer
+	// beyond it is the listener's own doing.
+	micJitter, fileJitter := num(t, readStats(t, dstats), "jitter_ms"), num(t, ls, "jitter_ms")
+	t.Logf("interarrival jitter: the microphone's packets at the dialer %.1f ms, the dialer's at the listener %.1f ms", micJitter, fileJitter)
+	if micJitter > fileJitter+10 {
+		t.Errorf("the microphone's packets reached the dialer with %.1f ms of interarrival jitter, the dialer's the listener with %.1f: the speaker held up the listener's loop?",
+			micJitter, fileJitter)
 	}
 
 	heard, err := audio.ReadWAVFile(heardPath)

@@ -212,9 +212,12 @@ func drift(t *testing.T, ref, got []int16, lag int) int {
 // TestFFmpegReceivesOurRTP: ffmpeg, reading the SDP file --sdp-out writes,
 // decodes our stream (RTP and RTCP muxed on one port) to what we sent.
 func TestFFmpegReceivesOurRTP(t *testing.T) {
+	t.Parallel()
 	ffmpeg := testtool.Require(t, "ffmpeg", "ffmpeg")
 	call := callBinary(t)
-	ref := readSpeech(t)
+	// 5 s: drift is measured between the second second and the
+	// second-to-last one
+	speech, ref := speechClip(t, 5*time.Second)
 	for _, codec := range []string{"pcmu", "pcma"} {
 		t.Run(codec, func(t *testing.T) {
 			t.Parallel()
@@ -245,7 +248,7 @@ func TestFFmpegReceivesOurRTP(t *testing.T) {
 			sent := filepath.Join(dir, "sent.sdp")
 			stats := filepath.Join(dir, "stats.json")
 			c := runTool(t, 40*time.Second, call, "rtp", "--local", local, "--remote", remote, "--codec", codec,
-				"--in", speechWAV, "--out", "none", "--vad=false", "--sdp-out", sent, "--stats-json", stats,
+				"--in", speech, "--out", "none", "--vad=false", "--sdp-out", sent, "--stats-json", stats,
 				"--peer-timeout", "30s", "--quiet")
 			if code := c.wait(t, 30*time.Second); code != 0 {
 				t.Fatalf("call exit code %d", code)
@@ -302,25 +305,28 @@ func stripOrigin(sdp []byte) string {
 // receiver plays each for the duration its payload and timestamp imply: the
 // recording matches what ffmpeg sent, with no gap, overlap or drift.
 func TestWeReceiveFFmpegRTP(t *testing.T) {
+	t.Parallel()
 	ffmpeg := testtool.Require(t, "ffmpeg", "ffmpeg")
 	call := callBinary(t)
-	ref := readSpeech(t)
+	speech, ref := speechClip(t, 5*time.Second)
 	dir := t.TempDir()
 	port := freePort(t)
 	heardFile, stats := filepath.Join(dir, "heard.wav"), filepath.Join(dir, "stats.json")
+	// The peer timeout also runs while ffmpeg starts, which took over 2 s
+	// on a loaded machine: 5 s.
 	c := runTool(t, 40*time.Second, call, "rtp", "--local", fmt.Sprintf("127.0.0.1:%d", port),
 		"--remote", fmt.Sprintf("127.0.0.1:%d", freePort(t)), "--codec", "pcmu", "--in", "none",
-		"--out", heardFile, "--peer-timeout", "2s", "--stats-json", stats, "--quiet")
+		"--out", heardFile, "--peer-timeout", "5s", "--stats-json", stats, "--quiet")
 	if !c.waitOutput(t, "streaming RTP", 10*time.Second) {
 		t.Fatalf("call exited before streaming: %v", c.err)
 	}
 	ff := runTool(t, 30*time.Second, ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "warning", "-re",
-		"-i", speechWAV, "-ar", "8000", "-ac", "1", "-c:a", "pcm_mulaw", "-f", "rtp", fmt.Sprintf("rtp://127.0.0.1:%d", port))
+		"-i", speech, "-ar", "8000", "-ac", "1", "-c:a", "pcm_mulaw", "-f", "rtp", fmt.Sprintf("rtp://127.0.0.1:%d", port))
 	if code := ff.wait(t, 25*time.Second); code != 0 {
 		t.Fatalf("ffmpeg exit code %d", code)
 	}
 	// ffmpeg sends no BYE: a receive-only stream ends, in order, when the
-	// sender has been silent for 2 s
+	// sender has been silent for the peer timeout
 	if code := c.wait(t, 15*time.Second); code != 0 {
 		t.Fatalf("call exit code %d, want 0 for a stream that stopped:\n%s", code, c.stderr.String())
 	}
@@ -333,7 +339,9 @@ func TestWeReceiveFFmpegRTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	packets := num(t, st, "packets_received")
-	r := audiotest.Compare(ref, heard, 2*audio.SampleRate, 800)
+	// The recording starts when the call does, so ffmpeg's start (over
+	// 2 s under load, up to the peer timeout) is silence before the speech.
+	r := audiotest.Compare(ref, heard, 6*audio.SampleRate, 800)
 	d := drift(t, ref, heard, r.Lag)
 	t.Logf("ffmpeg sent %d samples in %v packets (%.0f ms each on average): SNR %.1f dB, coverage %.4f, drift %d samples; late %v, spurts %v, jitter %v ms",
 		len(ref), packets, float64(len(ref))/packets/8, r.SNR, r.Coverage, d, st["late_lost"], st["talkspurts"], st["jitter_ms"])
@@ -371,6 +379,7 @@ type rtpRow struct {
 // marker bit on exactly the first packet of every spurt, and RTCP compounds
 // starting with SR/RR, carrying SDES, and ending each side with a BYE.
 func TestTsharkDecodesOurPackets(t *testing.T) {
+	t.Parallel()
 	tshark := testtool.Require(t, "tshark", "tshark")
 	call := callBinary(t)
 	ref := readSpeech(t)

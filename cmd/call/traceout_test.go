@@ -17,12 +17,14 @@ import (
 // received direction with --trace-out; the file loads with impair's trace
 // loader, its losses are the call's, and `call bench --trace` replays it.
 func TestTraceOutReplaysInBench(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
+	clip, _ := speechClip(t, 4*time.Second)
 	trace := filepath.Join(dir, "received.csv")
 	port := freePort(t)
 	l := listenAt(t, port, "--in", "none", "--out", "none", "--trace-out", trace,
 		"--stats-json", filepath.Join(dir, "l.json"), "--quiet")
-	d := start(t, "dial", fmt.Sprintf("127.0.0.1:%d", port), "--in", speechWAV, "--out", "none", "--vad=false",
+	d := start(t, "dial", fmt.Sprintf("127.0.0.1:%d", port), "--in", clip, "--out", "none", "--vad=false",
 		"--loss", "10%", "--seed", "5", "--jitter", "20ms", "--quiet")
 	if code := d.wait(t, 40*time.Second); code != 0 {
 		t.Fatalf("dial exit code %d", code)

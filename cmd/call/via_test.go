@@ -207,12 +207,14 @@ func startCoturn(t *testing.T) int {
 // call code the listener made up and printed. Both send XOR parity: calls
 // through the server negotiate loss recovery as direct ones do.
 func TestCallVia(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
+	clip, _ := speechClip(t, 3*time.Second)
 	port := freePort(t)
 	serveAt(t, port)
 	via := fmt.Sprintf("127.0.0.1:%d", port)
 	// The listener makes up a call code and prints it for the dialer.
-	l := start(t, "listen", "--via", via, "--in", speechWAV, "--out", filepath.Join(dir, "l.wav"),
+	l := start(t, "listen", "--via", via, "--in", clip, "--out", filepath.Join(dir, "l.wav"),
 		"--stats-json", filepath.Join(dir, "l.json"), "--quiet", "--fec", "xor:4", "--plc=false")
 	code := regexp.MustCompile(`call code: (\S+)\non the other machine: call dial --via ` + regexp.QuoteMeta(via) + ` --room (\S+)\n`)
 	var room string
@@ -224,7 +226,7 @@ func TestCallVia(t *testing.T) {
 			t.Fatalf("listen --via without --room printed no call code:\n%s", l.stdout.String())
 		}
 	}
-	d := start(t, "dial", "--via", via, "--room", room, "--in", speechWAV, "--out", filepath.Join(dir, "d.wav"),
+	d := start(t, "dial", "--via", via, "--room", room, "--in", clip, "--out", filepath.Join(dir, "d.wav"),
 		"--stats-json", filepath.Join(dir, "d.json"), "--quiet", "--fec", "xor:4", "--plc=false")
 	if code := d.wait(t, 40*time.Second); code != 0 {
 		t.Fatalf("dial exit code %d", code)
@@ -232,7 +234,7 @@ func TestCallVia(t *testing.T) {
 	if code := l.wait(t, 10*time.Second); code != 0 {
 		t.Fatalf("listen exit code %d", code)
 	}
-	checkHeard(t, dir, "l", "d")
+	checkHeard(t, dir, clip, "l", "d")
 	for _, side := range []string{"l", "d"} {
 		st := readStats(t, filepath.Join(dir, side+".json"))
 		if path, _ := st["path"].(string); !strings.Contains(path, "->") {
@@ -286,12 +288,12 @@ func probeNetns() error {
 	return err
 }
 
-// checkHeard compares what each named side heard with the speech sent. The
+// checkHeard compares what each named side heard with wav, the speech sent. The
 // calls should run with --plc=false: the comparison leaves silent gaps (late
 // chunks) out, but would count concealed audio as error.
-func checkHeard(t *testing.T, dir string, sides ...string) {
+func checkHeard(t *testing.T, dir, wav string, sides ...string) {
 	t.Helper()
-	sent, err := audio.ReadWAVFile(speechWAV)
+	sent, err := audio.ReadWAVFile(wav)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,9 +303,16 @@ func checkHeard(t *testing.T, dir string, sides ...string) {
 			t.Fatal(err)
 		}
 		r := audiotest.Compare(sent, heard, 2*audio.SampleRate, 800)
-		t.Logf("%s heard: SNR %.1f dB, coverage %.3f", side, r.SNR, r.Coverage)
-		if r.SNR < 30 || r.Coverage < 0.9 {
-			t.Errorf("%s: SNR %.1f dB, coverage %.3f; want > 30 dB and > 0.9", side, r.SNR, r.Coverage)
+		late := num(t, readStats(t, filepath.Join(dir, side+".json")), "late_lost")
+		// A chunk that came too late is a silent gap the comparison
+		// leaves out, and may cost the frame beside it its alignment: on
+		// a loaded machine the playout buffer, a few milliseconds deep
+		// here, lets some through late (up to 40 in 18 s seen). What is
+		// missing beyond that is the call's fault, and never a quarter.
+		want := max(0.75, 0.9-2*late*audio.FrameSamples/float64(len(sent)))
+		t.Logf("%s heard: SNR %.1f dB, coverage %.3f with %v late", side, r.SNR, r.Coverage, late)
+		if r.SNR < 30 || r.Coverage < want {
+			t.Errorf("%s: SNR %.1f dB, coverage %.3f with %v late; want > 30 dB and > %.3f", side, r.SNR, r.Coverage, late, want)
 		}
 	}
 }
@@ -342,24 +351,32 @@ func TestViaUsageErrors(t *testing.T) {
 // speech is sent twice, the rebinding falls in the first copy, and the
 // second must be heard whole.
 func TestCallThroughTwoNATs(t *testing.T) {
+	t.Parallel()
 	requireNetns(t)
+	// The first 5 s of the speech end in silence, as the whole file does.
+	// Each run builds namespaces of its own (named after its PID), so
+	// the three run side by side.
+	clip, _ := speechClip(t, 5*time.Second)
 	t.Run("plain", func(t *testing.T) {
+		t.Parallel()
 		dir := t.TempDir()
-		runNATTest(t, dir, speechWAV)
-		checkHeard(t, dir, "a", "b")
-		checkTwoNATStats(t, dir)
+		runNATTest(t, dir, clip)
+		checkHeard(t, dir, clip, "a", "b")
+		checkTwoNATStats(t, dir, clip)
 	})
 	// Routers that take unsolicited datagrams to themselves: the first
 	// check to reach one before its own side has sent would spoil its
 	// mapping, unless the answerer primed its NAT and held its checks
 	// (nat.Prime); without that this fails every time.
 	t.Run("open routers", func(t *testing.T) {
+		t.Parallel()
 		dir := t.TempDir()
-		runNATTest(t, dir, speechWAV, "--open-routers")
-		checkHeard(t, dir, "a", "b")
-		checkTwoNATStats(t, dir)
+		runNATTest(t, dir, clip, "--open-routers")
+		checkHeard(t, dir, clip, "a", "b")
+		checkTwoNATStats(t, dir, clip)
 	})
 	t.Run("rebinding", func(t *testing.T) {
+		t.Parallel()
 		dir := t.TempDir()
 		twice := filepath.Join(dir, "speech-twice.wav")
 		speech, err := audio.ReadWAVFile(speechWAV)
@@ -369,7 +386,7 @@ func TestCallThroughTwoNATs(t *testing.T) {
 		sent := append(slices.Clone(speech), speech...)
 		writeWAV(t, twice, sent)
 		runNATTest(t, dir, twice, "--rebind")
-		checkTwoNATStats(t, dir)
+		checkTwoNATStats(t, dir, twice)
 
 		// The rebinding: its times, and how each side got back.
 		b, err := os.ReadFile(filepath.Join(dir, "rebind"))
@@ -458,9 +475,16 @@ func runNATTest(t *testing.T, dir, wav string, args ...string) {
 }
 
 // checkTwoNATStats checks that both sides ended on a server-reflexive
-// pair and that the server saw no media.
-func checkTwoNATStats(t *testing.T, dir string) {
+// pair and that the server saw no media while both sent wav.
+func checkTwoNATStats(t *testing.T, dir, wav string) {
 	t.Helper()
+	speech, err := audio.ReadWAVFile(wav)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// RTP both sides must have sent: with silence suppression, 91 % of
+	// the speech's frames was seen; 40 % of them is plainly media.
+	minSent := 0.4 * 2 * float64(len(speech)/audio.FrameSamples)
 	var sent float64
 	for _, side := range []string{"a", "b"} {
 		st := readStats(t, filepath.Join(dir, side+".json"))
@@ -480,7 +504,7 @@ func checkTwoNATStats(t *testing.T, dir string) {
 	t.Logf("server received %d UDP datagrams; the call sent %v RTP packets", atServer, sent)
 	// STUN: a binding request from each side, and one more each after a
 	// rebinding; a few retransmissions at most.
-	if atServer > 20 || sent < 400 {
+	if atServer > 20 || sent < minSent {
 		t.Errorf("server saw %d UDP datagrams for %v RTP packets sent: media went through it?", atServer, sent)
 	}
 }

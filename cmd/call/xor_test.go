@@ -14,17 +14,17 @@ import (
 	"github.com/spurtvoip/spurt/internal/audiotest"
 )
 
-// lossyDial runs listener and dialer, the dialer sending the speech sample
+// lossyDial runs listener and dialer, the dialer sending clip
 // continuously (--vad=false) through seeded 5 % loss with the given flags;
 // it returns both sides' stats, what the listener heard and the listener's
 // --trace-out trace (which of the media packets it received).
-func lossyDial(t *testing.T, seed int, args ...string) (dialer, listener map[string]any, heard []int16, trace []impair.TraceRow) {
+func lossyDial(t *testing.T, clip string, seed int, args ...string) (dialer, listener map[string]any, heard []int16, trace []impair.TraceRow) {
 	t.Helper()
 	dir := t.TempDir()
 	port := freePort(t)
 	l := listenAt(t, port, "--in", "none", "--out", filepath.Join(dir, "l.wav"), "--stats-json", filepath.Join(dir, "l.json"),
 		"--trace-out", filepath.Join(dir, "trace.csv"), "--quiet")
-	dargs := append([]string{"dial", fmt.Sprintf("127.0.0.1:%d", port), "--in", speechWAV, "--out", "none", "--vad=false",
+	dargs := append([]string{"dial", fmt.Sprintf("127.0.0.1:%d", port), "--in", clip, "--out", "none", "--vad=false",
 		"--loss", "5%", "--seed", strconv.Itoa(seed), "--stats-json", filepath.Join(dir, "d.json"), "--quiet"}, args...)
 	d := start(t, dargs...)
 	if code := d.wait(t, 40*time.Second); code != 0 {
@@ -95,11 +95,9 @@ func xorGroups(rows []impair.TraceRow, sent, lead, n int) (single, multiple int)
 // number. residual_lost is then compared with the theory p·(1-(1-p)^4) for
 // the log.
 func TestCallXORRepairsLoss(t *testing.T) {
-	sent, err := audio.ReadWAVFile(speechWAV)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, st, heard, rows := lossyDial(t, 7, "--fec", "xor:4")
+	t.Parallel()
+	clip, sent := speechClip(t, 4*time.Second)
+	ds, st, heard, rows := lossyDial(t, clip, 7, "--fec", "xor:4")
 	if ds["fec"] != "xor:4" {
 		t.Errorf("dialer's fec %v, want xor:4", ds["fec"])
 	}
@@ -151,11 +149,10 @@ func TestCallXORRepairsLoss(t *testing.T) {
 // carries all of the speech; the listener reassembles the chunks and conceals
 // the 5 ms holes lost packets leave, and the group's wait shows in the delay.
 func TestCallInterleaved(t *testing.T) {
-	sent, err := audio.ReadWAVFile(speechWAV)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, st, heard, _ := lossyDial(t, 8, "--interleave", "4", "--fec", "xor:2")
+	t.Parallel()
+	// 205 frames: the last group of four is completed with silence
+	clip, sent := speechClip(t, 4100*time.Millisecond)
+	ds, st, heard, _ := lossyDial(t, clip, 8, "--interleave", "4", "--fec", "xor:2")
 	if num(t, ds, "interleave") != 4 || ds["fec"] != "xor:2" {
 		t.Errorf("dialer: interleave %v, fec %v; want 4, xor:2", ds["interleave"], ds["fec"])
 	}
@@ -163,8 +160,8 @@ func TestCallInterleaved(t *testing.T) {
 	t.Logf("--interleave 4 --fec xor:2: expected %v, network_lost %v, fec_recovered %v, residual_lost %v, concealed %v chunks (%v ms); playout delay %v ms; SNR %.2f dB, spectral distance %.2f dB",
 		st["packets_expected"], st["network_lost"], st["fec_recovered"], st["residual_lost"], st["concealed"], st["concealed_ms"],
 		st["playout_delay_ms_mean"], fid.SNR, fid.SpectralDistance)
-	// every frame is sent: 463, the last group of four completed with one
-	// chunk of silence at the end of the input
+	// every frame is sent, the last group of four completed with chunks
+	// of silence at the end of the input
 	if pkts, frames := num(t, ds, "packets_sent"), len(sent)/160; pkts != float64((frames+3)/4*4) {
 		t.Errorf("sent %v packets for %d frames, want %d", pkts, frames, (frames+3)/4*4)
 	}
