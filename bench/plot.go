@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"image/color"
+	"io"
 	"maps"
 	"math"
 	"os"
@@ -134,19 +135,7 @@ func save(p *plot.Plot, dir, name string, written *[]string) error {
 		p.Draw(c)
 	}
 	p.Legend = legend
-	file, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("bench: writing %s: %w", path, err)
-	}
-	if _, err := img.WriteTo(file); err != nil {
-		file.Close()
-		return fmt.Errorf("bench: writing %s: %w", path, err)
-	}
-	if err := file.Close(); err != nil {
-		return fmt.Errorf("bench: writing %s: %w", path, err)
-	}
-	*written = append(*written, path)
-	return nil
+	return writePNG(img, path, written)
 }
 
 // strategyColor is the colour of a strategy's series in every plot, the same
@@ -910,6 +899,11 @@ func saveWithBar(p, bar *plot.Plot, dir, name string, written *[]string) error {
 	const strip = 3 * vg.Centimeter
 	p.Draw(draw.Crop(c, 0, -strip, 0, 0))
 	bar.Draw(draw.Crop(c, plotWidth-strip+5*vg.Millimeter, 0, vg.Centimeter, -vg.Centimeter))
+	return writePNG(img, path, written)
+}
+
+// writePNG writes a drawn canvas to path and adds path to written.
+func writePNG(img io.WriterTo, path string, written *[]string) error {
 	file, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("bench: writing %s: %w", path, err)
