@@ -60,9 +60,9 @@ package bench
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/pion/rtp"
 	"github.com/spurtvoip/spurt/media"
 	"math"
 	"slices"
@@ -504,6 +504,7 @@ type direction struct {
 	lastSeq     uint16
 	lastArrival time.Duration
 	renderErr   error
+	header      rtp.Header // scratch: the header of the packet being sent or delivered
 }
 
 // receiver is one strategy's receive pipeline and what it played.
@@ -672,21 +673,22 @@ func simulate(ctx context.Context, cfg *Config, d int, sch scheme, prog *progres
 		}
 	}
 	sendPacket := func(pkt []byte) {
-		if len(pkt) < 12 {
+		h := &dir.header
+		if _, err := h.Unmarshal(pkt); err != nil {
 			return // cannot happen: the sender built it
 		}
-		if sch.isParity(pkt) {
+		if sch.isParity(h.PayloadType) {
 			push(parityPath, pkt)
 			return
 		}
-		if pkt[1]&0x80 != 0 {
+		if h.Marker {
 			spurtID++
 		}
 		// An interleaved group leaves whole with its last frame: packet j
 		// stands for the chunk of frame n-depth+1+j.
 		frame := n - sch.depth() + 1 + inFrame
 		inFrame++
-		dir.lastSeq = binary.BigEndian.Uint16(pkt[2:4])
+		dir.lastSeq = h.SequenceNumber
 		dir.send = append(dir.send, time.Duration(frame+1)*frameDuration)
 		dir.tx = append(dir.tx, captured)
 		dir.frame = append(dir.frame, int32(frame))
@@ -744,11 +746,12 @@ const parityStream = 0x7061726974790000 // "parity"
 // arrive hands one delivered datagram to every receiver and records its
 // network delay.
 func (dir *direction) arrive(pkt []byte, at time.Duration) {
-	if len(pkt) < 12 {
+	h := &dir.header
+	if _, err := h.Unmarshal(pkt); err != nil {
 		return // cannot happen: the harness sent it
 	}
-	if !dir.scheme.isParity(pkt) {
-		if i := dir.index(binary.BigEndian.Uint16(pkt[2:4])); i >= 0 && dir.network[i] < 0 {
+	if !dir.scheme.isParity(h.PayloadType) {
+		if i := dir.index(h.SequenceNumber); i >= 0 && dir.network[i] < 0 {
 			dir.network[i] = at - dir.clock.Receiver(dir.tx[i])
 		}
 	}

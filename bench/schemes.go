@@ -47,10 +47,11 @@ func (s scheme) depth() int {
 	return 1
 }
 
-// isParity reports whether a datagram is one of the scheme's XOR parity
-// packets, which number themselves in a sequence of their own.
-func (s scheme) isParity(pkt []byte) bool {
-	return s.xor != nil && len(pkt) >= 2 && pkt[1]&0x7f == s.xor.PayloadType
+// isParity reports whether a packet of payload type pt is one of the
+// scheme's XOR parity packets, which number themselves in a sequence of
+// their own.
+func (s scheme) isParity(pt uint8) bool {
+	return s.xor != nil && pt == s.xor.PayloadType
 }
 
 // parseScheme maps a --fec name to its configuration for the call's codec:
