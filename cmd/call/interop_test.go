@@ -425,7 +425,10 @@ func TestTsharkDecodesOurPackets(t *testing.T) {
 			if code := l.wait(t, 10*time.Second); code != 0 {
 				t.Fatalf("listen exit code %d", code)
 			}
-			time.Sleep(300 * time.Millisecond) // the BYEs' last hop through the capture
+			// Give dumpcap time to read the BYEs, the last packets, from the
+			// kernel before it is stopped: 300 ms was too little on a loaded
+			// machine, where it lost them (both sides' last compound had none).
+			time.Sleep(2 * time.Second)
 			capture.interrupt()
 
 			rows := decodeCapture(t, tshark, pcap, port)

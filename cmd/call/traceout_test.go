@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -44,20 +45,25 @@ func TestTraceOutReplaysInBench(t *testing.T) {
 		t.Fatalf("the trace does not load: %v", err)
 	}
 	lost, late := 0, time.Duration(0)
+	var delays []time.Duration
 	for _, r := range tr.Rows {
 		if r.Lost {
 			lost++
 			continue
 		}
 		late = max(late, r.Delay())
+		delays = append(delays, r.Delay())
 	}
+	slices.Sort(delays)
 	if float64(len(tr.Rows)) != num(t, st, "packets_expected") || float64(lost) != num(t, st, "network_lost") {
 		t.Errorf("trace has %d rows, %d lost; the call expected %v, lost %v", len(tr.Rows), lost,
 			st["packets_expected"], st["network_lost"])
 	}
-	// Uniform jitter in [0, 20 ms) shows as delays above the fastest packet's.
-	if late < 10*time.Millisecond || late > 200*time.Millisecond {
-		t.Errorf("largest delay above the fastest packet %v, want about 20 ms", late)
+	// Uniform jitter in [0, 20 ms) shows as delays above the fastest
+	// packet's: about 10 ms in the median, up to 20 ms. The largest one is
+	// not bounded above: on a loaded machine the scheduler adds its own.
+	if median := delays[len(delays)/2]; late < 10*time.Millisecond || median < 3*time.Millisecond || median > 60*time.Millisecond {
+		t.Errorf("delays above the fastest packet: median %v, largest %v; want about 10 ms and 20 ms", median, late)
 	}
 
 	out := filepath.Join(dir, "bench.json")
