@@ -11,19 +11,30 @@ import (
 	"github.com/spurtvoip/spurt/audio"
 )
 
-// pacedSource is a stand-in for a microphone: each ReadFrame blocks for a
-// frame's duration, then delivers a tone frame; after frames it reports
-// io.EOF. It records whether a read ran after Close.
+// pacedSource is a stand-in for a microphone: each ReadFrame blocks until
+// the next frame is due on its own clock (20 ms after the one before, from
+// the first read on), then delivers a tone frame; after frames it reports
+// io.EOF. It records whether a read ran after Close. Due times, not a sleep
+// per frame: a card's clock does not slow down when the machine is busy,
+// and sleeps that each overshoot under load delivered 37 frames a second.
 type pacedSource struct {
 	mu         sync.Mutex
 	tone       audio.Source
 	left       int
 	closed     bool
 	readsAfter int
+	next       time.Time // when the next frame is due; zero before the first read
 }
 
 func (p *pacedSource) ReadFrame(pcm []int16) error {
-	time.Sleep(20 * time.Millisecond)
+	p.mu.Lock()
+	if p.next.IsZero() {
+		p.next = time.Now()
+	}
+	p.next = p.next.Add(20 * time.Millisecond)
+	due := p.next
+	p.mu.Unlock()
+	time.Sleep(time.Until(due))
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.closed {
