@@ -4,10 +4,16 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/spurtvoip/spurt/audio"
 	"github.com/spurtvoip/spurt/fec"
 	"github.com/spurtvoip/spurt/impair"
 	"github.com/spurtvoip/spurt/interleave"
@@ -104,6 +110,9 @@ func (f *callFlags) resolve(fs *flag.FlagSet) error {
 		return errors.New("--peer-timeout must be positive")
 	}
 	if err := f.checkCombinations(); err != nil {
+		return err
+	}
+	if err := f.checkFiles(); err != nil {
 		return err
 	}
 	// build the playout strategy and the impairment once now, so that a bad
@@ -262,6 +271,78 @@ func (f *callFlags) checkCombinations() error {
 		return errors.New("--interleave cannot be combined with --fec red (a redundant-audio packet cannot be cut into units); use --fec xor")
 	}
 	return nil
+}
+
+// checkFiles checks --in's tone and the files the call will write, so that
+// a typo fails now rather than after the call was answered. (An --in WAV
+// and the sound cards are checked by checkAudio.)
+func (f *callFlags) checkFiles() error {
+	if _, _, err := parseTone(f.in); err != nil {
+		return err
+	}
+	if f.out != "" && f.out != "none" {
+		if err := checkWritable("--out", f.out); err != nil {
+			return err
+		}
+	}
+	for _, o := range []struct{ flag, path string }{{"--stats-json", f.statsJSON}, {"--trace-out", f.traceOut}} {
+		if o.path != "" {
+			if err := checkWritable(o.flag, o.path); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// parseTone reads --in tone:HZ. isTone is false for anything else (a WAV
+// file, none, the microphone), even a file whose name starts with "tone".
+func parseTone(in string) (hz float64, isTone bool, err error) {
+	if strings.EqualFold(in, "tone") {
+		return 0, true, errors.New("--in tone needs a frequency: write --in tone:440")
+	}
+	name, arg, ok := strings.Cut(in, ":")
+	if !ok || !strings.EqualFold(name, "tone") {
+		return 0, false, nil
+	}
+	const nyquist = audio.SampleRate / 2
+	hz, err = strconv.ParseFloat(arg, 64)
+	switch {
+	case err != nil || math.IsNaN(hz) || math.IsInf(hz, 0):
+		return 0, true, fmt.Errorf("--in %s: %q is not a frequency in hertz; write e.g. --in tone:440", in, arg)
+	case hz <= 0 || hz >= nyquist:
+		return 0, true, fmt.Errorf("--in %s: want 0 < HZ < %d (half the %d Hz sample rate), e.g. tone:440", in, nyquist, audio.SampleRate)
+	}
+	return hz, true, nil
+}
+
+// checkWritable checks that the file a flag names can be written when the
+// call ends: it is not a directory, its directory exists, and we may write
+// there. A file that does not exist yet is created and removed to find out.
+func checkWritable(flagName, path string) error {
+	info, err := os.Stat(path)
+	switch {
+	case err == nil && info.IsDir():
+		return fmt.Errorf("%s %s: is a directory; name a file in it", flagName, path)
+	case err == nil:
+		file, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return fmt.Errorf("%s %s: cannot write it: %w", flagName, path, errors.Unwrap(err))
+		}
+		return file.Close()
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: %w", flagName, err)
+	}
+	dir := filepath.Dir(path)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return fmt.Errorf("%s %s: directory %s does not exist", flagName, path, dir)
+	}
+	file, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("%s %s: cannot create it: %w", flagName, path, errors.Unwrap(err))
+	}
+	file.Close()
+	return os.Remove(path)
 }
 
 // percentFlag is a share given as "5%" or "5" (both five percent).
