@@ -37,6 +37,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	codecs := fs.String("codecs", "pcmu,pcma", "codecs this side accepts, most preferred first")
 	via := viaFlags{listener: true}
 	via.register(fs)
+	fs.Usage = helpFor(fs, stderr, "call listen [--addr 0.0.0.0:7000] [options]")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -276,6 +277,7 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	codecs := fs.String("codecs", "pcmu,pcma", "codecs to offer, most preferred first")
 	var via viaFlags
 	via.register(fs)
+	fs.Usage = helpFor(fs, stderr, "call dial HOST:PORT [options]")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

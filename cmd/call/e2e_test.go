@@ -431,7 +431,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"dial"}, 2, "HOST:PORT"},
 		{[]string{"dial", "127.0.0.1:1", "--codecs", "opus"}, 2, "unknown codec"},
 		{[]string{"dial", "127.0.0.1:1", "--loss", "lots"}, 2, "-loss"},
-		{[]string{"dial", "127.0.0.1:1", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"dial", "127.0.0.1:1", "--bogus"}, 2, "unknown flag --bogus"},
 		// bad values are usage errors before any sound card or peer is touched
 		{[]string{"dial", "127.0.0.1:1", "--k", "-1"}, 2, "K -1"},
 		{[]string{"listen", "--alpha", "2"}, 2, "alpha 2"},
