@@ -140,6 +140,10 @@ func TestHelp(t *testing.T) {
 	if !strings.Contains(rtp, "--remote") {
 		t.Errorf("call rtp -h lacks --remote:\n%s", rtp)
 	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"help", "rtp"}, &stdout, &stderr); !errors.Is(err, flag.ErrHelp) || stdout.String() != rtp || stderr.Len() != 0 {
+		t.Errorf("call help rtp: %v, %d bytes on stdout and %d on stderr; want the help on stdout", err, stdout.Len(), stderr.Len())
+	}
 	var u usageError
 	if err := run(context.Background(), []string{"devices", "--bogus"}, io.Discard, io.Discard); !errors.As(err, &u) {
 		t.Errorf("call devices --bogus: %v, want a usage error", err)

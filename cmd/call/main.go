@@ -113,8 +113,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 				fmt.Fprint(stdout, usage)
 				return nil
 			}
-			// call help bench: the subcommand's own help
-			return run(ctx, []string{args[1], "-h"}, stdout, stderr)
+			// call help bench: the subcommand's own help, on stdout as
+			// `call help` is, so that it can be paged
+			return run(ctx, []string{args[1], "-h"}, stdout, stdout)
 		}
 		fmt.Fprint(stdout, usage)
 		return nil
