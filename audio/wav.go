@@ -33,8 +33,8 @@ const (
 	fmtChunkMaxUsed = 40
 	// maxChunksBeforeData bounds the number of chunks skipped looking for data.
 	maxChunksBeforeData = 1024
-	// unknownSize is the size a streaming writer (ffmpeg, and we until Close)
-	// puts in a header it cannot go back and fix: read to the end of the input.
+	// unknownSize is the size a streaming writer (ffmpeg) puts in a header it
+	// cannot go back and fix: read to the end of the input.
 	unknownSize = 0xFFFFFFFF
 	// soxStreamingSize is the data size sox writes when its output is a pipe.
 	soxStreamingSize = 0x7FFFF000
@@ -340,8 +340,10 @@ func (w *WAVReader) Close() error {
 }
 
 // A WAVWriter writes 8 kHz mono 16-bit PCM as a WAV file. It implements Sink.
-// Until Close fixes them, the header's sizes say "unknown" (0xFFFFFFFF), so a
-// file cut short by a crash still reads to its end.
+// The header always holds true sizes: they start at zero, are brought up to
+// date after every second of audio (headerEvery) and at Close, so a file
+// left by a killed writer, a full disk or a write error is a valid WAV file
+// missing at most the last second from its declared sizes.
 type WAVWriter struct {
 	w      io.WriteSeeker
 	closer io.Closer // the file CreateWAV created; nil for NewWAVWriter
@@ -349,8 +351,10 @@ type WAVWriter struct {
 	start         int64 // offset of the RIFF header in w
 	headerWritten bool
 	dataBytes     int64
+	headerBytes   int64 // the data size the header says
 	buf           []byte
-	err           error // sticky write error
+	size          [4]byte // scratch for a size field, so updating allocates nothing
+	err           error   // sticky write error
 	closed        bool
 }
 
@@ -386,7 +390,7 @@ func (w *WAVWriter) writeHeader() error {
 	w.start = start
 	var h [wavHeaderSize]byte
 	copy(h[0:4], "RIFF")
-	binary.LittleEndian.PutUint32(h[4:8], unknownSize)
+	binary.LittleEndian.PutUint32(h[4:8], wavHeaderSize-chunkHeaderSize) // no data yet
 	copy(h[8:12], "WAVE")
 	copy(h[12:16], "fmt ")
 	binary.LittleEndian.PutUint32(h[16:20], 16)
@@ -397,7 +401,7 @@ func (w *WAVWriter) writeHeader() error {
 	binary.LittleEndian.PutUint16(h[32:34], bytesPerSample)            // block align
 	binary.LittleEndian.PutUint16(h[34:36], 16)                        // bits per sample
 	copy(h[36:40], "data")
-	binary.LittleEndian.PutUint32(h[40:44], unknownSize)
+	binary.LittleEndian.PutUint32(h[40:44], 0)
 	if _, err := w.w.Write(h[:]); err != nil {
 		return fmt.Errorf("wav: writing header: %w", err)
 	}
@@ -434,19 +438,31 @@ func (w *WAVWriter) WriteSamples(pcm []int16) error {
 		w.err = fmt.Errorf("wav: writing samples: %w", err)
 		return w.err
 	}
+	if w.dataBytes-w.headerBytes >= headerEvery {
+		if err := w.updateSizes(); err != nil {
+			w.err = err
+			return err
+		}
+	}
 	return nil
 }
 
+// headerEvery is how much audio (one second) may be written before the
+// header's sizes are brought up to date.
+const headerEvery = SampleRate * bytesPerSample
+
 // Close writes the final sizes into the header, leaves w positioned after the
-// data and, if CreateWAV opened the file, closes it. Closing twice is a no-op.
+// data and, if CreateWAV opened the file, closes it. After a write error it
+// still tries to make the header match the data that was written, and
+// returns that error. Closing twice is a no-op.
 func (w *WAVWriter) Close() error {
 	if w.closed {
 		return nil
 	}
 	w.closed = true
 	err := w.err
-	if err == nil {
-		err = w.finishHeader()
+	if herr := w.finishHeader(); herr != nil && err == nil {
+		err = herr
 	}
 	if w.closer != nil {
 		if cerr := w.closer.Close(); cerr != nil {
@@ -460,25 +476,34 @@ func (w *WAVWriter) finishHeader() error {
 	if err := w.writeHeader(); err != nil {
 		return err
 	}
-	var size [4]byte
-	fix := func(offset int64, value uint32) error {
-		binary.LittleEndian.PutUint32(size[:], value)
-		if _, err := w.w.Seek(w.start+offset, io.SeekStart); err != nil {
-			return err
-		}
-		_, err := w.w.Write(size[:])
-		return err
+	return w.updateSizes()
+}
+
+// updateSizes writes the RIFF and data sizes for the data written so far and
+// leaves w positioned after the data.
+// A write cut short mid-sample declares only the whole samples.
+func (w *WAVWriter) updateSizes() error {
+	declared := w.dataBytes &^ (bytesPerSample - 1)
+	if err := w.putSize(4, uint32(wavHeaderSize-chunkHeaderSize+declared)); err != nil {
+		return fmt.Errorf("wav: updating RIFF size: %w", err)
 	}
-	if err := fix(4, uint32(wavHeaderSize-chunkHeaderSize+w.dataBytes)); err != nil {
-		return fmt.Errorf("wav: fixing RIFF size: %w", err)
-	}
-	if err := fix(40, uint32(w.dataBytes)); err != nil {
-		return fmt.Errorf("wav: fixing data size: %w", err)
+	if err := w.putSize(40, uint32(declared)); err != nil {
+		return fmt.Errorf("wav: updating data size: %w", err)
 	}
 	if _, err := w.w.Seek(w.start+wavHeaderSize+w.dataBytes, io.SeekStart); err != nil {
 		return fmt.Errorf("wav: seeking past data: %w", err)
 	}
+	w.headerBytes = w.dataBytes
 	return nil
+}
+
+func (w *WAVWriter) putSize(offset int64, value uint32) error {
+	binary.LittleEndian.PutUint32(w.size[:], value)
+	if _, err := w.w.Seek(w.start+offset, io.SeekStart); err != nil {
+		return err
+	}
+	_, err := w.w.Write(w.size[:])
+	return err
 }
 
 // ReadWAVFile reads a whole WAV file (see NewWAVReader for the formats it

@@ -391,24 +391,87 @@ func TestWAVWriterAtOffsetAndAfterClose(t *testing.T) {
 	}
 }
 
-func TestWAVWriterUnclosedReadsToEnd(t *testing.T) {
-	buf := &seekBuffer{}
-	w := NewWAVWriter(buf)
-	pcm := ramp(200)
-	if err := w.WriteSamples(pcm); err != nil {
-		t.Fatal(err)
+// TestWAVWriterUnclosedFileIsValid: a file whose writer never closed it (as
+// after kill -9) parses, and its header's sizes cover all but at most the
+// last second of what was written, never the "unknown" 0xFFFFFFFF.
+func TestWAVWriterUnclosedFileIsValid(t *testing.T) {
+	for _, samples := range []int{0, 100, SampleRate, SampleRate + 160, 5*SampleRate/2 + 7} {
+		path := filepath.Join(t.TempDir(), "unclosed.wav")
+		w, err := CreateWAV(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pcm := ramp(samples)
+		for i := 0; i < len(pcm); i += FrameSamples {
+			if err := w.WriteSamples(pcm[i:min(i+FrameSamples, len(pcm))]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// No Close: the process is gone.
+		file, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dataSize := binary.LittleEndian.Uint32(file[40:])
+		riffSize := binary.LittleEndian.Uint32(file[4:])
+		written := int64(len(file) - wavHeaderSize)
+		if int64(dataSize) > written || written-int64(dataSize) >= headerEvery || riffSize != dataSize+wavHeaderSize-chunkHeaderSize {
+			t.Errorf("%d samples unclosed: RIFF size %#x, data size %#x for %d bytes of data", samples, riffSize, dataSize, written)
+		}
+		got, err := ReadWAVFile(path)
+		if err != nil || len(got) != int(dataSize)/bytesPerSample || !slices.Equal(got, pcm[:len(got)]) {
+			t.Errorf("%d samples unclosed: read %d samples, err %v; want the %d the header declares", samples, len(got), err, dataSize/bytesPerSample)
+		}
+		_ = w.Close()
+		if got, err := ReadWAVFile(path); err != nil || !slices.Equal(got, pcm) {
+			t.Errorf("%d samples closed: read %d samples, err %v", samples, len(got), err)
+		}
 	}
-	// No Close: as after a crash. The header says "unknown size".
+}
+
+// failingWriter is a seekBuffer whose data writes fail once it holds limit
+// bytes, as a full disk would; writes that overwrite (the header) succeed.
+type failingWriter struct {
+	seekBuffer
+	limit int
+}
+
+func (f *failingWriter) Write(p []byte) (int, error) {
+	if room := f.limit - f.pos; len(p) > room {
+		n, _ := f.seekBuffer.Write(p[:max(room, 0)])
+		return n, errors.New("no space left on device")
+	}
+	return f.seekBuffer.Write(p)
+}
+
+// TestWAVWriterErrorKeepsHeaderTrue: after a failed write (a full disk), Close
+// reports the error and leaves a header whose sizes match the whole samples
+// that reached the file.
+func TestWAVWriterErrorKeepsHeaderTrue(t *testing.T) {
+	buf := &failingWriter{limit: wavHeaderSize + 1001} // 500 samples and half of one
+	w := NewWAVWriter(buf)
+	pcm := ramp(FrameSamples)
+	var werr error
+	for range 10 {
+		if werr = w.WriteSamples(pcm); werr != nil {
+			break
+		}
+	}
+	if werr == nil {
+		t.Fatal("writes past the limit succeeded")
+	}
+	if err := w.Close(); err == nil {
+		t.Error("Close after a write error returned nil")
+	}
+	if got := binary.LittleEndian.Uint32(buf.b[40:]); got != 1000 {
+		t.Errorf("data size %d after the error, want the 1000 bytes of whole samples written", got)
+	}
 	r, err := NewWAVReader(bytes.NewReader(buf.b))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Frames() != 0 || r.Duration() != 0 {
-		t.Errorf("unknown size: Frames %d Duration %v, want 0", r.Frames(), r.Duration())
-	}
-	got, _, err := readAll(t, r, 10)
-	if err != io.EOF || !slices.Equal(got[:200], pcm) {
-		t.Errorf("read back: %v", err)
+	if r.Frames() != (500+FrameSamples-1)/FrameSamples || r.Duration() != 500*time.Second/SampleRate {
+		t.Errorf("Frames %d, Duration %v; want the 500 samples written", r.Frames(), r.Duration())
 	}
 }
 

@@ -13,9 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -39,6 +37,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	codecs := fs.String("codecs", "pcmu,pcma", "codecs this side accepts, most preferred first")
 	via := viaFlags{listener: true}
 	via.register(fs)
+	fs.Usage = helpFor(fs, stderr, "call listen [--addr 0.0.0.0:7000] [options]")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -278,6 +277,7 @@ func dial(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	codecs := fs.String("codecs", "pcmu,pcma", "codecs to offer, most preferred first")
 	var via viaFlags
 	via.register(fs)
+	fs.Usage = helpFor(fs, stderr, "call dial HOST:PORT [options]")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -406,9 +406,14 @@ func runMedia(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPCo
 	if src != nil {
 		defer src.Close()
 	}
-	sink, err := openSink(f)
+	opened, err := openSink(f)
 	if err != nil {
 		return err
+	}
+	var sink audio.Sink
+	played := &watchedSink{Sink: opened}
+	if opened != nil {
+		sink = played
 	}
 	var status io.Writer
 	if !f.quiet {
@@ -455,6 +460,10 @@ func runMedia(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPCo
 			runErr = fmt.Errorf("closing output: %w", err)
 		}
 	}
+	if outcome == "" && played.err != nil {
+		// the call went on until the output failed: its stats still count
+		outcome = media.Outcome("output failed")
+	}
 	if outcome == "" {
 		return runErr // the call never started: nothing to summarise
 	}
@@ -473,47 +482,53 @@ func runMedia(ctx context.Context, f *callFlags, cd codec.Codec, conn *net.UDPCo
 // only when the media starts: a microphone opened while waiting for a caller
 // would fill its buffer with stale audio.
 func checkAudio(f *callFlags) error {
+	_, tone, err := parseTone(f.in)
 	switch {
-	case f.in == "none" || strings.HasPrefix(f.in, "tone"):
+	case err != nil:
+		return usageError{err}
+	case f.in == "none" || tone:
 	case f.in != "":
 		r, err := audio.OpenWAV(f.in)
 		if err != nil {
-			return fmt.Errorf("--in: %w", err)
+			return usageError{fmt.Errorf("--in: %w", err)}
 		}
 		r.Close()
 	default:
 		if err := device.CheckInput(f.inDevice); err != nil {
-			return fmt.Errorf("no microphone (use --in FILE.wav, --in tone or --in none): %w", err)
+			return fmt.Errorf("no microphone (use --in FILE.wav, --in tone:440 or --in none): %w", err)
 		}
 	}
-	switch f.out {
-	case "none":
-	case "":
+	if f.out == "" {
 		if err := device.CheckOutput(f.outDevice); err != nil {
 			return fmt.Errorf("no speaker (use --out FILE.wav or --out none): %w", err)
 		}
-	default:
-		if dir := filepath.Dir(f.out); dir != "" {
-			if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-				return fmt.Errorf("--out %s: directory %s does not exist", f.out, dir)
-			}
-		}
 	}
-	return nil
+	return nil // --out FILE, --stats-json and --trace-out: callFlags.checkFiles
+}
+
+// watchedSink remembers the first error writing to the call's output, so
+// that a call ended by it (a full disk) still reports its statistics.
+type watchedSink struct {
+	audio.Sink
+	err error
+}
+
+func (w *watchedSink) WriteSamples(pcm []int16) error {
+	err := w.Sink.WriteSamples(pcm)
+	if err != nil && w.err == nil {
+		w.err = err
+	}
+	return err
 }
 
 func openSource(f *callFlags) (src audio.Source, paced bool, err error) {
+	freq, tone, err := parseTone(f.in)
 	switch {
+	case err != nil:
+		return nil, false, usageError{err}
 	case f.in == "none":
 		return nil, false, nil
-	case strings.HasPrefix(f.in, "tone"):
-		freq := 440.0
-		if _, arg, ok := strings.Cut(f.in, ":"); ok {
-			freq, err = strconv.ParseFloat(arg, 64)
-			if err != nil || freq <= 0 || freq >= audio.SampleRate/2 {
-				return nil, false, usageError{fmt.Errorf("--in %s: want tone:HZ with 0 < HZ < 4000", f.in)}
-			}
-		}
+	case tone:
 		return audio.NewTone(freq, 8000, f.duration), false, nil
 	case f.in != "":
 		r, err := audio.OpenWAV(f.in)

@@ -72,7 +72,7 @@ Usage:
   call version                                  the version (also --version), from the build
   call help                                     this text
 
-Run 'call listen -h' (or dial, rtp, bench) for every option.
+Run 'call help SUBCOMMAND' (or 'call SUBCOMMAND -h') for its options.
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -92,6 +92,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "stun":
 		return stunCmd(ctx, args[1:], stdout, stderr)
 	case "devices":
+		if len(args) > 1 {
+			if args[1] == "-h" || args[1] == "--help" || args[1] == "-help" {
+				fmt.Fprintln(stderr, "Usage: call devices\n\nLists the microphones and speakers (for --in-device and --out-device).")
+				return nil
+			}
+			return usageError{fmt.Errorf("devices takes no options or arguments, got %q", args[1:])}
+		}
 		return devices(stdout)
 	case "transcode":
 		return transcode(args[1:], stdout, stderr)
@@ -101,6 +108,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "call %s\n", version())
 		return nil
 	case "help", "-h", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			if args[1] == "help" || args[1] == "version" {
+				fmt.Fprint(stdout, usage)
+				return nil
+			}
+			// call help bench: the subcommand's own help, on stdout as
+			// `call help` is, so that it can be paged
+			return run(ctx, []string{args[1], "-h"}, stdout, stdout)
+		}
 		fmt.Fprint(stdout, usage)
 		return nil
 	default:
@@ -117,21 +133,34 @@ func newLogger(stderr io.Writer, verbose bool) *slog.Logger {
 }
 
 // newFlagSet makes a subcommand's flag set that reports errors to the caller
-// instead of exiting.
+// instead of exiting, and prints its help (-h) to stderr.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("call "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = helpFor(fs, stderr, "call "+name+" [options]")
 	return fs
 }
 
-// parse parses a subcommand's arguments, turning flag errors into usage errors.
+// parse parses a subcommand's arguments, turning flag errors into one-line
+// usage errors (the flag package's own message and usage are not printed);
+// -h prints the help.
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, err
+	help, out := fs.Usage, fs.Output()
+	fs.Usage = func() {}
+	fs.SetOutput(io.Discard)
+	pos, err := parseInterspersed(fs, joinBoolValues(fs, args))
+	fs.Usage = help
+	fs.SetOutput(out)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		if help != nil {
+			help()
+		} else {
+			fs.PrintDefaults()
 		}
-		return nil, usageError{err}
+		return nil, err
+	case err != nil:
+		return nil, usageError{explainFlagError(fs, err)}
 	}
 	return pos, nil
 }

@@ -28,6 +28,8 @@ func rtpMode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	remoteFlag := fs.String("remote", "", "UDP address to send RTP to (required)")
 	codecName := fs.String("codec", "pcmu", "codec to send and expect: pcmu, pcma or gsm")
 	sdpOut := fs.String("sdp-out", "", "write an SDP file describing the stream this side sends (for ffmpeg -i / GStreamer)")
+	// --fec and --interleave are accepted only to be refused with a reason
+	fs.Usage = helpFor(fs, stderr, "call rtp --remote HOST:PORT [--local HOST:PORT] [options]", "fec", "interleave")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
