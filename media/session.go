@@ -327,6 +327,7 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 		lost := int64(s.rep.remoteLost)
 		st.RemoteLost = &lost
 		st.RemoteJitter = msPtr(time.Duration(s.rep.remoteJitter) * time.Second / time.Duration(s.rep.rate))
+		st.RemoteAge = max(elapsed-s.rep.remoteAt, 0).Seconds()
 	}
 	switch e := s.receiver.strategy.(type) {
 	case *jitter.EWMA:
@@ -335,6 +336,8 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 	case *jitter.Spike:
 		cfg := e.Config()
 		st.K, st.Alpha, st.Beta = cfg.K, cfg.Alpha, cfg.Beta
+	case *jitter.Fixed:
+		st.FixedDelay = ms(e.Delay())
 	}
 	st.RFactor, st.MOS = st.quality()
 	return st

@@ -58,6 +58,9 @@ func Summary(s Stats, outcome Outcome) string {
 	}
 	fmt.Fprintf(&b, "call ended: %s after %.1f s\n", outcome, s.Duration)
 	fmt.Fprintf(&b, "  codec %s, playout %s", s.Codec, s.Playout)
+	if s.FixedDelay > 0 {
+		fmt.Fprintf(&b, " %.0f ms", s.FixedDelay)
+	}
 	if s.K != 0 || s.Alpha != 0 || s.Beta != 0 { // ewma and spike have them
 		fmt.Fprintf(&b, " (K %g, alpha %g, beta %g)", s.K, s.Alpha, s.Beta)
 	}
@@ -70,18 +73,27 @@ func Summary(s Stats, outcome Outcome) string {
 	fmt.Fprintf(&b, "  rtt %s, interarrival jitter %.1f ms", opt(s.RTT), s.Jitter)
 	if s.RemoteLost != nil {
 		fmt.Fprintf(&b, "; the peer lost %d of ours (jitter %s)", *s.RemoteLost, opt(s.RemoteJitter))
+		if s.RemoteAge >= 0.05 { // a report from before the end: the peer counts on after it
+			fmt.Fprintf(&b, " by its last report, %.1f s before the end", s.RemoteAge)
+		}
 	}
 	b.WriteString("\n")
-	if (s.FEC != "" && s.FEC != "none") || s.FECRecovered > 0 {
-		fmt.Fprintf(&b, "  fec %s (overhead %.0f%%); received: %d chunks recovered, %d lost for good\n",
-			s.FEC, 100*s.OverheadRatio, s.FECRecovered, s.ResidualLost)
+	if sends := s.FEC != "" && s.FEC != "none"; sends || s.FECRecovered > 0 {
+		// s.FEC is what this side sends; what it recovered came from the
+		// peer's redundancy, whatever this side sends.
+		sent := "none"
+		if sends {
+			sent = fmt.Sprintf("%s (overhead %.0f%%)", s.FEC, 100*s.OverheadRatio)
+		}
+		fmt.Fprintf(&b, "  fec we send: %s; from the peer's: %s recovered, %d lost for good\n",
+			sent, plural(s.FECRecovered, "chunk"), s.ResidualLost)
 	}
 	if s.Interleave > 0 {
-		fmt.Fprintf(&b, "  interleaving %d chunks over %d packets\n", s.Interleave, s.Interleave)
+		fmt.Fprintf(&b, "  interleaving %s over %s\n", plural(uint64(s.Interleave), "chunk"), plural(uint64(s.Interleave), "packet"))
 	}
 	if s.Concealed > 0 || s.FECLate > 0 || s.FECMalformed > 0 {
-		fmt.Fprintf(&b, "  concealed %d chunks (%.0f ms); fec rebuilt too late %d, malformed %d\n",
-			s.Concealed, s.ConcealedMs, s.FECLate, s.FECMalformed)
+		fmt.Fprintf(&b, "  concealed %s (%.0f ms); fec rebuilt too late %d, malformed %d\n",
+			plural(s.Concealed, "chunk"), s.ConcealedMs, s.FECLate, s.FECMalformed)
 	}
 	switch {
 	case s.RFactor != nil && s.MOS != nil:
@@ -98,4 +110,12 @@ func Summary(s Stats, outcome Outcome) string {
 			s.SourceChanges, s.ByeIgnored)
 	}
 	return b.String()
+}
+
+// plural writes n and the noun, with an s unless n is 1.
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

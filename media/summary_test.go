@@ -8,6 +8,7 @@ import (
 
 func TestSummary(t *testing.T) {
 	r, mos, delay := 88.04, 4.31, 45.5
+	lost := int64(7)
 	tests := []struct {
 		name      string
 		st        Stats
@@ -19,7 +20,17 @@ func TestSummary(t *testing.T) {
 		{"no delay yet", Stats{Codec: "PCMA"},
 			[]string{"playout delay mean n/a"}, []string{"MOS"}},
 		{"fec and bad input", Stats{Codec: "PCMU", FEC: "red:1", OverheadRatio: 0.237, FECRecovered: 5, ResidualLost: 1, Malformed: 3},
-			[]string{"fec red:1 (overhead 24%)", "5 chunks recovered, 1 lost for good", "3 malformed"}, nil},
+			[]string{"fec we send: red:1 (overhead 24%)", "5 chunks recovered, 1 lost for good", "3 malformed"}, nil},
+		{"recovers without sending fec", Stats{Codec: "PCMU", FEC: "none", FECRecovered: 39},
+			[]string{"fec we send: none; from the peer's: 39 chunks recovered"}, []string{"fec none"}},
+		{"one of a kind", Stats{Codec: "PCMU", FEC: "none", FECRecovered: 1, Concealed: 1, ConcealedMs: 20},
+			[]string{"1 chunk recovered", "concealed 1 chunk (20 ms)"}, []string{"1 chunks"}},
+		{"fixed playout", Stats{Codec: "PCMU", Playout: "fixed", FixedDelay: 60},
+			[]string{"playout fixed 60 ms"}, nil},
+		{"a stale report of the peer", Stats{Codec: "PCMU", RemoteLost: &lost, RemoteJitter: &delay, RemoteAge: 4.24},
+			[]string{"the peer lost 7 of ours (jitter 45.5 ms) by its last report, 4.2 s before the end"}, nil},
+		{"a current report of the peer", Stats{Codec: "PCMU", RemoteLost: &lost, RemoteJitter: &delay},
+			[]string{"the peer lost 7 of ours (jitter 45.5 ms)\n"}, []string{"last report"}},
 		{"the peer's source", Stats{Codec: "PCMU", SourceChanges: 1, ByeIgnored: 2, RejectedSource: 25},
 			[]string{"1 changes of SSRC, 2 RTCP BYEs ignored", "25 from other sources"}, nil},
 	}
