@@ -238,6 +238,8 @@ type Status struct {
 	HaveEWMA, Mapped               bool          // estimates exist; delays are absolute (RTCP mapping known)
 	K, Alpha, Beta                 float64
 	Strategy                       string
+	LastRTP                        time.Duration // when the last media packet came, if HeardRTP
+	HeardRTP                       bool
 }
 
 // Status snapshots the figures the status line shows. Until the peer's first
@@ -249,6 +251,7 @@ func (s *Session) Status() Status {
 		Received: rs.Packets, Expected: rs.Expected, Lost: rs.Lost, Late: rs.Late,
 		Spurts:   rs.Spurts,
 		Strategy: s.receiver.strategy.Name(),
+		LastRTP:  s.rtpFrom, HeardRTP: s.heardRTP,
 	}
 	m, mapped := s.rep.mapping(s.anchorTS, s.anchorMedia)
 	st.Mapped = mapped

@@ -6,33 +6,85 @@ import (
 	"time"
 )
 
-// FormatStatus renders one status line: elapsed time, loss, late loss, the
-// current playout delay, the EWMA's d and v with its parameters, and the
-// number of talk spurts. A "~" marks delays still relative to the first
-// packet because no RTCP sender report has arrived to anchor them.
+// StatusWidth is the widest status line FormatStatus writes: one column under
+// an 80-column terminal's width, so that the line never wraps and the next
+// refresh overwrites it in place.
+const StatusWidth = 79
+
+// FormatStatusHeader is the line printed once above the status lines: what
+// their columns mean, and the playout strategy's constants, which do not
+// change during a call.
+func FormatStatusHeader(s Status) string {
+	head := "status: time, packets received, network and late loss, time since the last packet, playout delay"
+	const tail = "talk spurts; delays in ms, ~ while relative to the first packet"
+	if s.HaveEWMA {
+		return fmt.Sprintf("%s, the %s estimates d and v (K %g, alpha %g, beta %g), %s",
+			head, s.Strategy, s.K, s.Alpha, s.Beta, tail)
+	}
+	return fmt.Sprintf("%s (%s), %s", head, s.Strategy, tail)
+}
+
+// FormatStatus renders one status line: elapsed time, packets received, loss,
+// late loss, the time since the last media packet, the current playout delay,
+// the EWMA's d and v, and the number of talk spurts, in at most StatusWidth
+// columns (FormatStatusHeader says what they are). A "~" marks delays still
+// relative to the first packet because no RTCP sender report has arrived to
+// anchor them.
 func FormatStatus(elapsed time.Duration, s Status) string {
-	var b strings.Builder
 	rel := ""
 	if !s.Mapped {
 		rel = "~"
 	}
 	playout := "-" // no spurt begun: no playout delay chosen yet
 	if s.Spurts > 0 {
-		playout = fmt.Sprintf("%s%.0fms", rel, ms(s.PlayoutDelay))
+		playout = fmt.Sprintf("%s%.0f", rel, ms(s.PlayoutDelay))
 	}
-	fmt.Fprintf(&b, "%s  rx %d  loss %.1f%%  late %.1f%%  playout %s",
-		fmtElapsed(elapsed), s.Received, pct(s.Lost, s.Expected), pct(s.Late, s.Received), playout)
+	last := "-" // no packet yet
+	if s.HeardRTP {
+		last = fmtSince(max(elapsed-s.LastRTP, 0))
+	}
+	fields := [...]string{
+		fmtElapsed(elapsed),
+		fmt.Sprintf("rx %d", s.Received),
+		fmt.Sprintf("loss %.1f%%", pct(s.Lost, s.Expected)),
+		fmt.Sprintf("late %.1f%%", pct(s.Late, s.Received)),
+		"last " + last,
+		"playout " + playout,
+		"", "", // d and v, for the EWMA
+		fmt.Sprintf("spurts %d", s.Spurts),
+	}
 	if s.HaveEWMA {
 		d := "-" // nothing received: no estimate yet
 		if s.Received > 0 {
-			d = fmt.Sprintf("%s%.1fms", rel, ms(s.D))
+			d = fmt.Sprintf("%s%.1f", rel, ms(s.D))
 		}
-		fmt.Fprintf(&b, "  d %s  v %.1fms  K %g  alpha %g  beta %g", d, ms(s.V), s.K, s.Alpha, s.Beta)
-	} else {
-		fmt.Fprintf(&b, "  [%s]", s.Strategy)
+		fields[6], fields[7] = "d "+d, fmt.Sprintf("v %.1f", ms(s.V))
 	}
-	fmt.Fprintf(&b, "  spurts %d", s.Spurts)
+	// Whole fields, from the first, as many as fit: with absurd figures the
+	// last ones go rather than the line wrapping.
+	var b strings.Builder
+	for _, f := range fields {
+		if f == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			if b.Len()+1+len(f) > StatusWidth {
+				break
+			}
+			b.WriteByte(' ')
+		}
+		b.WriteString(f)
+	}
 	return b.String()
+}
+
+// fmtSince renders a time since an event: tenths of a second up to a
+// minute, then minutes and seconds.
+func fmtSince(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
 
 func fmtElapsed(d time.Duration) string {
