@@ -91,8 +91,11 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	local := func(conn *signaling.Conn) (netip.AddrPort, error) { return advertised(conn.LocalAddr(), udp) }
 	prefs := preferences(reg, supported, &f, netip.AddrPort{})
 	caller, err := takeCall(ctx, ln, prefs, local, log)
-	if err != nil || caller.conn == nil {
+	if err != nil {
 		return err
+	}
+	if caller.conn == nil {
+		return errInterrupted // Ctrl-C before anyone called
 	}
 	defer caller.conn.Close()
 	agreed, err := negotiate.Agree(negotiate.Answerer, caller.offer, caller.answer, prefs)

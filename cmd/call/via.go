@@ -119,6 +119,9 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 	conn, role, err := signaling.JoinRoom(joinCtx, v.server, v.room)
 	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
 		return fmt.Errorf("meeting at %s: %w", v.server, err)
 	}
 	defer conn.Close()
@@ -154,6 +157,9 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 		agreed, err = negotiate.Agree(side, offer, answer, prefs)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted // Ctrl-C while waiting for the peer
+		}
 		return fmt.Errorf("negotiating through %s: %w", v.server, err)
 	}
 	peer := agreed.PeerICE
