@@ -32,7 +32,8 @@ func TestExitCtrlCWhileWaiting(t *testing.T) {
 	via := start(t, "listen", "--via", server, "--room", "exit-test", "--in", "none", "--out", "none", "--quiet")
 	waitFor(t, via, "joined the room")
 	viaDial := start(t, "dial", "--via", server, "--room", "nobody-here", "--in", "none", "--out", "none", "--quiet")
-	waitFor(t, viaDial, "joined the room")
+	// a dialer alone in its room (a mistyped code) says so, not silence
+	waitFor(t, viaDial, "nobody is in room nobody-here yet: waiting")
 	for _, p := range []*proc{direct, via, viaDial} {
 		if err := p.cmd.Process.Signal(os.Interrupt); err != nil {
 			t.Fatal(err)
@@ -43,5 +44,18 @@ func TestExitCtrlCWhileWaiting(t *testing.T) {
 			t.Errorf("%s: exit code %d after Ctrl-C while waiting, want %d and %q:\n%s",
 				name, code, exitInterrupted, errInterrupted, p.stderr.String())
 		}
+	}
+}
+
+// TestViaServerDownFailsAtOnce: a rendezvous server that is down fails the
+// call at once (exit 1), before the STUN queries that would take seconds.
+func TestViaServerDownFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	down := fmt.Sprintf("127.0.0.1:%d", freePort(t)) // nothing listens there
+	began := time.Now()
+	p := start(t, "dial", "--via", down, "--room", "abc", "--in", "none", "--out", "none", "--quiet")
+	code := p.wait(t, 10*time.Second)
+	if took := time.Since(began); code != 1 || took > 2*time.Second || !strings.Contains(p.stderr.String(), "meeting at "+down) {
+		t.Errorf("exit code %d after %v, want 1 within 2 s saying it could not meet at %s:\n%s", code, took, down, p.stderr.String())
 	}
 }
