@@ -6,13 +6,20 @@ BIN     := bin/call
 TAGS    := $(shell pkg-config --exists portaudio-2.0 2>/dev/null || echo nodevice)
 GOFLAGS_TAGS := $(if $(TAGS),-tags $(TAGS),)
 
-.PHONY: build demo test bench lint clean
+.PHONY: build install demo test bench lint clean
 
 build:
 	$(GO) build $(GOFLAGS_TAGS) -o $(BIN) ./cmd/call
 
+# Installs call into $(PREFIX)/bin (default /usr/local/bin; e.g. make install PREFIX=$$HOME/.local).
+PREFIX  ?= /usr/local
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/call
+
 # A real two-process call on 127.0.0.1 with the bundled speech sample, a little
-# loss and jitter; writes demo-out/heard-*.wav and prints both summaries.
+# loss and jitter; writes demo-out/heard-*.wav and prints both summaries. It
+# listens on SPURT_DEMO_PORT (default 7000), or the next free port after it.
 demo: build
 	./scripts/demo.sh $(BIN)
 

@@ -47,6 +47,7 @@ type reporter struct {
 	remoteLost   int32
 	remoteJitter uint32
 	haveRemote   bool
+	remoteAt     time.Duration // arrival of the reception report they come from
 
 	// byeHeard: an RTCP BYE naming the peer's source came, at byeAt. The
 	// Session decides whether the peer has left (see Session.PeerLeft).
@@ -146,10 +147,10 @@ func (r *reporter) handle(datagram []byte, arrival time.Duration, wall time.Time
 				continue
 			}
 			r.senderReport(p, arrival, wall)
-			r.receptionReports(p.Reports, wall)
+			r.receptionReports(p.Reports, arrival, wall)
 		case *rtcp.ReceiverReport:
 			if r.acceptPeer(p.SSRC) {
-				r.receptionReports(p.Reports, wall)
+				r.receptionReports(p.Reports, arrival, wall)
 			}
 		case *rtcp.Goodbye:
 			for _, s := range p.Sources {
@@ -228,12 +229,12 @@ func (r *reporter) srFlight() (flight time.Duration, ok bool) {
 // a round trip to check it against.
 const maxUncheckedFlight = time.Second
 
-func (r *reporter) receptionReports(blocks []rtcp.ReceptionReport, wall time.Time) {
+func (r *reporter) receptionReports(blocks []rtcp.ReceptionReport, arrival time.Duration, wall time.Time) {
 	for _, b := range blocks {
 		if b.SSRC != r.ssrc {
 			continue
 		}
-		r.haveRemote = true
+		r.haveRemote, r.remoteAt = true, arrival
 		r.remoteLost = int32(b.TotalLost<<8) >> 8 // 24-bit signed
 		r.remoteJitter = b.Jitter
 		if b.LastSenderReport == 0 {

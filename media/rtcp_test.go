@@ -111,3 +111,19 @@ func TestNTPRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// The peer's view of our stream is as old as the report it came in: the
+// summary says so, since the peer counts on after its last report.
+func TestRemoteViewRemembersItsReport(t *testing.T) {
+	me := reporter{ssrc: 1, cname: "a", rate: 8000}
+	for i, at := range []time.Duration{2 * time.Second, 7 * time.Second} {
+		b, err := rtcp.Marshal([]rtcp.Packet{&rtcp.ReceiverReport{SSRC: 2, Reports: []rtcp.ReceptionReport{{SSRC: 1, TotalLost: uint32(3 + i)}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		me.handle(b, at, time.Unix(100, 0))
+		if !me.haveRemote || me.remoteAt != at || me.remoteLost != int32(3+i) {
+			t.Errorf("after a report at %v: remote view %v at %v, lost %d", at, me.haveRemote, me.remoteAt, me.remoteLost)
+		}
+	}
+}

@@ -238,6 +238,8 @@ type Status struct {
 	HaveEWMA, Mapped               bool          // estimates exist; delays are absolute (RTCP mapping known)
 	K, Alpha, Beta                 float64
 	Strategy                       string
+	LastRTP                        time.Duration // when the last media packet came, if HeardRTP
+	HeardRTP                       bool
 }
 
 // Status snapshots the figures the status line shows. Until the peer's first
@@ -249,6 +251,7 @@ func (s *Session) Status() Status {
 		Received: rs.Packets, Expected: rs.Expected, Lost: rs.Lost, Late: rs.Late,
 		Spurts:   rs.Spurts,
 		Strategy: s.receiver.strategy.Name(),
+		LastRTP:  s.rtpFrom, HeardRTP: s.heardRTP,
 	}
 	m, mapped := s.rep.mapping(s.anchorTS, s.anchorMedia)
 	st.Mapped = mapped
@@ -327,6 +330,7 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 		lost := int64(s.rep.remoteLost)
 		st.RemoteLost = &lost
 		st.RemoteJitter = msPtr(time.Duration(s.rep.remoteJitter) * time.Second / time.Duration(s.rep.rate))
+		st.RemoteAge = max(elapsed-s.rep.remoteAt, 0).Seconds()
 	}
 	switch e := s.receiver.strategy.(type) {
 	case *jitter.EWMA:
@@ -335,6 +339,8 @@ func (s *Session) Stats(elapsed time.Duration) Stats {
 	case *jitter.Spike:
 		cfg := e.Config()
 		st.K, st.Alpha, st.Beta = cfg.K, cfg.Alpha, cfg.Beta
+	case *jitter.Fixed:
+		st.FixedDelay = ms(e.Delay())
 	}
 	st.RFactor, st.MOS = st.quality()
 	return st

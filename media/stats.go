@@ -66,6 +66,11 @@ type Stats struct {
 	// The peer's view of our stream, from its RTCP reception reports.
 	RemoteLost   *int64   `json:"remote_lost"`
 	RemoteJitter *float64 `json:"remote_jitter_ms"`
+	// RemoteAge is how long before the end the report they come from
+	// arrived: the peer's loss goes on being counted after it.
+	RemoteAge float64 `json:"-"`
+	// FixedDelay is the fixed strategy's playout delay in ms (0 for others).
+	FixedDelay float64 `json:"-"`
 
 	K     float64 `json:"k"`
 	Alpha float64 `json:"alpha"`

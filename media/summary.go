@@ -6,33 +6,85 @@ import (
 	"time"
 )
 
-// FormatStatus renders one status line: elapsed time, loss, late loss, the
-// current playout delay, the EWMA's d and v with its parameters, and the
-// number of talk spurts. A "~" marks delays still relative to the first
-// packet because no RTCP sender report has arrived to anchor them.
+// StatusWidth is the widest status line FormatStatus writes: one column under
+// an 80-column terminal's width, so that the line never wraps and the next
+// refresh overwrites it in place.
+const StatusWidth = 79
+
+// FormatStatusHeader is the line printed once above the status lines: what
+// their columns mean, and the playout strategy's constants, which do not
+// change during a call.
+func FormatStatusHeader(s Status) string {
+	head := "status: time, packets received, network and late loss, time since the last packet, playout delay"
+	const tail = "talk spurts; delays in ms, ~ while relative to the first packet"
+	if s.HaveEWMA {
+		return fmt.Sprintf("%s, the %s estimates d and v (K %g, alpha %g, beta %g), %s",
+			head, s.Strategy, s.K, s.Alpha, s.Beta, tail)
+	}
+	return fmt.Sprintf("%s (%s), %s", head, s.Strategy, tail)
+}
+
+// FormatStatus renders one status line: elapsed time, packets received, loss,
+// late loss, the time since the last media packet, the current playout delay,
+// the EWMA's d and v, and the number of talk spurts, in at most StatusWidth
+// columns (FormatStatusHeader says what they are). A "~" marks delays still
+// relative to the first packet because no RTCP sender report has arrived to
+// anchor them.
 func FormatStatus(elapsed time.Duration, s Status) string {
-	var b strings.Builder
 	rel := ""
 	if !s.Mapped {
 		rel = "~"
 	}
 	playout := "-" // no spurt begun: no playout delay chosen yet
 	if s.Spurts > 0 {
-		playout = fmt.Sprintf("%s%.0fms", rel, ms(s.PlayoutDelay))
+		playout = fmt.Sprintf("%s%.0f", rel, ms(s.PlayoutDelay))
 	}
-	fmt.Fprintf(&b, "%s  rx %d  loss %.1f%%  late %.1f%%  playout %s",
-		fmtElapsed(elapsed), s.Received, pct(s.Lost, s.Expected), pct(s.Late, s.Received), playout)
+	last := "-" // no packet yet
+	if s.HeardRTP {
+		last = fmtSince(max(elapsed-s.LastRTP, 0))
+	}
+	fields := [...]string{
+		fmtElapsed(elapsed),
+		fmt.Sprintf("rx %d", s.Received),
+		fmt.Sprintf("loss %.1f%%", pct(s.Lost, s.Expected)),
+		fmt.Sprintf("late %.1f%%", pct(s.Late, s.Received)),
+		"last " + last,
+		"playout " + playout,
+		"", "", // d and v, for the EWMA
+		fmt.Sprintf("spurts %d", s.Spurts),
+	}
 	if s.HaveEWMA {
 		d := "-" // nothing received: no estimate yet
 		if s.Received > 0 {
-			d = fmt.Sprintf("%s%.1fms", rel, ms(s.D))
+			d = fmt.Sprintf("%s%.1f", rel, ms(s.D))
 		}
-		fmt.Fprintf(&b, "  d %s  v %.1fms  K %g  alpha %g  beta %g", d, ms(s.V), s.K, s.Alpha, s.Beta)
-	} else {
-		fmt.Fprintf(&b, "  [%s]", s.Strategy)
+		fields[6], fields[7] = "d "+d, fmt.Sprintf("v %.1f", ms(s.V))
 	}
-	fmt.Fprintf(&b, "  spurts %d", s.Spurts)
+	// Whole fields, from the first, as many as fit: with absurd figures the
+	// last ones go rather than the line wrapping.
+	var b strings.Builder
+	for _, f := range fields {
+		if f == "" {
+			continue
+		}
+		if b.Len() > 0 {
+			if b.Len()+1+len(f) > StatusWidth {
+				break
+			}
+			b.WriteByte(' ')
+		}
+		b.WriteString(f)
+	}
 	return b.String()
+}
+
+// fmtSince renders a time since an event: tenths of a second up to a
+// minute, then minutes and seconds.
+func fmtSince(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
 
 func fmtElapsed(d time.Duration) string {
@@ -58,6 +110,9 @@ func Summary(s Stats, outcome Outcome) string {
 	}
 	fmt.Fprintf(&b, "call ended: %s after %.1f s\n", outcome, s.Duration)
 	fmt.Fprintf(&b, "  codec %s, playout %s", s.Codec, s.Playout)
+	if s.FixedDelay > 0 {
+		fmt.Fprintf(&b, " %.0f ms", s.FixedDelay)
+	}
 	if s.K != 0 || s.Alpha != 0 || s.Beta != 0 { // ewma and spike have them
 		fmt.Fprintf(&b, " (K %g, alpha %g, beta %g)", s.K, s.Alpha, s.Beta)
 	}
@@ -70,18 +125,27 @@ func Summary(s Stats, outcome Outcome) string {
 	fmt.Fprintf(&b, "  rtt %s, interarrival jitter %.1f ms", opt(s.RTT), s.Jitter)
 	if s.RemoteLost != nil {
 		fmt.Fprintf(&b, "; the peer lost %d of ours (jitter %s)", *s.RemoteLost, opt(s.RemoteJitter))
+		if s.RemoteAge >= 0.05 { // a report from before the end: the peer counts on after it
+			fmt.Fprintf(&b, " by its last report, %.1f s before the end", s.RemoteAge)
+		}
 	}
 	b.WriteString("\n")
-	if (s.FEC != "" && s.FEC != "none") || s.FECRecovered > 0 {
-		fmt.Fprintf(&b, "  fec %s (overhead %.0f%%); received: %d chunks recovered, %d lost for good\n",
-			s.FEC, 100*s.OverheadRatio, s.FECRecovered, s.ResidualLost)
+	if sends := s.FEC != "" && s.FEC != "none"; sends || s.FECRecovered > 0 {
+		// s.FEC is what this side sends; what it recovered came from the
+		// peer's redundancy, whatever this side sends.
+		sent := "none"
+		if sends {
+			sent = fmt.Sprintf("%s (overhead %.0f%%)", s.FEC, 100*s.OverheadRatio)
+		}
+		fmt.Fprintf(&b, "  fec we send: %s; from the peer's: %s recovered, %d lost for good\n",
+			sent, plural(s.FECRecovered, "chunk"), s.ResidualLost)
 	}
 	if s.Interleave > 0 {
-		fmt.Fprintf(&b, "  interleaving %d chunks over %d packets\n", s.Interleave, s.Interleave)
+		fmt.Fprintf(&b, "  interleaving %s over %s\n", plural(uint64(s.Interleave), "chunk"), plural(uint64(s.Interleave), "packet"))
 	}
 	if s.Concealed > 0 || s.FECLate > 0 || s.FECMalformed > 0 {
-		fmt.Fprintf(&b, "  concealed %d chunks (%.0f ms); fec rebuilt too late %d, malformed %d\n",
-			s.Concealed, s.ConcealedMs, s.FECLate, s.FECMalformed)
+		fmt.Fprintf(&b, "  concealed %s (%.0f ms); fec rebuilt too late %d, malformed %d\n",
+			plural(s.Concealed, "chunk"), s.ConcealedMs, s.FECLate, s.FECMalformed)
 	}
 	switch {
 	case s.RFactor != nil && s.MOS != nil:
@@ -98,4 +162,12 @@ func Summary(s Stats, outcome Outcome) string {
 			s.SourceChanges, s.ByeIgnored)
 	}
 	return b.String()
+}
+
+// plural writes n and the noun, with an s unless n is 1.
+func plural(n uint64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

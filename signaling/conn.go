@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/spurtvoip/spurt/internal/ctxwait"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -147,6 +148,16 @@ func (l *Listener) Close() error {
 // Send writes m, giving up after DefaultTimeout. If the write fails the
 // connection is closed, since the peer may have seen part of a message.
 func (c *Conn) Send(m Message) error {
+	err := c.write(m)
+	if err != nil {
+		_ = c.Close()
+	}
+	return err
+}
+
+// write writes m, giving up after DefaultTimeout, and leaves the connection
+// open whatever happens: what the peer sent before may still be read.
+func (c *Conn) write(m Message) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	buf, err := appendMessage(c.wbuf[:0], m)
@@ -158,10 +169,45 @@ func (c *Conn) Send(m Message) error {
 		return fmt.Errorf("signaling: sending %v: %w", m.Kind, err)
 	}
 	if _, err := c.nc.Write(buf); err != nil {
-		_ = c.Close()
 		return fmt.Errorf("signaling: sending %v: %w", m.Kind, err)
 	}
 	return nil
+}
+
+// lingerTimeout bounds how long a refusing side waits for the peer to read
+// its ERROR and close (see Refuse).
+const lingerTimeout = time.Second
+
+// drainLimit bounds what a refusing side reads and throws away meanwhile.
+const drainLimit = 64 << 10
+
+// Refuse sends the peer an ERROR saying text and closes the connection so
+// that the ERROR reaches it: closing a TCP socket with unread input sends a
+// reset, which can destroy the ERROR on its way to the peer's reader. So
+// Refuse shuts its sending side (the peer reads the ERROR, then EOF), reads
+// and discards whatever the peer still sends, for at most lingerTimeout
+// until the peer closes, and only then closes.
+func (c *Conn) Refuse(text string) {
+	if len(text) > MaxMessageSize {
+		text = text[:MaxMessageSize]
+	}
+	if err := c.write(Message{Kind: KindError, Body: []byte(text)}); err == nil {
+		c.linger()
+	}
+	_ = c.Close()
+}
+
+// linger half-closes the connection and drains the peer's input until it
+// closes, lingerTimeout passes or drainLimit bytes came.
+func (c *Conn) linger() {
+	hc, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || hc.CloseWrite() != nil {
+		return
+	}
+	if c.nc.SetReadDeadline(time.Now().Add(lingerTimeout)) != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(c.nc, drainLimit))
 }
 
 // Receive reads the next message. It waits until a message arrives, the peer
@@ -265,7 +311,14 @@ func (c *Conn) Offer(ctx context.Context, offer Session) (answer Session, err er
 	if err != nil {
 		return Session{}, err
 	}
-	if err := c.Send(Message{Kind: KindOffer, Body: body}); err != nil {
+	if err := c.write(Message{Kind: KindOffer, Body: body}); err != nil {
+		// The peer may have refused us (busy) and closed before our offer
+		// went out: its ERROR, if it sent one, is still there to read.
+		if m, rerr := c.receiveWithin(ctx, lingerTimeout); rerr == nil && m.Kind == KindError {
+			_ = c.Close()
+			return Session{}, &RemoteError{Text: string(m.Body)}
+		}
+		_ = c.Close()
 		return Session{}, err
 	}
 	m, err := c.Receive(ctx)
@@ -358,6 +411,13 @@ func (c *Conn) sendError(err error) {
 		text = text[:MaxMessageSize]
 	}
 	_ = c.Send(Message{Kind: KindError, Body: []byte(text)})
+}
+
+// receiveWithin is Receive, giving up after d.
+func (c *Conn) receiveWithin(ctx context.Context, d time.Duration) (Message, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return c.Receive(ctx)
 }
 
 // Bye sends BYE (best effort) and closes the connection.

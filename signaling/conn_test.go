@@ -512,3 +512,28 @@ func TestRemoteErrorSanitises(t *testing.T) {
 		t.Errorf("Error() = %q", msg)
 	}
 }
+
+// TestRefuseReachesAnOfferer: a side that refuses a caller whose offer it has
+// not read (the line was busy) must still get its ERROR to the caller, even
+// one that reads it late. A plain close with the offer unread sends a TCP
+// reset, which destroys the ERROR before the caller reads it ("connection
+// reset by peer").
+func TestRefuseReachesAnOfferer(t *testing.T) {
+	for i := range 5 {
+		offerer, refuser := connPair(t)
+		ctx := testContext(t)
+		if err := offerer.Send(Message{Kind: KindOffer, Body: []byte("v=0\r\n")}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond) // the offer lands, unread
+		refused := make(chan struct{})
+		go func() { refuser.Refuse("busy: another caller took the line"); close(refused) }()
+		time.Sleep(50 * time.Millisecond) // the caller is slow to read
+		m, err := offerer.Receive(ctx)
+		if err != nil || m.Kind != KindError || !strings.Contains(string(m.Body), "busy") {
+			t.Fatalf("try %d: the offerer read %v %q, %v; want the busy ERROR", i, m.Kind, m.Body, err)
+		}
+		offerer.Close()
+		<-refused
+	}
+}

@@ -1,6 +1,7 @@
 package signaling
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -619,6 +620,11 @@ type joinReply struct {
 func parseJoin(m Message) (string, error) {
 	if m.Kind != KindOffer {
 		return "", fmt.Errorf("expected a join (OFFER with a JSON body), got %v", m.Kind)
+	}
+	if bytes.HasPrefix(m.Body, []byte("v=")) {
+		// a session description: someone dialed the server as if it
+		// were a listener
+		return "", errors.New("this is a rendezvous server (call serve), not a listener: use call dial --via HOST:PORT --room CODE")
 	}
 	var req joinRequest
 	if err := json.Unmarshal(m.Body, &req); err != nil {

@@ -320,6 +320,7 @@ func TestRendezvousBadJoins(t *testing.T) {
 		want string            // in the ERROR
 	}{
 		{"not JSON", frame("OFFER", "hello"), "JSON"},
+		{"a call's offer", frame("OFFER", "v=0\r\no=- 5 1 IN IP4 127.0.0.1\r\n"), "use call dial --via"},
 		{"bad room name", frame("OFFER", `{"join":"a b/c"}`), "room name"},
 		{"empty room name", frame("OFFER", `{"join":""}`), "room name"},
 		{"long room name", frame("OFFER", `{"join":"`+strings.Repeat("x", 65)+`"}`), "room name"},

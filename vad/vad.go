@@ -11,6 +11,12 @@
 // open for Hangover frames after the last loud frame so that quiet word
 // endings and short pauses are not chopped.
 //
+// A steady tone is a signal, not background noise: a frame whose samples a
+// second-order linear predictor foretells to within 20 dB (tonalResidual) (a sine is
+// foretold exactly; noise and the spectrum of speech are not) raises the floor
+// no higher than tonalFloorDB, so a tone well above typical room noise is sent
+// for as long as it lasts, while a faint hum is still learnt as noise.
+//
 // Levels are RMS in dBFS relative to a full-scale square wave (a full-scale
 // sine is -3 dBFS). The Detector is a clockless state machine: one decision per
 // call, in frame order. The adaptation rates assume 20 ms frames.
@@ -28,6 +34,14 @@ const (
 	silenceDB = -200.0
 	// fullScalePower is the mean square of a full-scale square wave.
 	fullScalePower = 32768.0 * 32768.0
+	// tonalResidual is the prediction gain (residual over signal power, here
+	// 20 dB) from which a frame counts as a tone: white noise gains about
+	// 0 dB, speech rarely more than 10 dB, a clean sine 40 dB or more.
+	tonalResidual = 0.01
+	// tonalFloorDB is as high as tonal frames may raise the noise floor: the
+	// level of quiet room noise, so tones louder than tonalFloorDB+MarginDB
+	// stay speech.
+	tonalFloorDB = -50.0
 )
 
 // Config tunes a Detector. Start from DefaultConfig.
@@ -83,7 +97,7 @@ func (d *Detector) Speech(frame []int16) bool {
 		level := levelDB(frame)
 		threshold := max(d.floorDB+d.cfg.MarginDB, d.cfg.MinLevelDB)
 		loud = level > threshold
-		d.trackFloor(level)
+		d.trackFloor(level, tonal(frame))
 	}
 
 	if loud {
@@ -102,13 +116,44 @@ func (d *Detector) Speech(frame []int16) bool {
 	return true
 }
 
-// trackFloor moves the noise floor towards level: down at once, up slowly.
-func (d *Detector) trackFloor(level float64) {
+// trackFloor moves the noise floor towards level: down at once, up slowly,
+// and for a tonal frame no higher than tonalFloorDB.
+func (d *Detector) trackFloor(level float64, tonal bool) {
 	if level < d.floorDB {
 		d.floorDB = max(level, d.lowestFloorDB)
 		return
 	}
-	d.floorDB += min(level-d.floorDB, noiseRiseDB)
+	ceiling := level
+	if tonal {
+		ceiling = min(level, max(tonalFloorDB, d.floorDB))
+	}
+	d.floorDB += max(0, min(ceiling-d.floorDB, noiseRiseDB))
+}
+
+// tonal reports whether the best second-order linear predictor of the
+// frame's samples (least squares over the frame, the covariance method)
+// leaves a residual at most tonalResidual of their power: a sine satisfies
+// x[n] = 2cos(w)x[n-1] - x[n-2] exactly.
+func tonal(frame []int16) bool {
+	// p[i][j] is the sum over n of x[n-i]*x[n-j], n from 2 to the end.
+	var p00, p01, p02, p11, p12, p22 float64
+	for n := 2; n < len(frame); n++ {
+		x0, x1, x2 := float64(frame[n]), float64(frame[n-1]), float64(frame[n-2])
+		p00 += x0 * x0
+		p01 += x0 * x1
+		p02 += x0 * x2
+		p11 += x1 * x1
+		p12 += x1 * x2
+		p22 += x2 * x2
+	}
+	det := p11*p22 - p12*p12
+	if p00 == 0 || det <= 0 {
+		return false // silence, or too little signal to fit a predictor
+	}
+	a1 := (p01*p22 - p02*p12) / det
+	a2 := (p02*p11 - p01*p12) / det
+	residual := p00 - a1*p01 - a2*p02
+	return residual <= p00*tonalResidual
 }
 
 // levelDB returns the RMS level of frame in dBFS; frame must not be empty.

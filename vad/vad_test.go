@@ -384,3 +384,46 @@ func BenchmarkSpeech(b *testing.B) {
 		i = (i + 1) % 50
 	}
 }
+
+// A steady tone is a signal: it stays speech for a minute, at the level of
+// `--in tone:440` (peak 8000, about -15 dBFS) and quieter, at any pitch,
+// while faint hum (a tone near the noise floor) is still learnt as noise.
+func TestSteadyToneIsSpeech(t *testing.T) {
+	const frames = 3000 // 60 s
+	tests := []struct {
+		freq, levelDB float64
+		speech        bool
+	}{
+		{440, -15, true},
+		{440, -30, true},
+		{1000, -20, true},
+		{150, -20, true},
+		{3000, -20, true},
+		{50, -60, false},
+	}
+	for _, tc := range tests {
+		got := spurts(decide(t, DefaultConfig(), tone(frames*frameSamples, tc.freq, tc.levelDB)))
+		if tc.speech {
+			if n := strings.Count(got, "#"); n != frames {
+				t.Errorf("%v Hz at %v dBFS: %d of %d frames speech, want all; first silent frame %d",
+					tc.freq, tc.levelDB, n, frames, strings.IndexByte(got, '.'))
+			}
+		} else if strings.Contains(got[frames/2:], "#") {
+			t.Errorf("%v Hz at %v dBFS: still speech after 30 s", tc.freq, tc.levelDB)
+		}
+	}
+}
+
+// Noise mixed with a tone is no tone: loud noise is still learnt.
+func TestToneDetection(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 5))
+	if !tonal(tone(frameSamples, 440, -20)) {
+		t.Error("a 440 Hz sine is not tonal")
+	}
+	if tonal(noise(rng, frameSamples, -20)) {
+		t.Error("white noise is tonal")
+	}
+	if tonal(mix(noise(rng, frameSamples, -20), tone(frameSamples, 440, -26))) {
+		t.Error("noise with a weaker tone in it is tonal")
+	}
+}

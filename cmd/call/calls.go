@@ -90,8 +90,11 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	local := func(conn *signaling.Conn) (netip.AddrPort, error) { return advertised(conn.LocalAddr(), udp) }
 	prefs := preferences(reg, supported, &f, netip.AddrPort{})
 	caller, err := takeCall(ctx, ln, prefs, local, log)
-	if err != nil || caller.conn == nil {
+	if err != nil {
 		return err
+	}
+	if caller.conn == nil {
+		return errInterrupted // Ctrl-C before anyone called
 	}
 	defer caller.conn.Close()
 	agreed, err := negotiate.Agree(negotiate.Answerer, caller.offer, caller.answer, prefs)
@@ -135,6 +138,11 @@ func takeCall(ctx context.Context, ln *signaling.Listener, prefs negotiate.Prefe
 			select {
 			case accepted <- conn:
 			case <-handshakes.Done():
+				// the line was taken as this caller connected: it hears
+				// so, not a bare close
+				if ctx.Err() == nil {
+					refuseBusy(conn)
+				}
 				conn.Close()
 				return
 			}
@@ -161,7 +169,7 @@ func takeCall(ctx context.Context, ln *signaling.Listener, prefs negotiate.Prefe
 					return c.took
 				})
 				if c.err != nil {
-					if ctx.Err() == nil && handshakes.Err() != nil && taken.held() {
+					if ctx.Err() == nil && taken.held() && !c.took && !errors.Is(c.err, errLineBusy) {
 						refuseBusy(conn) // another caller took the line meanwhile
 					}
 					conn.Close()
@@ -234,19 +242,29 @@ var errLineBusy = errors.New("busy: another caller took the line")
 // refuseCallers tells every caller that the line is busy, until the
 // listener closes.
 func refuseCallers(ctx context.Context, ln *signaling.Listener) {
+	lingering := make(chan struct{}, maxOfferingCallers) // refusals under way
 	for {
 		conn, err := ln.Accept(ctx)
 		if err != nil {
 			return
 		}
-		refuseBusy(conn)
-		conn.Close()
+		select {
+		case lingering <- struct{}{}:
+			go func() { // it lingers until the caller has read it
+				refuseBusy(conn)
+				<-lingering
+			}()
+		default: // a flood of callers: no time to linger for each
+			_ = conn.Send(signaling.Message{Kind: signaling.KindError, Body: []byte(errLineBusy.Error())})
+			conn.Close()
+		}
 	}
 }
 
-// refuseBusy sends a caller the busy signal, as an ERROR message.
+// refuseBusy sends a caller the busy signal, as an ERROR message, and closes
+// the connection so that the caller reads it (signaling.Conn.Refuse).
 func refuseBusy(conn *signaling.Conn) {
-	_ = conn.Send(signaling.Message{Kind: signaling.KindError, Body: []byte(errLineBusy.Error())})
+	conn.Refuse(errLineBusy.Error())
 }
 
 // answerCall reads one caller's offer and answers it as prefs say

@@ -39,6 +39,17 @@ func main() {
 	os.Exit(exitCode(err, os.Stderr))
 }
 
+// Exit codes (the README's table): 0 a call took place and ended (either side
+// hung up, the input or --duration ran out), or help; 1 the call failed (no
+// connection, busy, no common codec, the peer went silent); 2 a usage error;
+// exitInterrupted Ctrl-C (or SIGTERM) before any call connected, as a shell
+// reports a program killed by SIGINT.
+const exitInterrupted = 130
+
+// errInterrupted is the error of a side that Ctrl-C stopped while it waited
+// for a call, directly or through a rendezvous server.
+var errInterrupted = errors.New("interrupted before a call connected")
+
 func exitCode(err error, stderr io.Writer) int {
 	var u usageError
 	switch {
@@ -46,6 +57,9 @@ func exitCode(err error, stderr io.Writer) int {
 		return 0
 	case errors.Is(err, flag.ErrHelp):
 		return 0
+	case errors.Is(err, errInterrupted):
+		fmt.Fprintf(stderr, "call: %v\n", err)
+		return exitInterrupted
 	case errors.As(err, &u):
 		fmt.Fprintf(stderr, "call: %v\nRun 'call help' for usage.\n", err)
 		return 2

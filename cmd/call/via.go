@@ -106,19 +106,13 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 	}
 	defer udp.Close()
 
-	// Gather before anything else reads the media socket.
-	local, err := gatherCandidates(ctx, udp, stunServer, log)
-	if err != nil {
-		return err
-	}
-	ufrag, pwd := nat.NewCredentials()
-	prefs := preferences(reg, codecs, f, netip.AddrPort{})
-	prefs.ICE = &negotiate.ICE{Ufrag: ufrag, Pwd: pwd, Candidates: local}
-
 	joinCtx, cancel := context.WithTimeout(ctx, signaling.DefaultTimeout)
 	conn, role, err := signaling.JoinRoom(joinCtx, v.server, v.room)
 	cancel()
 	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted
+		}
 		return fmt.Errorf("meeting at %s: %w", v.server, err)
 	}
 	defer conn.Close()
@@ -126,6 +120,23 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 	if v.codeMade {
 		fmt.Fprintf(stdout, "call code: %s\non the other machine: call dial --via %s --room %s\n", v.room, v.server, v.room)
 	}
+	if role == signaling.RoleListener && !v.listener {
+		// a dialer first in its room: a mistyped call code would
+		// otherwise wait in silence
+		fmt.Fprintf(stderr, "nobody is in room %s yet: waiting for the other side (a default server keeps the room %v; Ctrl-C gives up)\n",
+			v.room, signaling.DefaultRoomTimeout)
+	}
+
+	// The server is reached first, so that one that is down fails at once,
+	// not after the STUN queries. Gather before anything else reads the
+	// media socket.
+	local, err := gatherCandidates(ctx, udp, stunServer, log)
+	if err != nil {
+		return err
+	}
+	ufrag, pwd := nat.NewCredentials()
+	prefs := preferences(reg, codecs, f, netip.AddrPort{})
+	prefs.ICE = &negotiate.ICE{Ufrag: ufrag, Pwd: pwd, Candidates: local}
 
 	var offer, answer, ours signaling.Session // ours: the one we wrote
 	side := negotiate.Answerer
@@ -154,6 +165,9 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 		agreed, err = negotiate.Agree(side, offer, answer, prefs)
 	}
 	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted // Ctrl-C while waiting for the peer
+		}
 		return fmt.Errorf("negotiating through %s: %w", v.server, err)
 	}
 	peer := agreed.PeerICE
