@@ -417,6 +417,12 @@ func talk(ctx context.Context, f *callFlags, reg *codec.Registry, sig *signaling
 		// connection from the peer ends the call here at once
 		for {
 			m, err := sig.Receive(callCtx)
+			if err == nil && m.Kind == signaling.KindError {
+				// the peer ended the call as failed (it heard nothing
+				// from us): this side's end is a failure too
+				hangUp(&peerFailedError{text: string(m.Body)})
+				return
+			}
 			if err != nil || m.Kind == signaling.KindBye {
 				hangUp(errPeerHungUp)
 				return
@@ -427,8 +433,28 @@ func talk(ctx context.Context, f *callFlags, reg *codec.Registry, sig *signaling
 		}
 	}()
 	err = runMedia(callCtx, f, cd, udp, remote, true, stdout, stderr, log, options...)
+	if errors.Is(err, media.ErrPeerSilent) {
+		// tell the peer the call failed, so that it does not take our
+		// RTCP BYE for an orderly hang-up: both sides then exit 1
+		_ = sig.Send(signaling.Message{Kind: signaling.KindError,
+			Body: fmt.Appendf(nil, "it heard nothing from us for %v", f.peerTimeout)})
+		_ = sig.Close()
+		return err
+	}
 	_ = sig.Bye()
+	if pf := (*peerFailedError)(nil); err == nil && errors.As(context.Cause(callCtx), &pf) {
+		return pf
+	}
 	return err
+}
+
+// peerFailedError is how a call ends when the peer hung up because the call
+// failed at its end (it sent an ERROR, not a BYE).
+type peerFailedError struct{ text string }
+
+func (e *peerFailedError) Error() string {
+	said := (&signaling.RemoteError{Text: e.text}).Error() // sanitised
+	return "the peer ended the call as failed: " + strings.TrimPrefix(said, "signaling: peer reported error: ")
 }
 
 // runMedia opens the audio ends, runs the call and reports it.

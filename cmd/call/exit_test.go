@@ -86,3 +86,21 @@ func TestListenKeep(t *testing.T) {
 		t.Errorf("%d call summaries, want 2:\n%s", n, l.stdout.String())
 	}
 }
+
+// TestExitPeerTimeoutAgrees: when one side hangs up because nothing came
+// from the other (here the dialer's packets are all lost), both sides call
+// the call failed: the one that timed out and the one that sees it hang up
+// both exit 1.
+func TestExitPeerTimeoutAgrees(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	l := listenAt(t, port, "--in", "tone:440", "--out", "none", "--quiet", "--peer-timeout", "2s")
+	d := start(t, "dial", fmt.Sprintf("127.0.0.1:%d", port), "--in", "tone:300", "--out", "none", "--quiet", "--loss", "100%")
+	lc, dc := l.wait(t, 15*time.Second), d.wait(t, 15*time.Second)
+	if lc != 1 || dc != 1 {
+		t.Errorf("exit codes: listener (timed out) %d, dialer %d; want 1 and 1", lc, dc)
+	}
+	if !strings.Contains(d.stderr.String(), "the peer ended the call as failed: it heard nothing from us for 2s") {
+		t.Errorf("the dialer should say why the call failed:\n%s", d.stderr.String())
+	}
+}
