@@ -189,6 +189,9 @@ func takeCall(ctx context.Context, ln *signaling.Listener, prefs negotiate.Prefe
 		case conn := <-accepted:
 			if offering == maxOfferingCallers {
 				log.Warn("refused a caller: too many callers offering at once", "from", conn.RemoteAddr().String())
+				// told so, not closed in silence; no lingering here, where
+				// it would hold up the others
+				_ = conn.Send(signaling.Message{Kind: signaling.KindError, Body: []byte("busy: too many callers at once")})
 				conn.Close()
 				continue
 			}
