@@ -545,18 +545,21 @@ func TestOfferReadsTheRefusalWhenItsWriteFails(t *testing.T) {
 	l := listen(t)
 	ctx := testContext(t)
 	refused := make(chan error, 1)
+	dialed := make(chan struct{})
 	go func() {
 		raw, err := l.ln.Accept()
 		if err != nil {
 			refused <- err
 			return
 		}
+		<-dialed // a reset during the caller's connect would fail the dial
 		_, err = io.WriteString(raw, "SPURT/1 ERROR 4\nbusy")
 		_ = raw.(*net.TCPConn).SetLinger(0) // close with a reset
 		_ = raw.Close()
 		refused <- err
 	}()
 	offerer, err := Dial(ctx, l.Addr().String())
+	close(dialed)
 	if err != nil {
 		t.Fatal(err)
 	}
