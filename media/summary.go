@@ -11,17 +11,16 @@ import (
 // refresh overwrites it in place.
 const StatusWidth = 79
 
-// FormatStatusHeader is the line printed once above the status lines: what
-// their columns mean, and the playout strategy's constants, which do not
-// change during a call.
+// FormatStatusHeader is what is printed once above the status lines, in
+// lines of at most StatusWidth columns: what their fields are, and the
+// playout strategy's constants, which do not change during a call.
 func FormatStatusHeader(s Status) string {
-	head := "status: time, packets received, network and late loss, time since the last packet, playout delay"
-	const tail = "talk spurts; delays in ms, ~ while relative to the first packet"
+	const head = "status: time, received, loss, late loss, since the last packet, playout delay,\n"
 	if s.HaveEWMA {
-		return fmt.Sprintf("%s, the %s estimates d and v (K %g, alpha %g, beta %g), %s",
-			head, s.Strategy, s.K, s.Alpha, s.Beta, tail)
+		return head + "  d and v, talk spurts; delays in ms, ~ while relative to the first packet\n" +
+			fmt.Sprintf("  playout %s: K %g, alpha %g, beta %g", s.Strategy, s.K, s.Alpha, s.Beta)
 	}
-	return fmt.Sprintf("%s (%s), %s", head, s.Strategy, tail)
+	return head + fmt.Sprintf("  talk spurts; delays in ms, ~ while relative to the first packet\n  playout %s", s.Strategy)
 }
 
 // FormatStatus renders one status line: elapsed time, packets received, loss,

@@ -93,7 +93,16 @@ func TestFormatStatus(t *testing.T) {
 		}
 	}
 	h := FormatStatusHeader(ewma)
-	if !strings.Contains(h, "K 4, alpha 0.998002, beta 0.998002") || !strings.Contains(h, "time since the last packet") {
+	if !strings.Contains(h, "K 4, alpha 0.998002, beta 0.998002") || !strings.Contains(h, "since the last packet") {
 		t.Errorf("header %q lacks the constants or the columns", h)
+	}
+	wide := ewma
+	wide.K, wide.Alpha, wide.Beta = 4.25, 0.99800212345, 0.87512345 // as --k and friends allow
+	for _, st := range []Status{wide, {Strategy: "quantile"}} {
+		for _, line := range strings.Split(FormatStatusHeader(st), "\n") {
+			if len(line) > StatusWidth {
+				t.Errorf("header line of %d columns, want at most %d: %q", len(line), StatusWidth, line)
+			}
+		}
 	}
 }

@@ -537,3 +537,40 @@ func TestRefuseReachesAnOfferer(t *testing.T) {
 		<-refused
 	}
 }
+
+// TestOfferReadsTheRefusalWhenItsWriteFails: a listener that refused us and
+// reset the connection before our offer went out makes the offer's write
+// fail; its ERROR came first and is still what the caller hears.
+func TestOfferReadsTheRefusalWhenItsWriteFails(t *testing.T) {
+	l := listen(t)
+	ctx := testContext(t)
+	refused := make(chan error, 1)
+	dialed := make(chan struct{})
+	go func() {
+		raw, err := l.ln.Accept()
+		if err != nil {
+			refused <- err
+			return
+		}
+		<-dialed // a reset during the caller's connect would fail the dial
+		_, err = io.WriteString(raw, "SPURT/1 ERROR 4\nbusy")
+		_ = raw.(*net.TCPConn).SetLinger(0) // close with a reset
+		_ = raw.Close()
+		refused <- err
+	}()
+	offerer, err := Dial(ctx, l.Addr().String())
+	close(dialed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offerer.Close()
+	if err := <-refused; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // the ERROR and the reset have arrived
+	_, err = offerer.Offer(ctx, Session{SessionID: 5, Formats: []Format{pcmu}, RTPAddr: offererAddr, PTime: DefaultPTime})
+	var remote *RemoteError
+	if !errors.As(err, &remote) || remote.Text != "busy" {
+		t.Fatalf("the offerer heard %v, want the busy ERROR", err)
+	}
+}

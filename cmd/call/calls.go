@@ -35,6 +35,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	addr := fs.String("addr", "0.0.0.0:7000", "TCP address to take calls on; media uses the same UDP port unless --rtp-port says otherwise")
 	rtpPort := fs.Int("rtp-port", -1, "UDP port for media (default: the --addr port; 0 picks one)")
 	codecs := fs.String("codecs", "pcmu,pcma", "codecs this side accepts, most preferred first")
+	keep := fs.Bool("keep", false, "after a call, wait for the next one (until Ctrl-C); a caller with no common codec is refused, not the end")
 	via := viaFlags{listener: true}
 	via.register(fs)
 	fs.Usage = helpFor(fs, stderr, "call listen [--addr 0.0.0.0:7000] [options]")
@@ -68,6 +69,9 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	if via.enabled() {
+		if *keep {
+			return usageError{errors.New("--keep takes calls on --addr; a --via room holds one call")}
+		}
 		return callVia(ctx, &f, &via, reg, supported, max(*rtpPort, 0), stdout, stderr, log)
 	}
 
@@ -89,7 +93,33 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 
 	local := func(conn *signaling.Conn) (netip.AddrPort, error) { return advertised(conn.LocalAddr(), udp) }
 	prefs := preferences(reg, supported, &f, netip.AddrPort{})
-	caller, err := takeCall(ctx, ln, prefs, local, log)
+	for calls := 1; ; calls++ {
+		err := answerOne(ctx, &f, reg, ln, udp, prefs, local, *keep, stdout, stderr, log)
+		if !*keep || ctx.Err() != nil {
+			if *keep && calls > 1 && errors.Is(err, errInterrupted) {
+				return nil // Ctrl-C is how --keep ends, once it has taken calls
+			}
+			return err
+		}
+		// --keep: one call's end, or failure, is not the listener's
+		if err != nil {
+			log.Warn("call failed", "err", err)
+		}
+		log.Info("waiting for the next call", "calls", calls, "signaling", ln.Addr().String())
+	}
+}
+
+// answerOne takes the next caller on ln and talks with it until the call
+// ends. With keep, a caller with no codec in common is refused and the wait
+// goes on.
+func answerOne(ctx context.Context, f *callFlags, reg *codec.Registry, ln *signaling.Listener, udp *net.UDPConn,
+	prefs negotiate.Preferences, local func(*signaling.Conn) (netip.AddrPort, error), keep bool,
+	stdout, stderr io.Writer, log *slog.Logger) error {
+	// callCtx ends with this call, and with it the busy signal given to
+	// callers meanwhile: the next wait takes them
+	callCtx, endCall := context.WithCancel(ctx)
+	defer endCall()
+	caller, err := takeCall(callCtx, ln, prefs, local, keep, log)
 	if err != nil {
 		return err
 	}
@@ -102,7 +132,7 @@ func listen(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return fmt.Errorf("call from %s: %w", caller.conn.RemoteAddr(), err)
 	}
 	log.Info("incoming call", "from", caller.conn.RemoteAddr().String(), "codec", agreed.Codec.Name)
-	return talk(ctx, &f, reg, caller.conn, udp, agreed.Codec, agreed.PeerAddr, nil, stdout, stderr, log, schemeOption(agreed, log))
+	return talk(ctx, f, reg, caller.conn, udp, agreed.Codec, agreed.PeerAddr, nil, stdout, stderr, log, schemeOption(agreed, log))
 }
 
 // maxOfferingCallers bounds the callers whose offers are read at once.
@@ -123,7 +153,7 @@ type caller struct {
 // codec in common ends the wait with that error, as the issue of codecs is
 // this side's to report. A nil conn with a nil error means Ctrl-C came first.
 func takeCall(ctx context.Context, ln *signaling.Listener, prefs negotiate.Preferences,
-	local func(*signaling.Conn) (netip.AddrPort, error), log *slog.Logger) (caller, error) {
+	local func(*signaling.Conn) (netip.AddrPort, error), keep bool, log *slog.Logger) (caller, error) {
 	handshakes, stop := context.WithCancel(ctx)
 	defer stop()
 	accepted := make(chan *signaling.Conn)
@@ -158,6 +188,9 @@ func takeCall(ctx context.Context, ln *signaling.Listener, prefs negotiate.Prefe
 		case conn := <-accepted:
 			if offering == maxOfferingCallers {
 				log.Warn("refused a caller: too many callers offering at once", "from", conn.RemoteAddr().String())
+				// told so, not closed in silence; no lingering here, where
+				// it would hold up the others
+				_ = conn.Send(signaling.Message{Kind: signaling.KindError, Body: []byte("busy: too many callers at once")})
 				conn.Close()
 				continue
 			}
@@ -192,7 +225,7 @@ func takeCall(ctx context.Context, ln *signaling.Listener, prefs negotiate.Prefe
 			case errors.Is(c.err, io.EOF):
 				// a connection that closed without a word (a port probe): keep waiting
 				log.Debug("caller left before offering", "from", from)
-			case errors.As(c.err, new(*signaling.NoCommonCodecError)):
+			case errors.As(c.err, new(*signaling.NoCommonCodecError)) && !keep:
 				return caller{}, fmt.Errorf("call from %s: %w", from, c.err)
 			default:
 				// garbage, an oversized or stalled message, or a busy line:
@@ -387,6 +420,12 @@ func talk(ctx context.Context, f *callFlags, reg *codec.Registry, sig *signaling
 		// connection from the peer ends the call here at once
 		for {
 			m, err := sig.Receive(callCtx)
+			if err == nil && m.Kind == signaling.KindError {
+				// the peer ended the call as failed (it heard nothing
+				// from us): this side's end is a failure too
+				hangUp(&peerFailedError{text: string(m.Body)})
+				return
+			}
 			if err != nil || m.Kind == signaling.KindBye {
 				hangUp(errPeerHungUp)
 				return
@@ -397,8 +436,28 @@ func talk(ctx context.Context, f *callFlags, reg *codec.Registry, sig *signaling
 		}
 	}()
 	err = runMedia(callCtx, f, cd, udp, remote, true, stdout, stderr, log, options...)
+	if errors.Is(err, media.ErrPeerSilent) {
+		// tell the peer the call failed, so that it does not take our
+		// RTCP BYE for an orderly hang-up: both sides then exit 1
+		_ = sig.Send(signaling.Message{Kind: signaling.KindError,
+			Body: fmt.Appendf(nil, "it heard nothing from us for %v", f.peerTimeout)})
+		_ = sig.Close()
+		return err
+	}
 	_ = sig.Bye()
+	if pf := (*peerFailedError)(nil); err == nil && errors.As(context.Cause(callCtx), &pf) {
+		return pf
+	}
 	return err
+}
+
+// peerFailedError is how a call ends when the peer hung up because the call
+// failed at its end (it sent an ERROR, not a BYE).
+type peerFailedError struct{ text string }
+
+func (e *peerFailedError) Error() string {
+	said := (&signaling.RemoteError{Text: e.text}).Error() // sanitised
+	return "the peer ended the call as failed: " + strings.TrimPrefix(said, "signaling: peer reported error: ")
 }
 
 // runMedia opens the audio ends, runs the call and reports it.

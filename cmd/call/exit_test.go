@@ -59,3 +59,48 @@ func TestViaServerDownFailsAtOnce(t *testing.T) {
 		t.Errorf("exit code %d after %v, want 1 within 2 s saying it could not meet at %s:\n%s", code, took, down, p.stderr.String())
 	}
 }
+
+// TestListenKeep: with --keep the listener takes calls one after another; a
+// caller with no codec in common is refused without ending it; Ctrl-C
+// between calls ends it with 0.
+func TestListenKeep(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	l := listenAt(t, port, "--in", "tone:440", "--out", "none", "--quiet", "--keep")
+	for i, codecs := range []string{"pcmu", "gsm", "pcma"} {
+		d := start(t, "dial", addr, "--codecs", codecs, "--in", "tone:300", "--out", "none", "--quiet", "--duration", "1s")
+		code := d.wait(t, 15*time.Second)
+		if want := map[bool]int{true: 1, false: 0}[codecs == "gsm"]; code != want {
+			t.Fatalf("call %d (%s): exit code %d, want %d:\n%s", i, codecs, code, want, d.stderr.String())
+		}
+		waitFor(t, l, fmt.Sprintf("calls=%d", i/2+1)) // waiting again
+	}
+	if err := l.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if code := l.wait(t, 5*time.Second); code != 0 {
+		t.Errorf("listener exit code %d after Ctrl-C between calls, want 0:\n%s", code, l.stderr.String())
+	}
+	if n := strings.Count(l.stdout.String(), "call ended"); n != 2 {
+		t.Errorf("%d call summaries, want 2:\n%s", n, l.stdout.String())
+	}
+}
+
+// TestExitPeerTimeoutAgrees: when one side hangs up because nothing came
+// from the other (here the dialer's packets are all lost), both sides call
+// the call failed: the one that timed out and the one that sees it hang up
+// both exit 1.
+func TestExitPeerTimeoutAgrees(t *testing.T) {
+	t.Parallel()
+	port := freePort(t)
+	l := listenAt(t, port, "--in", "tone:440", "--out", "none", "--quiet", "--peer-timeout", "2s")
+	d := start(t, "dial", fmt.Sprintf("127.0.0.1:%d", port), "--in", "tone:300", "--out", "none", "--quiet", "--loss", "100%")
+	lc, dc := l.wait(t, 15*time.Second), d.wait(t, 15*time.Second)
+	if lc != 1 || dc != 1 {
+		t.Errorf("exit codes: listener (timed out) %d, dialer %d; want 1 and 1", lc, dc)
+	}
+	if !strings.Contains(d.stderr.String(), "the peer ended the call as failed: it heard nothing from us for 2s") {
+		t.Errorf("the dialer should say why the call failed:\n%s", d.stderr.String())
+	}
+}
