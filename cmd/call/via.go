@@ -132,6 +132,9 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 	// media socket.
 	local, err := gatherCandidates(ctx, udp, stunServer, log)
 	if err != nil {
+		if ctx.Err() != nil {
+			return errInterrupted // Ctrl-C while asking STUN
+		}
 		return err
 	}
 	ufrag, pwd := nat.NewCredentials()
@@ -183,6 +186,9 @@ func callVia(ctx context.Context, f *callFlags, v *viaFlags, reg *codec.Registry
 	}, log)
 	if err != nil {
 		_ = conn.Bye()
+		if ctx.Err() != nil {
+			return errInterrupted // Ctrl-C while the path was checked
+		}
 		return err
 	}
 	link := newRenewalLink(conn, ours, ufrag, pwd, peer.Ufrag, peer.Pwd, log)
