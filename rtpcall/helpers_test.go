@@ -19,15 +19,6 @@ func pcmu(t testing.TB) codec.Codec {
 	return c
 }
 
-func ewma(t testing.TB) *jitter.EWMA {
-	t.Helper()
-	e, err := jitter.NewEWMA(jitter.DefaultEWMAConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
 func fixedStrategy(t testing.TB, d time.Duration) jitter.Strategy {
 	t.Helper()
 	s, err := jitter.NewFixed(d)
