@@ -316,7 +316,7 @@ func RunContext(ctx context.Context, cfg Config) (Result, error) {
 				continue // pion's buffer knows nothing of FEC
 			}
 			concealed := s.pionMinPackets == 0 && !cfg.DisablePLC
-			rated := emodel(cfg.Codec, concealed)
+			rated := quality.ForCodec(cfg.Codec.Name, concealed)
 			row := summarise(rated, sch, outs[si], i, concealed)
 			row.Strategy, row.FEC, row.RatedAs = s.Name, sch.name, rated.Name
 			if !cfg.Oracle || sch.name != FECNone {
@@ -920,17 +920,6 @@ func fill(row *Row, c quality.Codec, delays []time.Duration, burstR float64) {
 		BurstR:     burstR,
 	})
 	row.R, row.MOS = ptr(round3(r)), ptr(round3(quality.MOS(r)))
-}
-
-// EModelCodec returns the E-model's planning values for a codec whose holes
-// play as silence, with no concealment (G.113 Appendix I: G.711 Ie 0, Bpl
-// 4.3; GSM-FR Ie 20). Rows of receivers that conceal rate G.711 with
-// quality.CodecG711PLC instead.
-func EModelCodec(c codec.Codec) quality.Codec {
-	if c.Name == "GSM" {
-		return quality.CodecGSMFR
-	}
-	return quality.CodecG711
 }
 
 // spurtsSent is how many talk spurts the sender began.

@@ -5,7 +5,6 @@ import (
 
 	"github.com/spurtvoip/spurt/codec"
 	"github.com/spurtvoip/spurt/media"
-	"github.com/spurtvoip/spurt/quality"
 	"github.com/spurtvoip/spurt/signaling/negotiate"
 )
 
@@ -92,16 +91,6 @@ func (s scheme) senderConfig(cfg media.SenderConfig) media.SenderConfig {
 func (s scheme) receiverConfig(cfg media.ReceiverConfig) media.ReceiverConfig {
 	cfg.RED, cfg.XOR, cfg.Interleave = s.red, s.xor, s.il
 	return cfg
-}
-
-// emodel gives the codec's E-model planning values (Ie, Bpl) for what the
-// receive pipeline does with holes: G.711 with concealment is rated with
-// G.113's concealment value, without it as silence.
-func emodel(c codec.Codec, concealed bool) quality.Codec {
-	if concealed && c.Name != "GSM" {
-		return quality.CodecG711PLC
-	}
-	return EModelCodec(c)
 }
 
 // packetLevel returns the scheme and the codec a packet-level run's sender
