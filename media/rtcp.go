@@ -139,6 +139,9 @@ func (r *reporter) handle(datagram []byte, arrival time.Duration, wall time.Time
 		r.malformed++
 		return
 	}
+	if looped(packets, r.ssrc) {
+		return // our own report, sent to our own port (a receive-only side aimed at itself)
+	}
 	r.heard, r.lastHeard = true, arrival
 	for _, p := range packets {
 		switch p := p.(type) {
@@ -160,6 +163,22 @@ func (r *reporter) handle(datagram []byte, arrival time.Duration, wall time.Time
 			}
 		}
 	}
+}
+
+// looped reports whether a compound packet is one of ours: it opens with a
+// report whose sender is our SSRC (RFC 3550 8.2 calls this a loop). It says
+// nothing of the peer and must not keep a call alive.
+func looped(packets []rtcp.Packet, ours uint32) bool {
+	if len(packets) == 0 {
+		return false
+	}
+	switch p := packets[0].(type) {
+	case *rtcp.SenderReport:
+		return p.SSRC == ours
+	case *rtcp.ReceiverReport:
+		return p.SSRC == ours
+	}
+	return false
 }
 
 // follow makes ssrc the peer's source, the one the receiver has locked on
