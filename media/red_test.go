@@ -15,31 +15,18 @@ import (
 	"github.com/spurtvoip/spurt/fec"
 	"github.com/spurtvoip/spurt/impair"
 	"github.com/spurtvoip/spurt/internal/audiotest"
+	"github.com/spurtvoip/spurt/internal/fixture"
 )
 
 const redPT = 96
 
-func gsmCodec(t testing.TB) codec.Codec {
-	t.Helper()
-	c, err := codec.Default().ByName("gsm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func gsmCodec(t testing.TB) codec.Codec { return fixture.Codec(t, "gsm") }
 
 func redConfig(t testing.TB, distance, peerDistance int) *REDConfig {
 	return &REDConfig{PayloadType: redPT, Secondary: gsmCodec(t), Distance: distance, PeerDistance: peerDistance}
 }
 
-func speechSample(t testing.TB) []int16 {
-	t.Helper()
-	s, err := audio.ReadWAVFile("../testdata/speech.wav")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func speechSample(t testing.TB) []int16 { return fixture.Speech(t) }
 
 // lossyCall is one direction of a call on a virtual clock: a session sends
 // frames continuously (no VAD) over an impair.Link whose path drops packets

@@ -1,6 +1,7 @@
 package media
 
 import (
+	"github.com/spurtvoip/spurt/internal/fixture"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -16,23 +17,9 @@ import (
 	"github.com/spurtvoip/spurt/vad"
 )
 
-func pcmu(t testing.TB) codec.Codec {
-	t.Helper()
-	c, err := codec.Default().ByName("pcmu")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func pcmu(t testing.TB) codec.Codec { return fixture.Codec(t, "pcmu") }
 
-func ewma(t testing.TB) *jitter.EWMA {
-	t.Helper()
-	e, err := jitter.NewEWMA(jitter.DefaultEWMAConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
+func ewma(t testing.TB) *jitter.EWMA { return fixture.EWMA(t) }
 
 // spurtySpeech is a test signal of noise-like "words" separated by silences.
 func spurtySpeech(seconds float64) []int16 {
@@ -205,14 +192,7 @@ func TestSessionsMeasureDelayAcrossClocks(t *testing.T) {
 	}
 }
 
-func fixedStrategy(t testing.TB, d time.Duration) jitter.Strategy {
-	t.Helper()
-	s, err := jitter.NewFixed(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
+func fixedStrategy(t testing.TB, d time.Duration) jitter.Strategy { return fixture.Fixed(t, d) }
 
 func deref(p *float64) any {
 	if p == nil {
